@@ -1,0 +1,5 @@
+import sys
+
+from crosspoint.cli import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""Where each stage reads and writes. The pipeline definition and the stages both use these, so a
+path is spelled in one place only. All paths are relative to the repository root."""
+
+from __future__ import annotations
+
+DATA = "data"
+MODELS = "models"
+RESULTS = "results"
+
+
+def prepared(dataset: str) -> str:
+    """Mesh store (or point store, for point sources) made by the prepare stage."""
+    return f"{DATA}/prepared/{dataset}.h5"
+
+
+def prepared_rejects(dataset: str) -> str:
+    return f"{DATA}/prepared/{dataset}_rejects.csv"
+
+
+def download_dir(dataset: str) -> str:
+    """Where downloading sources keep their archives and extracted trees (outside the DVC outputs)."""
+    return f"{DATA}/downloads/{dataset}"
+
+
+def points(dataset: str) -> str:
+    """Point store made by the sample stage (or the scan stage for ``<dataset>_scan``)."""
+    return f"{DATA}/points/{dataset}.h5"
+
+
+def points_rejects(dataset: str) -> str:
+    return f"{DATA}/points/{dataset}_rejects.csv"
+
+
+def render_shard(shard: int) -> str:
+    return f"{DATA}/render/shard-{shard}.h5"
+
+
+def render_rejects(shard: int) -> str:
+    return f"{DATA}/render/shard-{shard}_rejects.csv"
+
+
+def views() -> str:
+    """Merged view store of the pretraining dataset."""
+    return f"{DATA}/render/views.h5"
+
+
+def contact_sheet() -> str:
+    return f"{RESULTS}/figures/contact_sheet.png"
+
+
+def pretrain_dir(variant: str) -> str:
+    """Checkpoints of a pretraining run: ``cls`` (the classification encoder) or ``seg`` (part-seg encoder)."""
+    return f"{MODELS}/pretrain_{variant}"
+
+
+def pretrain_live(variant: str) -> str:
+    """DVCLive directory (metrics.json, plots) of a pretraining run."""
+    return f"{RESULTS}/pretrain_{variant}"
+
+
+def features(dataset: str) -> str:
+    return f"{DATA}/features/{dataset}.h5"
+
+
+def metrics(name: str) -> str:
+    return f"{RESULTS}/metrics/{name}.json"
+
+
+def plots(name: str) -> str:
+    return f"{RESULTS}/plots/{name}"
+
+
+def figures(name: str) -> str:
+    return f"{RESULTS}/figures/{name}"
+
+
+def tables(name: str) -> str:
+    return f"{RESULTS}/tables/{name}"

@@ -1,0 +1,340 @@
+"""File formats shared by the stages, and the helpers that write them safely.
+
+Every output is written to a temporary name beside its destination and renamed into place only
+when complete, so an interrupted stage never leaves a file that looks finished.
+
+HDF5 layouts (all string datasets are UTF-8 variable-length; ``split`` values are "train"/"test"):
+
+Mesh store (``kind = "meshes"``), one file per dataset, meshes normalised to the unit sphere::
+
+    vertices    float32 [total_vertices, 3]
+    faces       int32   [total_faces, 3]    (indices local to the object)
+    face_parts  int16   [total_faces]       (global part id, -1 when the source has no parts)
+    face_colors uint8   [total_faces, 3]
+    v_offsets   int64   [N + 1]             (object i: vertices[v_offsets[i]:v_offsets[i+1]])
+    f_offsets   int64   [N + 1]
+    labels      int64   [N]
+    split       str     [N]
+    object_ids  str     [N]
+    attrs: kind, source, class_names (JSON list), part_names (JSON list),
+           class_parts (JSON {class name: [global part ids]}), has_parts (bool)
+
+Point store (``kind = "points"``)::
+
+    points      float32 [N, P, 3]   (unit sphere)
+    part_labels int16   [N, P]      (global part id, -1 when no parts)
+    labels, split, object_ids as above; same attrs.
+
+View store (``kind = "views"``), rows in the order of the mesh store they were rendered from::
+
+    images      uint8   [N, V, H, W, 3]   (chunked one object per chunk)
+    poses       float32 [N, V, 4, 4]      (camera-to-world)
+    labels, split, object_ids as above
+    attrs: kind, image_size, yfov_deg, views, class_names
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+log = logging.getLogger("crosspoint")
+
+STR = h5py.string_dtype("utf-8")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr as ``time level stage: message``; called once by the CLI."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it onto ``dest`` only if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_json(dest: str | Path, data: Any) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def write_text(dest: str | Path, text: str) -> None:
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+@dataclass
+class Rejects:
+    """Inputs a stage skipped, with the reason; written as CSV beside the stage's output."""
+
+    stage: str
+    rows: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, path: str | Path, reason: str) -> None:
+        self.rows.append((str(path), reason))
+        log.warning("%s: rejected %s: %s", self.stage, path, reason)
+
+    def write(self, dest: str | Path) -> None:
+        with atomic_path(dest) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["path", "reason"])
+            writer.writerows(self.rows)
+
+    def finish(self, kept: int, dest: str | Path) -> None:
+        """Write the table, log the closing count, and fail when nothing at all was kept."""
+        self.write(dest)
+        log.info("%s: kept %d, rejected %d (rejects table: %s)", self.stage, kept, len(self.rows), dest)
+        if kept == 0:
+            raise StageError(
+                f"{self.stage}: every input was rejected ({len(self.rows)}); see {dest} for the reasons"
+            )
+
+
+class StageError(RuntimeError):
+    """A stage cannot go on; the message says why and what to do. The CLI prints it on one line."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Common metadata helpers
+
+
+def write_strings(h5: h5py.File, name: str, values: Sequence[str]) -> None:
+    h5.create_dataset(name, data=np.asarray(list(values), dtype=object), dtype=STR)
+
+
+def read_strings(h5: h5py.File, name: str) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in h5[name][()]]
+
+
+def set_meta(h5: h5py.File, **attrs: Any) -> None:
+    """Store attrs; lists and dicts are stored as JSON strings."""
+    for key, value in attrs.items():
+        h5.attrs[key] = json.dumps(value) if isinstance(value, (list, dict, tuple)) else value
+
+
+def get_meta(h5: h5py.File, key: str, default: Any = None) -> Any:
+    if key not in h5.attrs:
+        return default
+    value = h5.attrs[key]
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str) and value[:1] in "[{":
+        return json.loads(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass
+class DatasetMeta:
+    """Class and part vocabulary of a dataset, carried in every store's attrs."""
+
+    source: str
+    class_names: list[str]
+    part_names: list[str] = field(default_factory=list)
+    class_parts: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def has_parts(self) -> bool:
+        return bool(self.part_names)
+
+    def attrs(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "class_names": self.class_names,
+            "part_names": self.part_names,
+            "class_parts": self.class_parts,
+            "has_parts": self.has_parts,
+        }
+
+    @classmethod
+    def from_h5(cls, h5: h5py.File) -> DatasetMeta:
+        return cls(
+            source=str(get_meta(h5, "source", "")),
+            class_names=list(get_meta(h5, "class_names", [])),
+            part_names=list(get_meta(h5, "part_names", [])),
+            class_parts={k: list(v) for k, v in (get_meta(h5, "class_parts", {}) or {}).items()},
+        )
+
+
+def store_kind(path: str | Path) -> str:
+    with h5py.File(path, "r") as h5:
+        return str(get_meta(h5, "kind", ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# Mesh store
+
+
+@dataclass
+class Mesh:
+    """One normalised object mesh with its labels."""
+
+    object_id: str
+    label: int
+    split: str
+    vertices: np.ndarray  # float32 [V, 3]
+    faces: np.ndarray  # int32 [F, 3]
+    face_parts: np.ndarray  # int16 [F], -1 when no parts
+    face_colors: np.ndarray  # uint8 [F, 3]
+
+
+def write_mesh_store(dest: str | Path, meshes: Sequence[Mesh], meta: DatasetMeta) -> None:
+    v_off = np.zeros(len(meshes) + 1, dtype=np.int64)
+    f_off = np.zeros(len(meshes) + 1, dtype=np.int64)
+    for i, m in enumerate(meshes):
+        v_off[i + 1] = v_off[i] + len(m.vertices)
+        f_off[i + 1] = f_off[i] + len(m.faces)
+    with atomic_path(dest) as tmp, h5py.File(tmp, "w") as h5:
+        def cat(arrays: list[np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+            return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(shape, dtype)
+
+        h5.create_dataset("vertices", data=cat([m.vertices for m in meshes], (0, 3), np.float32))
+        h5.create_dataset("faces", data=cat([m.faces for m in meshes], (0, 3), np.int32))
+        h5.create_dataset("face_parts", data=cat([m.face_parts for m in meshes], (0,), np.int16))
+        h5.create_dataset("face_colors", data=cat([m.face_colors for m in meshes], (0, 3), np.uint8))
+        h5.create_dataset("v_offsets", data=v_off)
+        h5.create_dataset("f_offsets", data=f_off)
+        h5.create_dataset("labels", data=np.array([m.label for m in meshes], dtype=np.int64))
+        write_strings(h5, "split", [m.split for m in meshes])
+        write_strings(h5, "object_ids", [m.object_id for m in meshes])
+        set_meta(h5, kind="meshes", **meta.attrs())
+
+
+class MeshStore:
+    """Read access to a mesh store; ``len()`` objects, ``store[i]`` gives a :class:`Mesh`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        with h5py.File(self.path, "r") as h5:
+            kind = get_meta(h5, "kind")
+            if kind != "meshes":
+                raise StageError(f"{self.path}: expected a mesh store, found kind={kind!r}")
+            self.meta = DatasetMeta.from_h5(h5)
+            self.vertices = h5["vertices"][()]
+            self.faces = h5["faces"][()]
+            self.face_parts = h5["face_parts"][()]
+            self.face_colors = h5["face_colors"][()]
+            self.v_offsets = h5["v_offsets"][()]
+            self.f_offsets = h5["f_offsets"][()]
+            self.labels = h5["labels"][()]
+            self.split = read_strings(h5, "split")
+            self.object_ids = read_strings(h5, "object_ids")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> Mesh:
+        v0, v1 = self.v_offsets[i], self.v_offsets[i + 1]
+        f0, f1 = self.f_offsets[i], self.f_offsets[i + 1]
+        return Mesh(
+            object_id=self.object_ids[i],
+            label=int(self.labels[i]),
+            split=self.split[i],
+            vertices=self.vertices[v0:v1],
+            faces=self.faces[f0:f1],
+            face_parts=self.face_parts[f0:f1],
+            face_colors=self.face_colors[f0:f1],
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Point store
+
+
+@dataclass
+class PointSet:
+    """A labelled set of point clouds (the point store in memory)."""
+
+    points: np.ndarray  # float32 [N, P, 3]
+    labels: np.ndarray  # int64 [N]
+    split: list[str]
+    object_ids: list[str]
+    meta: DatasetMeta
+    part_labels: np.ndarray | None = None  # int16 [N, P]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, mask: np.ndarray) -> PointSet:
+        idx = np.flatnonzero(mask)
+        return PointSet(
+            points=self.points[idx],
+            labels=self.labels[idx],
+            split=[self.split[i] for i in idx],
+            object_ids=[self.object_ids[i] for i in idx],
+            meta=self.meta,
+            part_labels=None if self.part_labels is None else self.part_labels[idx],
+        )
+
+    def split_mask(self, name: str) -> np.ndarray:
+        return np.array([s == name for s in self.split], dtype=bool)
+
+
+def write_point_store(dest: str | Path, ps: PointSet, **extra_attrs: Any) -> None:
+    with atomic_path(dest) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("points", data=ps.points.astype(np.float32))
+        parts = ps.part_labels
+        if parts is None:
+            parts = np.full(ps.points.shape[:2], -1, dtype=np.int16)
+        h5.create_dataset("part_labels", data=parts.astype(np.int16))
+        h5.create_dataset("labels", data=np.asarray(ps.labels, dtype=np.int64))
+        write_strings(h5, "split", ps.split)
+        write_strings(h5, "object_ids", ps.object_ids)
+        set_meta(h5, kind="points", **ps.meta.attrs(), **extra_attrs)
+
+
+def read_point_store(path: str | Path) -> PointSet:
+    path = Path(path)
+    if not path.exists():
+        raise StageError(f"{path}: point store not found (run the stage that makes it: dvc repro)")
+    with h5py.File(path, "r") as h5:
+        kind = get_meta(h5, "kind")
+        if kind != "points":
+            raise StageError(f"{path}: expected a point store, found kind={kind!r}")
+        meta = DatasetMeta.from_h5(h5)
+        parts = h5["part_labels"][()]
+        return PointSet(
+            points=h5["points"][()],
+            labels=h5["labels"][()],
+            split=read_strings(h5, "split"),
+            object_ids=read_strings(h5, "object_ids"),
+            meta=meta,
+            part_labels=parts if meta.has_parts else None,
+        )
