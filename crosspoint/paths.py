@@ -40,8 +40,8 @@ def render_rejects(shard: int) -> str:
 
 
 def views() -> str:
-    """Merged view store of the pretraining dataset."""
-    return f"{DATA}/render/views.h5"
+    """Merged view store of the pretraining dataset (outside data/render, which holds the shards)."""
+    return f"{DATA}/views/views.h5"
 
 
 def contact_sheet() -> str:

@@ -73,10 +73,17 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp_path, dest)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(dest: str | Path, data: Any) -> None:
@@ -215,7 +222,7 @@ class Mesh:
     face_colors: np.ndarray  # uint8 [F, 3]
 
 
-def write_mesh_store(dest: str | Path, meshes: Sequence[Mesh], meta: DatasetMeta) -> None:
+def write_mesh_store(dest: str | Path, meshes: Sequence[Mesh], meta: DatasetMeta, **extra_attrs: Any) -> None:
     v_off = np.zeros(len(meshes) + 1, dtype=np.int64)
     f_off = np.zeros(len(meshes) + 1, dtype=np.int64)
     for i, m in enumerate(meshes):
@@ -234,7 +241,7 @@ def write_mesh_store(dest: str | Path, meshes: Sequence[Mesh], meta: DatasetMeta
         h5.create_dataset("labels", data=np.array([m.label for m in meshes], dtype=np.int64))
         write_strings(h5, "split", [m.split for m in meshes])
         write_strings(h5, "object_ids", [m.object_id for m in meshes])
-        set_meta(h5, kind="meshes", **meta.attrs())
+        set_meta(h5, kind="meshes", **meta.attrs(), **extra_attrs)
 
 
 class MeshStore:

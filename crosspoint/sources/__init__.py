@@ -1,0 +1,156 @@
+"""Registry of dataset sources and helpers they share.
+
+Each source module defines a frozen dataclass ``Params`` (with a ``source`` field naming the source)
+and a source class (:class:`~crosspoint.sources.base.MeshSource` or
+:class:`~crosspoint.sources.base.PointSource`). ``params.yaml`` lists datasets by name under
+``datasets:``; each entry picks its source with ``source:``. The source modules are imported only
+when a dataset uses them.
+
+Optional protocol a source may implement (the real-data sources here all do):
+
+- ``ensure_available() -> str | None``: fetch or locate the data; return ``None`` when it is there,
+  a reason string when the data is absent and the dataset is optional (``required: false``), and
+  raise :class:`~crosspoint.store.StageError` when it is absent and required.
+- ``class_names: list[str]``: the dataset's classes in their canonical order (label ids), known
+  after ``ensure_available()``. Without it, prepare sorts the class names it sees.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from crosspoint.config import ParamsError, parse_section
+
+# source name -> (module, class)
+SOURCES: dict[str, tuple[str, str]] = {
+    "synthetic": ("crosspoint.sources.synthetic", "SyntheticSource"),
+    "modelnet40": ("crosspoint.sources.modelnet", "ModelNetSource"),
+    "modelnet10": ("crosspoint.sources.modelnet", "ModelNetSource"),
+    "mesh_dir": ("crosspoint.sources.mesh_dir", "MeshDirSource"),
+    "shapenetcore": ("crosspoint.sources.shapenetcore", "ShapeNetCoreSource"),
+    "scanobjectnn": ("crosspoint.sources.scanobjectnn", "ScanObjectNNSource"),
+    "shapenetpart": ("crosspoint.sources.shapenetpart", "ShapeNetPartSource"),
+}
+
+
+def _module(source: str):
+    return importlib.import_module(SOURCES[source][0])
+
+
+def parse_dataset(name: str, raw: Any) -> Any:
+    """Validate one ``datasets.<name>`` entry into its source's ``Params``."""
+    where = f"datasets.{name}"
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params {where}: expected a mapping with a 'source' key, got {raw!r}")
+    source = raw.get("source")
+    if source is None:
+        raise ParamsError(f"params {where}: missing key 'source' (one of {', '.join(SOURCES)})")
+    if source not in SOURCES:
+        raise ParamsError(f"params {where}.source: unknown source {source!r}; known sources: {', '.join(SOURCES)}")
+    return parse_section(_module(source).Params, raw, where)
+
+
+def parse_datasets(raw: Any) -> dict[str, Any]:
+    """Validate the whole ``datasets`` section: dataset name -> its source's ``Params``."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params datasets: expected a mapping of dataset names, got {type(raw).__name__}")
+    return {str(name): parse_dataset(str(name), entry) for name, entry in raw.items()}
+
+
+def make_source(params: Any, name: str | None = None):
+    """Build the source for a parsed dataset entry; ``name`` (the dataset's name) is used in messages."""
+    module_name, class_name = SOURCES[params.source]
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if name is not None and "name" in inspect.signature(cls).parameters:
+        return cls(params, name=name)
+    return cls(params)
+
+
+def ensure_available(source: Any) -> str | None:
+    """Run the source's availability check, if it has one (see the module docstring)."""
+    check = getattr(source, "ensure_available", None)
+    return check() if callable(check) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by the sources and the prepare stage
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key putting ``m2`` before ``m10``."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
+
+
+def stratified_split(classes: Sequence[str], ids: Sequence[str], test_fraction: float, seed: int) -> list[str]:
+    """A deterministic per-class train/test split.
+
+    Within each class the objects are ordered by id and shuffled with a generator seeded from
+    ``seed`` and the class name, so the split of one class does not depend on the others. A class
+    with at least two objects gets at least one of each split when ``0 < test_fraction < 1``.
+    """
+    out = ["train"] * len(classes)
+    by_class: dict[str, list[int]] = {}
+    for i, c in enumerate(classes):
+        by_class.setdefault(c, []).append(i)
+    for c, members in by_class.items():
+        members.sort(key=lambda i: natural_key(ids[i]))
+        n = len(members)
+        n_test = int(round(n * test_fraction))
+        if 0 < test_fraction < 1 and n >= 2:
+            n_test = min(max(n_test, 1), n - 1)
+        rng = np.random.default_rng([seed, zlib.crc32(c.encode())])
+        for k in rng.permutation(n)[:n_test]:
+            out[members[k]] = "test"
+    return out
+
+
+def check_mesh(vertices: np.ndarray, faces: np.ndarray) -> str | None:
+    """Why a triangle mesh is unusable (None when it is fine)."""
+    v = np.asarray(vertices)
+    f = np.asarray(faces)
+    if v.ndim != 2 or v.shape[1] != 3 or len(v) == 0:
+        return f"no vertices (vertex array of shape {v.shape})"
+    if f.ndim != 2 or f.shape[1] != 3 or len(f) == 0:
+        return f"no triangles (face array of shape {f.shape})"
+    if not np.issubdtype(f.dtype, np.integer):
+        return f"face indices are not integers ({f.dtype})"
+    if f.min() < 0 or f.max() >= len(v):
+        return f"face index out of range (indices {f.min()}..{f.max()}, {len(v)} vertices)"
+    mask = np.zeros(len(v), dtype=bool)
+    mask[f.ravel()] = True
+    used = v[mask]
+    if not np.all(np.isfinite(used)):
+        return "non-finite (NaN or infinite) vertex coordinates"
+    area = face_areas(v, f).sum()
+    extent = float(np.ptp(used, axis=0).max())
+    if extent == 0.0 or not area > 1e-12 * extent**2:
+        return "zero surface area (every face is degenerate)"
+    return None
+
+
+def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    v = np.asarray(vertices, dtype=np.float64)
+    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+
+
+def normalize_unit_sphere(points: np.ndarray) -> np.ndarray:
+    """Centre on the bounding-box centre and scale so the farthest point has norm 1 (last axis = xyz)."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.size == 0:
+        return p
+    lo = p.min(axis=-2, keepdims=True)
+    hi = p.max(axis=-2, keepdims=True)
+    p = p - (lo + hi) / 2
+    r = np.linalg.norm(p, axis=-1).max(axis=-1)
+    r = np.where(r > 0, r, 1.0)
+    return p / np.asarray(r)[..., None, None]

@@ -1,0 +1,348 @@
+"""``mesh_dir``: any local folder of labelled meshes.
+
+Two layouts are understood:
+
+- class folders: ``<class>/<name>.<ext>`` or ``<class>/{train,test}/<name>.<ext>`` (ModelNet style);
+  the split comes from the ``train``/``test`` folders when present;
+- Princeton Shape Benchmark classification files: a ``.cla`` file in the folder lists class blocks
+  (``name parent count`` followed by ``count`` model ids); each model is found anywhere below the
+  folder as ``m<id>.<ext>`` or ``<id>.<ext>``. Files named ``*train*.cla`` and ``*test*.cla`` give
+  the official split; a single ``.cla`` file gives none.
+
+Objects without a split get a deterministic stratified one (``test_fraction``, ``seed``). Formats:
+``.off`` (read by :mod:`crosspoint.sources.off`), ``.obj``, ``.ply``, ``.stl``, ``.glb``/``.gltf``
+(trimesh); a file holding a scene has its geometry concatenated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from crosspoint.sources import check_mesh, natural_key, stratified_split
+from crosspoint.sources.base import MeshItem, MeshSource, Reject
+from crosspoint.sources.off import OffError, read_off
+from crosspoint.store import StageError
+
+log = logging.getLogger("crosspoint.prepare")
+
+MESH_EXTENSIONS = (".off", ".obj", ".ply", ".stl", ".glb", ".gltf")
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Params:
+    source: Literal["mesh_dir"]
+    path: str
+    test_fraction: float = 0.2  # share of each class put in the test split when the folder has none
+    seed: int = 0
+    max_per_class: int | None = None  # at most this many objects per class and split (quick runs)
+    required: bool = True  # false: a missing folder gives an empty, skipped dataset
+
+    def check(self) -> list[str]:
+        problems = []
+        if not 0.0 <= self.test_fraction < 1.0:
+            problems.append(f"test_fraction must be in [0, 1), got {self.test_fraction}")
+        if self.max_per_class is not None and self.max_per_class < 1:
+            problems.append(f"max_per_class must be at least 1, got {self.max_per_class}")
+        return problems
+
+
+class MeshReadError(ValueError):
+    """A mesh file could not be read; the message is the reason."""
+
+
+@dataclass
+class Entry:
+    """One mesh file found in the folder, before loading."""
+
+    object_id: str
+    class_name: str
+    split: str | None
+    path: Path
+
+
+def load_mesh_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Vertices [V, 3], triangles [F, 3] and face colours (uint8 [F, 3] or None) of a mesh file."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise MeshReadError("empty file")
+        if path.suffix.lower() == ".off":
+            vertices, faces = read_off(path)
+            return vertices, faces, None
+        return _load_trimesh(path)
+    except OffError as err:
+        raise MeshReadError(str(err)) from err
+    except OSError as err:
+        raise MeshReadError(f"cannot open: {err.strerror or err}") from err
+
+
+def _load_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    import trimesh
+
+    try:
+        scene = trimesh.load_scene(path, file_type=path.suffix.lower().lstrip("."), process=False)
+    except MeshReadError:
+        raise
+    except Exception as err:  # trimesh's loaders raise many exception types on bad input
+        raise MeshReadError(f"unreadable {path.suffix} file ({type(err).__name__}: {str(err)[:120]})") from err
+    meshes = []
+    for node in scene.graph.nodes_geometry:
+        transform, name = scene.graph[node]
+        geom = scene.geometry.get(name)
+        if isinstance(geom, trimesh.Trimesh) and len(geom.faces):
+            meshes.append((geom, transform))
+    if not meshes:
+        raise MeshReadError(f"no triangle geometry in this {path.suffix} file")
+    vertices, faces, colors = [], [], []
+    offset = 0
+    for geom, transform in meshes:
+        v = np.asarray(geom.vertices, dtype=np.float64)
+        v = v @ transform[:3, :3].T + transform[:3, 3]
+        vertices.append(v)
+        faces.append(np.asarray(geom.faces, dtype=np.int64) + offset)
+        colors.append(_face_colors(geom))
+        offset += len(v)
+    face_colors = None
+    if any(c is not None for c in colors):
+        grey = np.full(3, 170, dtype=np.uint8)
+        face_colors = np.concatenate(
+            [c if c is not None else np.tile(grey, (len(f), 1)) for c, f in zip(colors, faces, strict=True)]
+        )
+    return np.concatenate(vertices), np.concatenate(faces), face_colors
+
+
+def _face_colors(geom) -> np.ndarray | None:
+    """Per-face RGB from a trimesh visual when it has real colours (no texture sampling)."""
+    visual = geom.visual
+    kind = getattr(visual, "kind", None)
+    try:
+        if kind == "face":
+            return np.asarray(visual.face_colors)[:, :3].astype(np.uint8)
+        if kind == "vertex":
+            vc = np.asarray(visual.vertex_colors)[:, :3].astype(np.float64)
+            return vc[np.asarray(geom.faces)].mean(axis=1).round().astype(np.uint8)
+        if kind == "texture":
+            material = getattr(visual, "material", None)
+            color = getattr(material, "main_color", None)
+            if color is not None:
+                return np.tile(np.asarray(color)[:3].astype(np.uint8), (len(geom.faces), 1))
+    except (ValueError, IndexError, AttributeError):
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the meshes
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".") or name.startswith("__MACOSX")
+
+
+def scan_class_folders(root: Path, extensions: tuple[str, ...] = MESH_EXTENSIONS) -> list[Entry]:
+    """Entries of the ``<class>/[train|test/]<name>.<ext>`` layout, sorted."""
+    entries = []
+    for class_dir in sorted((d for d in root.iterdir() if d.is_dir() and not _is_hidden(d.name)), key=lambda d: d.name):
+        for split in (None, *SPLITS):
+            folder = class_dir if split is None else class_dir / split
+            if not folder.is_dir():
+                continue
+            for f in sorted(folder.iterdir(), key=lambda p: natural_key(p.name)):
+                if f.suffix.lower() in extensions and not _is_hidden(f.name) and not f.is_dir():
+                    rel = f.relative_to(root).with_suffix("").as_posix()
+                    entries.append(Entry(object_id=rel, class_name=class_dir.name, split=split, path=f))
+    return entries
+
+
+def parse_cla(path: Path) -> list[tuple[str, list[str]]]:
+    """Class blocks of a Princeton Shape Benchmark ``.cla`` file: [(class name, [model ids])].
+
+    Classes listed with zero models (inner nodes of the hierarchy) are left out.
+    """
+    try:
+        tokens_per_line = [line.split() for line in path.read_text(errors="replace").splitlines()]
+    except OSError as err:
+        raise StageError(f"{path}: cannot read the classification file ({err})") from err
+    lines = [t for t in tokens_per_line if t]
+    if len(lines) < 2 or lines[0][0] != "PSB":
+        raise StageError(f"{path}: not a Princeton Shape Benchmark .cla file (expected a 'PSB 1' first line)")
+    classes: list[tuple[str, list[str]]] = []
+    i = 2
+    while i < len(lines):
+        head = lines[i]
+        if len(head) != 3 or not head[2].isdigit():
+            raise StageError(f"{path}: expected a class line 'name parent count', got {' '.join(head)!r}")
+        name, count = head[0], int(head[2])
+        ids = [ln[0] for ln in lines[i + 1:i + 1 + count]]
+        if len(ids) < count:
+            raise StageError(f"{path}: class {name} announces {count} models, the file ends after {len(ids)}")
+        if count:
+            classes.append((name, ids))
+        i += 1 + count
+    return classes
+
+
+def _index_models(root: Path) -> dict[str, Path]:
+    """Model id -> file, for files named ``m<id>.<ext>`` or ``<id>.<ext>`` anywhere below ``root``."""
+    index: dict[str, Path] = {}
+    rank = {ext: k for k, ext in enumerate(MESH_EXTENSIONS)}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
+        for fname in sorted(filenames):
+            f = Path(dirpath) / fname
+            ext = f.suffix.lower()
+            if ext not in rank or _is_hidden(fname):
+                continue
+            m = re.fullmatch(r"m?(\d+)", f.stem)
+            key = m.group(1) if m else f.stem
+            old = index.get(key)
+            if old is None or rank[ext] < rank[old.suffix.lower()]:
+                index[key] = f
+    return index
+
+
+def scan_cla(root: Path, cla_files: list[Path]) -> tuple[list[Entry], list[Reject], list[str]]:
+    """Entries listed by the ``.cla`` file(s), rejects for ids without a file, and the class order."""
+    if len(cla_files) == 1:
+        plan = [(cla_files[0], None)]
+    else:
+        plan = []
+        for f in cla_files:
+            stem = f.stem.lower()
+            split = "test" if "test" in stem else "train" if "train" in stem else None
+            if split is None:
+                names = ", ".join(p.name for p in cla_files)
+                raise StageError(
+                    f"{root}: several .cla files ({names}) and {f.name} is neither a train nor a test list; "
+                    f"keep one classification file, or name them *train*.cla and *test*.cla"
+                )
+            plan.append((f, split))
+    index = _index_models(root)
+    entries, rejects, class_names = [], [], []
+    seen: set[str] = set()
+    for cla, split in plan:
+        for name, ids in parse_cla(cla):
+            if name not in class_names:
+                class_names.append(name)
+            for model_id in ids:
+                key = model_id.lstrip("m") if re.fullmatch(r"m?\d+", model_id) else model_id
+                f = index.get(key)
+                if f is None:
+                    rejects.append(Reject(f"{cla}:{model_id}", f"model {model_id} of class {name} not found below {root}"))
+                    continue
+                if f.stem in seen:
+                    rejects.append(Reject(str(f), f"model {model_id} listed twice in the .cla file(s)"))
+                    continue
+                seen.add(f.stem)
+                entries.append(Entry(object_id=f.stem, class_name=name, split=split, path=f))
+    return entries, rejects, class_names
+
+
+def limit_per_class(entries: list[Entry], max_per_class: int | None) -> list[Entry]:
+    """Keep the first ``max_per_class`` entries of each (class, split)."""
+    if max_per_class is None:
+        return entries
+    counts: dict[tuple[str, str | None], int] = {}
+    kept = []
+    for e in entries:
+        key = (e.class_name, e.split)
+        if counts.get(key, 0) < max_per_class:
+            counts[key] = counts.get(key, 0) + 1
+            kept.append(e)
+    return kept
+
+
+def assign_missing_splits(entries: list[Entry], test_fraction: float, seed: int) -> None:
+    """Give entries without a split a deterministic stratified one (in place)."""
+    todo = [e for e in entries if e.split is None]
+    if not todo:
+        return
+    splits = stratified_split([e.class_name for e in todo], [e.object_id for e in todo], test_fraction, seed)
+    for e, s in zip(todo, splits, strict=True):
+        e.split = s
+
+
+def load_entries(entries: list[Entry]) -> Iterator[MeshItem | Reject]:
+    """Load each entry's mesh; unreadable or unusable meshes become rejects."""
+    for e in entries:
+        try:
+            vertices, faces, colors = load_mesh_file(e.path)
+        except MeshReadError as err:
+            yield Reject(str(e.path), str(err))
+            continue
+        problem = check_mesh(vertices, faces)
+        if problem:
+            yield Reject(str(e.path), problem)
+            continue
+        yield MeshItem(
+            object_id=e.object_id, class_name=e.class_name, split=e.split, vertices=vertices, faces=faces,
+            face_colors=colors, path=str(e.path),
+        )
+
+
+class MeshDirSource(MeshSource):
+    """Meshes from a local folder (class folders or a Princeton Shape Benchmark ``.cla`` file)."""
+
+    def __init__(self, params: Params, name: str = "mesh_dir"):
+        self.params = params
+        self.name = name
+        self.class_names: list[str] | None = None
+        self._entries: list[Entry] | None = None
+        self._rejects: list[Reject] = []
+
+    @property
+    def root(self) -> Path:
+        return Path(self.params.path)
+
+    def ensure_available(self) -> str | None:
+        if not self.root.is_dir():
+            reason = f"mesh folder {self.root} not found"
+            if self.params.required:
+                raise StageError(
+                    f"{reason} (cwd {Path.cwd()}); put the meshes there or set datasets.{self.name}.path, "
+                    f"or set datasets.{self.name}.required: false to skip this dataset"
+                )
+            if self._entries is None:
+                log.warning("%s: %s; skipping (required: false)", self.name, reason)
+                self._entries = []
+            return reason
+        self.entries()
+        return None
+
+    def entries(self) -> list[Entry]:
+        """The mesh files found (with their class and split), before loading."""
+        if self._entries is not None:
+            return self._entries
+        root = self.root
+        cla_files = sorted(p for p in root.glob("*.cla") if not _is_hidden(p.name))
+        if cla_files:
+            entries, self._rejects, class_names = scan_cla(root, cla_files)
+        else:
+            entries = scan_class_folders(root)
+            class_names = sorted({e.class_name for e in entries})
+        if not entries:
+            raise StageError(
+                f"{root}: no meshes found; expected <class>/[train|test/]<name>.{{off,obj,ply,stl,glb}} "
+                f"or a Princeton Shape Benchmark .cla file with m<id>.<ext> models"
+            )
+        entries = limit_per_class(entries, self.params.max_per_class)
+        assign_missing_splits(entries, self.params.test_fraction, self.params.seed)
+        self.class_names = class_names
+        self._entries = entries
+        return entries
+
+    def items(self) -> Iterator[MeshItem | Reject]:
+        if self.ensure_available() is not None:
+            return
+        entries = self.entries()
+        yield from self._rejects
+        yield from load_entries(entries)

@@ -1,0 +1,200 @@
+"""``shapenetcore``: a local ShapeNetCore v2 folder (``<synset>/<model>/models/model_normalized.obj``).
+
+ShapeNet's terms of use forbid redistribution, so the data is never downloaded automatically: a
+user who has accepted the terms points ``path`` at their copy. Classes are the 55 synsets, named
+from the table below and ordered by synset id. The split is read from a split CSV when given
+(ShapeNet's ``all.csv`` columns ``synsetId``, ``modelId``, ``split``; ``val`` counts as train),
+otherwise it is a deterministic stratified one.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from crosspoint.sources import natural_key
+from crosspoint.sources.base import MeshItem, MeshSource, Reject
+from crosspoint.sources.mesh_dir import Entry, assign_missing_splits, load_entries
+from crosspoint.store import StageError
+
+log = logging.getLogger("crosspoint.prepare")
+
+# The 55 ShapeNetCore v2 synsets (WordNet offsets) and short category names.
+SYNSETS: dict[str, str] = {
+    "02691156": "airplane",
+    "02747177": "trash_bin",
+    "02773838": "bag",
+    "02801938": "basket",
+    "02808440": "bathtub",
+    "02818832": "bed",
+    "02828884": "bench",
+    "02843684": "birdhouse",
+    "02871439": "bookshelf",
+    "02876657": "bottle",
+    "02880940": "bowl",
+    "02924116": "bus",
+    "02933112": "cabinet",
+    "02942699": "camera",
+    "02946921": "can",
+    "02954340": "cap",
+    "02958343": "car",
+    "02992529": "cellphone",
+    "03001627": "chair",
+    "03046257": "clock",
+    "03085013": "keyboard",
+    "03207941": "dishwasher",
+    "03211117": "display",
+    "03261776": "earphone",
+    "03325088": "faucet",
+    "03337140": "file_cabinet",
+    "03467517": "guitar",
+    "03513137": "helmet",
+    "03593526": "jar",
+    "03624134": "knife",
+    "03636649": "lamp",
+    "03642806": "laptop",
+    "03691459": "loudspeaker",
+    "03710193": "mailbox",
+    "03759954": "microphone",
+    "03761084": "microwave",
+    "03790512": "motorbike",
+    "03797390": "mug",
+    "03928116": "piano",
+    "03938244": "pillow",
+    "03948459": "pistol",
+    "03991062": "flowerpot",
+    "04004475": "printer",
+    "04074963": "remote_control",
+    "04090263": "rifle",
+    "04099429": "rocket",
+    "04225987": "skateboard",
+    "04256520": "sofa",
+    "04330267": "stove",
+    "04379243": "table",
+    "04401088": "telephone",
+    "04460130": "tower",
+    "04468005": "train",
+    "04530566": "watercraft",
+    "04554684": "washer",
+}
+NAME_TO_SYNSET = {name: sid for sid, name in SYNSETS.items()}
+MODEL_FILE = Path("models") / "model_normalized.obj"
+DOWNLOAD_HELP = (
+    "ShapeNet's licence forbids automatic download: accept the terms at https://shapenet.org (or the "
+    "ShapeNet/ShapeNetCore dataset on Hugging Face), get ShapeNetCore.v2, unpack it"
+)
+
+
+@dataclass(frozen=True)
+class Params:
+    source: Literal["shapenetcore"]
+    path: str  # the folder holding the synset folders (02691156/, 02747177/, ...)
+    categories: list[str] | None = None  # subset by name ("chair") or synset id; None: all found
+    max_per_class: int | None = None  # at most this many models per category (first by model id)
+    split_csv: str | None = None  # ShapeNet's all.csv (synsetId, modelId, split); None: stratified split
+    test_fraction: float = 0.2
+    seed: int = 0
+    required: bool = True  # false: a missing folder gives an empty, skipped dataset
+
+    def check(self) -> list[str]:
+        problems = []
+        for c in self.categories or []:
+            if c not in SYNSETS and c not in NAME_TO_SYNSET:
+                problems.append(f"unknown category {c!r} (a ShapeNetCore name such as 'chair' or a synset id)")
+        if not 0.0 <= self.test_fraction < 1.0:
+            problems.append(f"test_fraction must be in [0, 1), got {self.test_fraction}")
+        if self.max_per_class is not None and self.max_per_class < 1:
+            problems.append(f"max_per_class must be at least 1, got {self.max_per_class}")
+        return problems
+
+    def synsets(self) -> list[str] | None:
+        if self.categories is None:
+            return None
+        return sorted(c if c in SYNSETS else NAME_TO_SYNSET[c] for c in self.categories)
+
+
+def read_split_csv(path: Path) -> dict[tuple[str, str], str]:
+    """(synset id, model id) -> "train"/"test" from a ShapeNet split CSV."""
+    if not path.exists():
+        raise StageError(f"split CSV {path} not found; fix the dataset's split_csv param or remove it")
+    out = {}
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        need = {"synsetId", "modelId", "split"}
+        if not need <= set(reader.fieldnames or []):
+            raise StageError(f"{path}: a split CSV needs the columns {', '.join(sorted(need))}")
+        for row in reader:
+            split = row["split"].strip().lower()
+            out[(row["synsetId"].strip().zfill(8), row["modelId"].strip())] = "test" if split == "test" else "train"
+    return out
+
+
+class ShapeNetCoreSource(MeshSource):
+    """ShapeNetCore v2 meshes from a local copy."""
+
+    def __init__(self, params: Params, name: str = "shapenetcore"):
+        self.params = params
+        self.name = name
+        self.class_names: list[str] | None = None
+        self._entries: list[Entry] | None = None
+        self._rejects: list[Reject] = []
+        self._skip: str | None = None
+
+    def ensure_available(self) -> str | None:
+        root = Path(self.params.path)
+        if not root.is_dir():
+            reason = f"ShapeNetCore v2 not found at {root}"
+            if self.params.required:
+                raise StageError(
+                    f"{reason} (cwd {Path.cwd()}). {DOWNLOAD_HELP} and set datasets.{self.name}.path to the "
+                    f"folder holding the synset folders (or required: false to skip it)"
+                )
+            if self._skip is None:
+                log.warning("%s: %s; skipping (required: false)", self.name, reason)
+            self._skip = reason
+            return reason
+        self.entries()
+        return None
+
+    def entries(self) -> list[Entry]:
+        if self._entries is not None:
+            return self._entries
+        root = Path(self.params.path)
+        wanted = self.params.synsets()
+        present = sorted(d.name for d in root.iterdir() if d.is_dir() and d.name in SYNSETS)
+        synsets = [s for s in present if wanted is None or s in wanted]
+        if wanted is not None and len(synsets) < len(wanted):
+            missing = [f"{s} ({SYNSETS[s]})" for s in wanted if s not in present]
+            raise StageError(f"{root}: categories {', '.join(missing)} not found; fix datasets.{self.name}.categories")
+        if not synsets:
+            raise StageError(f"{root}: no ShapeNetCore synset folders (such as 02691156/) found. {DOWNLOAD_HELP}")
+        split_of = read_split_csv(Path(self.params.split_csv)) if self.params.split_csv else {}
+        entries = []
+        for sid in synsets:
+            models = sorted((d for d in (root / sid).iterdir() if d.is_dir()), key=lambda d: natural_key(d.name))
+            if self.params.max_per_class is not None:
+                models = models[: self.params.max_per_class]
+            for model in models:
+                f = model / MODEL_FILE
+                if not f.exists():
+                    self._rejects.append(Reject(str(model), f"no {MODEL_FILE.as_posix()} in this model folder"))
+                    continue
+                entries.append(Entry(
+                    object_id=f"{sid}/{model.name}", class_name=SYNSETS[sid],
+                    split=split_of.get((sid, model.name)), path=f,
+                ))
+        assign_missing_splits(entries, self.params.test_fraction, self.params.seed)
+        self.class_names = [SYNSETS[s] for s in synsets]
+        self._entries = entries
+        return entries
+
+    def items(self) -> Iterator[MeshItem | Reject]:
+        if self.ensure_available() is not None:
+            return
+        entries = self.entries()
+        yield from self._rejects
+        yield from load_entries(entries)
