@@ -1,0 +1,276 @@
+"""``crosspoint scan``: partial, noisy, cluttered scans of a mesh store (a ScanObjectNN OBJ_BG stand-in).
+
+ScanObjectNN's OBJ_BG variant crops real RGB-D reconstructions to an object's bounding box, so
+each cloud is partial (only the scanned side), noisy, and carries background: the floor and pieces
+of the furniture standing next to it. This stage imitates that for every object of
+``paths.prepared(scan.dataset)``:
+
+1. place the object on a floor patch (a large quad at its lowest point) and put ``neighbours``
+   other objects of the store beside it (random turn about y, random scale, standing on the floor,
+   their nearest side a small ``neighbour_gap`` from the object, away from the camera's side);
+2. render one depth map (with a per-pixel segment index) from a random viewpoint looking at the
+   object, and back-project its pixels to world points;
+3. add sensor noise: Gaussian along each viewing ray plus a small lateral jitter;
+4. keep the points inside the object's bounding box grown by ``crop_margin`` (the OBJ_BG crop,
+   which keeps the floor under the object and the parts of neighbours that reach into the box);
+5. resample to ``points`` points, at most ``max_background`` of them background, and normalise to the unit sphere; keep the label and split.
+
+Each object uses its own generator seeded with ``(scan.seed, object index)``. An object whose
+visible part is too small (``min_object_points``) is rejected. The output is the point store
+``paths.points(f"{dataset}_scan")`` (no part labels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from tqdm import tqdm
+
+from crosspoint import config, paths
+from crosspoint.rendering import (
+    Renderer,
+    backproject,
+    look_at,
+    mesh_problem,
+    open_mesh_store,
+    read_skipped,
+    spherical_to_xyz,
+)
+from crosspoint.store import DatasetMeta, Mesh, PointSet, Rejects, write_point_store
+
+log = logging.getLogger("crosspoint.scan")
+
+# Segment codes of the returned points.
+OBJECT, FLOOR, CLUTTER = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Params:
+    """The ``scan`` section of params.yaml."""
+
+    dataset: str = "synth"  # mesh store to scan (paths.prepared(dataset)); output points/<dataset>_scan
+    points: int = 2048  # points per scan after resampling
+    image_size: int = 160  # depth map resolution (pixels); more pixels, denser scans
+    yfov_deg: float = 45.0  # depth camera vertical field of view
+    distance: tuple[float, float] = (2.6, 3.2)  # camera distance range from the object's centre
+    elevation_deg: tuple[float, float] = (10.0, 50.0)  # camera elevation range (looking down at the floor)
+    depth_noise: float = 0.01  # std of the Gaussian noise along the viewing ray (unit-sphere units)
+    lateral_noise: float = 0.003  # std of the jitter across the ray
+    floor: bool = True  # a floor patch under the object
+    floor_size: float = 3.0  # half-width of the floor patch
+    neighbours: int = 2  # other objects placed beside the object (clutter); 0 for none
+    neighbour_scale: tuple[float, float] = (0.6, 1.0)  # their scale range
+    neighbour_gap: tuple[float, float] = (-0.05, 0.12)  # distance from the object's extent to theirs
+    crop_margin: float = 0.15  # the crop box is the object's bounding box grown by this on every side
+    max_background: float = 0.3  # at most this fraction of a scan's points from the floor and neighbours
+    min_object_points: int = 200  # reject an object seen in fewer depth pixels than this
+    backend: Literal["egl", "osmesa"] = "egl"  # OpenGL platform (see crosspoint/rendering.py)
+    seed: int = 0
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.points < 1:
+            problems.append("points must be >= 1")
+        if not 16 <= self.image_size <= 2048:
+            problems.append("image_size must be in [16, 2048]")
+        if not 1.0 < self.yfov_deg < 170.0:
+            problems.append("yfov_deg must be in (1, 170)")
+        if not 0.0 < self.distance[0] <= self.distance[1]:
+            problems.append("distance must be [near, far] with 0 < near <= far")
+        lo, hi = self.elevation_deg
+        if not -90.0 <= lo <= hi <= 90.0:
+            problems.append("elevation_deg must be [low, high] with -90 <= low <= high <= 90")
+        if self.depth_noise < 0 or self.lateral_noise < 0:
+            problems.append("depth_noise and lateral_noise must be >= 0")
+        if self.floor_size <= 0:
+            problems.append("floor_size must be > 0")
+        if self.neighbours < 0:
+            problems.append("neighbours must be >= 0")
+        if not 0.0 < self.neighbour_scale[0] <= self.neighbour_scale[1]:
+            problems.append("neighbour_scale must be [low, high] with 0 < low <= high")
+        if self.neighbour_gap[0] > self.neighbour_gap[1]:
+            problems.append("neighbour_gap must be [low, high] with low <= high")
+        if not 0.0 <= self.max_background < 1.0:
+            problems.append("max_background must be in [0, 1)")
+        if self.crop_margin < 0:
+            problems.append("crop_margin must be >= 0")
+        if self.min_object_points < 1:
+            problems.append("min_object_points must be >= 1")
+        return problems
+
+
+@dataclass
+class Scan:
+    """One raw scan: world points inside the crop, and what each point hit (OBJECT/FLOOR/CLUTTER)."""
+
+    points: np.ndarray  # float64 [M, 3]
+    source: np.ndarray  # int8 [M]
+    camera: np.ndarray  # camera-to-world pose [4, 4]
+
+
+def _rot_y(theta: float) -> np.ndarray:
+    c, s = np.cos(theta), np.sin(theta)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def _floor_quad(y: float, half: float) -> tuple[np.ndarray, np.ndarray]:
+    v = np.array([[-half, y, -half], [half, y, -half], [half, y, half], [-half, y, half]], dtype=np.float32)
+    f = np.array([[0, 2, 1], [0, 3, 2]], dtype=np.int32)  # facing +y
+    return v, f
+
+
+class Scanner:
+    """Makes scans of the objects of ``meshes`` (any indexable of :class:`Mesh`), reusing one renderer."""
+
+    def __init__(self, params: Params, meshes: Sequence[Mesh]):
+        self.params = params
+        self.meshes = meshes
+        self.renderer = Renderer(params.image_size, yfov_deg=params.yfov_deg, backend=params.backend)
+
+    def close(self) -> None:
+        self.renderer.close()
+
+    def __enter__(self) -> Scanner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def scan(self, index: int, rng: np.random.Generator, candidates: Sequence[int] | None = None) -> Scan:
+        """Scan object ``index``; neighbours are drawn from ``candidates`` (default: all other objects)."""
+        p = self.params
+        target = self.meshes[index]
+        tv = np.asarray(target.vertices, dtype=np.float64)
+        lo, hi = tv.min(axis=0), tv.max(axis=0)
+        floor_y = float(lo[1])
+
+        azimuth = rng.uniform(0.0, 2 * np.pi)
+        elevation = np.arcsin(rng.uniform(*np.sin(np.deg2rad(p.elevation_deg))))
+        centre = (lo + hi) / 2
+        eye = centre + spherical_to_xyz(azimuth, elevation, rng.uniform(*p.distance))
+        camera = look_at(eye, centre)
+
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(target.vertices, target.faces, np.eye(4))]
+        kinds = [OBJECT]
+        if p.floor:
+            fv, ff = _floor_quad(floor_y, p.floor_size)
+            parts.append((fv, ff, np.eye(4)))
+            kinds.append(FLOOR)
+        pool = [c for c in (range(len(self.meshes)) if candidates is None else candidates) if c != index]
+        n_nb = min(p.neighbours, len(pool))
+        for j in rng.choice(len(pool), size=n_nb, replace=False) if n_nb else []:
+            other = self.meshes[pool[int(j)]]
+            # away from the camera's side, so neighbours clutter the box rather than hide the object
+            direction_az = azimuth + rng.uniform(np.pi / 3, 5 * np.pi / 3)
+            u = np.array([np.sin(direction_az), 0.0, np.cos(direction_az)])
+            R = _rot_y(rng.uniform(0.0, 2 * np.pi)) * rng.uniform(*p.neighbour_scale)
+            ov = np.asarray(other.vertices, dtype=np.float64) @ R.T
+            reach = float((tv @ u).max()) + float((-ov @ u).max()) + rng.uniform(*p.neighbour_gap)
+            pose = np.eye(4)
+            pose[:3, :3] = R
+            pose[:3, 3] = u * reach
+            pose[1, 3] = floor_y - ov[:, 1].min()
+            parts.append((other.vertices, other.faces, pose))
+            kinds.append(CLUTTER)
+
+        depth, seg = self.renderer.render_depth_seg(parts, camera)
+        world, pix = backproject(depth, camera, self.renderer.K)
+        source = np.asarray(kinds, dtype=np.int8)[seg[pix[:, 0], pix[:, 1]]]
+
+        if len(world):
+            rays = world - eye
+            rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+            world = world + rays * rng.normal(0.0, p.depth_noise, size=(len(world), 1))
+            lateral = rng.normal(0.0, p.lateral_noise, size=world.shape)
+            world = world + lateral - rays * np.sum(lateral * rays, axis=1, keepdims=True)
+
+        box_lo, box_hi = lo - p.crop_margin, hi + p.crop_margin
+        inside = np.all((world >= box_lo) & (world <= box_hi), axis=1)
+        return Scan(points=world[inside], source=source[inside], camera=camera)
+
+    def finish(self, scan: Scan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Resample a scan to ``params.points`` (background capped at ``max_background``) and normalise
+        it to the unit sphere; return the points [P, 3] and their segment codes [P]."""
+        n = self.params.points
+        obj = np.flatnonzero(scan.source == OBJECT)
+        bg = np.flatnonzero(scan.source != OBJECT)
+        n_bg = min(len(bg), int(self.params.max_background * n))
+        idx = np.concatenate([_draw(obj, n - n_bg, rng), _draw(bg, n_bg, rng)])
+        rng.shuffle(idx)
+        pts = scan.points[idx]
+        pts = pts - (pts.min(axis=0) + pts.max(axis=0)) / 2
+        pts = pts / max(float(np.linalg.norm(pts, axis=1).max()), 1e-9)
+        return pts.astype(np.float32), scan.source[idx]
+
+
+def _draw(pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` items of ``pool``: distinct when there are enough, otherwise all of them plus repeats."""
+    if k <= len(pool):
+        return rng.choice(pool, size=k, replace=False)
+    return np.concatenate([pool, rng.choice(pool, size=k - len(pool), replace=True)])
+
+
+def scan_dataset(params: Params) -> int:
+    """Scan every object of the mesh store; write the point store and rejects; return the kept count."""
+    store = open_mesh_store(params.dataset)
+    mesh_path = store.path
+    skipped = read_skipped(mesh_path)
+    name = f"{params.dataset}_scan"
+    dest, rejects_dest = paths.points(name), paths.points_rejects(name)
+    meta = DatasetMeta(source=store.meta.source, class_names=store.meta.class_names)
+    rejects = Rejects("scan")
+    extra = {"dataset": name, "variant": "obj_bg", "source_dataset": params.dataset}
+    if skipped:
+        extra["skipped"] = skipped
+
+    clouds: list[np.ndarray] = []
+    kept: list[int] = []
+    valid: list[int] = []
+    for i in range(len(store)):
+        problem = mesh_problem(store[i])
+        if problem:
+            rejects.add(store.object_ids[i], problem)
+        else:
+            valid.append(i)
+    if valid:
+        with Scanner(params, store) as scanner:
+            for i in tqdm(valid, desc="scan", unit="obj", leave=False):
+                rng = np.random.default_rng([params.seed, i])
+                try:
+                    raw = scanner.scan(i, rng, candidates=valid)
+                except Exception as err:  # noqa: BLE001 - one bad mesh must not stop the stage
+                    rejects.add(store.object_ids[i], f"scan failed: {type(err).__name__}: {err}")
+                    continue
+                seen = int(np.sum(raw.source == OBJECT))
+                if seen < params.min_object_points:
+                    rejects.add(store.object_ids[i], f"object seen in only {seen} points (min_object_points)")
+                    continue
+                pts, _ = scanner.finish(raw, rng)
+                clouds.append(pts)
+                kept.append(i)
+
+    ps = PointSet(
+        points=np.stack(clouds) if clouds else np.zeros((0, params.points, 3), np.float32),
+        labels=store.labels[kept] if kept else np.zeros(0, np.int64),
+        split=[store.split[i] for i in kept],
+        object_ids=[store.object_ids[i] for i in kept],
+        meta=meta,
+    )
+    write_point_store(dest, ps, **extra)
+    if len(store) == 0:
+        rejects.write(rejects_dest)
+        log.info("scan: %s is empty%s; wrote an empty %s", mesh_path, f" (skipped: {skipped})" if skipped else "", dest)
+        return 0
+    rejects.finish(len(kept), rejects_dest)
+    return len(kept)
+
+
+def main(args: argparse.Namespace) -> None:
+    params = config.section("scan", Params, path=args.params)
+    scan_dataset(params)
+
