@@ -1,0 +1,134 @@
+"""``crosspoint fewshot``: N-way K-shot linear SVMs on frozen features (mean ± std over runs).
+
+Per setting ``[way, shot]`` and run: draw ``way`` classes, ``shot`` support objects per class from
+the train split, and ``queries`` query objects per class; fit ``StandardScaler`` on the support,
+``SVC(kernel="linear", C=c)``, score the queries. The same episodes are used for the pretrained and
+the random-init features (a paired comparison). Queries come from the TEST split by default
+(``query_split: test``); ``train_upstream`` reproduces the upstream script, which drew queries from
+the train split (disjoint from the support). A support object is never a query in either mode.
+
+A setting the dataset cannot fill (too few classes with enough objects) is recorded as
+``{"skipped": reason}`` and the others still run. Accuracies are in percent; std is the population
+std over runs (ddof=0), as the upstream script reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from crosspoint import config, paths
+from crosspoint.evaluate import INITS, FeatureSet, percent, read_features
+from crosspoint.metrics import Episode, accuracy, eligible_classes, sample_episode
+from crosspoint.store import StageError, write_json
+
+log = logging.getLogger("crosspoint.fewshot")
+
+
+@dataclass(frozen=True)
+class Params:
+    dataset: str = "synth"
+    settings: list[tuple[int, int]] = field(default_factory=lambda: [(5, 10), (5, 20), (10, 10), (10, 20)])
+    runs: int = 10
+    queries: int = 20  # per class
+    query_split: Literal["test", "train_upstream"] = "test"
+    c: float = 1.0
+    seed: int = 0
+
+    def check(self) -> list[str]:
+        problems = []
+        if any(w < 2 or s < 1 for w, s in self.settings):
+            problems.append("each setting is [way >= 2, shot >= 1]")
+        if self.runs < 1 or self.queries < 1:
+            problems.append("runs and queries must be positive")
+        if self.c <= 0:
+            problems.append("c must be positive")
+        return problems
+
+
+def setting_name(way: int, shot: int) -> str:
+    return f"{way}w{shot}s"
+
+
+def pools(fs: FeatureSet, query_split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(support pool, query pool) as index arrays for the chosen query protocol."""
+    train = np.flatnonzero(fs.split_mask("train"))
+    query = np.flatnonzero(fs.split_mask("test")) if query_split == "test" else train
+    return train, query
+
+
+def episode_accuracy(x: np.ndarray, labels: np.ndarray, episode: Episode, c: float) -> float:
+    """Accuracy of one episode: scaler fit on support, linear SVC on support, scored on queries."""
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    scaler = StandardScaler().fit(x[episode.support])
+    model = SVC(kernel="linear", C=c).fit(scaler.transform(x[episode.support]), labels[episode.support])
+    return accuracy(labels[episode.query], model.predict(scaler.transform(x[episode.query])))
+
+
+def run_setting(fs: FeatureSet, way: int, shot: int, prm: Params) -> dict[str, Any]:
+    support_pool, query_pool = pools(fs, prm.query_split)
+    ok = eligible_classes(fs.labels, support_pool, query_pool, shot, prm.queries)
+    if len(ok) < way:
+        reason = (
+            f"{way}-way {shot}-shot with {prm.queries} {prm.query_split} queries per class needs {way} classes "
+            f"with enough objects; {prm.dataset} has {len(ok)}"
+        )
+        log.warning("fewshot %s: skipped (%s)", setting_name(way, shot), reason)
+        return {"way": way, "shot": shot, "skipped": reason}
+    # one generator per setting, so a setting's episodes do not depend on which others run
+    rng = np.random.default_rng([prm.seed, way, shot])
+    episodes = [
+        sample_episode(fs.labels, support_pool, query_pool, way, shot, prm.queries, rng) for _ in range(prm.runs)
+    ]
+    out: dict[str, Any] = {"way": way, "shot": shot}
+    for init in INITS:
+        x = fs.features(init)
+        accs = np.array([episode_accuracy(x, fs.labels, ep, prm.c) for ep in episodes])
+        out[init] = {
+            "mean": percent(accs.mean()), "std": percent(accs.std()), "runs": [percent(a) for a in accs],
+        }
+    log.info(
+        "fewshot %s: pretrained %.1f ± %.1f, random %.1f ± %.1f", setting_name(way, shot),
+        out["pretrained"]["mean"], out["pretrained"]["std"], out["random"]["mean"], out["random"]["std"],
+    )
+    return out
+
+
+def evaluate(fs: FeatureSet, prm: Params) -> dict[str, Any]:
+    if fs.split_mask("train").sum() == 0:
+        raise StageError(f"fewshot: dataset {prm.dataset} has no train objects")
+    return {
+        "dataset": prm.dataset, "query_split": prm.query_split, "queries": prm.queries, "runs": prm.runs,
+        "c": prm.c, "unit": "percent",
+        "settings": {setting_name(w, s): run_setting(fs, w, s, prm) for w, s in prm.settings},
+    }
+
+
+def run(prm: Params) -> dict[str, Any]:
+    fs = read_features(paths.features(prm.dataset))
+    dest = paths.metrics("fewshot")
+    if fs.skipped is not None:
+        log.warning("fewshot %s: skipped (%s)", prm.dataset, fs.skipped)
+        metrics: dict[str, Any] = {"skipped": fs.skipped}
+    else:
+        metrics = evaluate(fs, prm)
+    write_json(dest, metrics)
+    log.info("fewshot: wrote %s", dest)
+    return metrics
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", help="override fewshot.dataset (must match the params to be tracked)")
+
+
+def main(args: argparse.Namespace) -> None:
+    prm = config.section("fewshot", Params, path=args.params)
+    if args.dataset and args.dataset != prm.dataset:
+        prm = Params(**{**prm.__dict__, "dataset": args.dataset})
+    run(prm)

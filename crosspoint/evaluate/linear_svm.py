@@ -1,0 +1,153 @@
+"""``crosspoint linear-svm``: linear SVM classification on frozen features.
+
+For the pretrained and the random-init features of a dataset, an ``SVC(kernel="linear")`` is fit
+on the train split and scored on the test split twice: at the paper's C (0.01), and at a C chosen
+from ``c_grid`` on a validation split carved (stratified, seeded) from train, then refit on all of
+train. The selection function only ever receives train rows; test is touched once per final model.
+
+Outputs: ``paths.metrics("linear_svm_<name>")`` (accuracies in percent) and
+``paths.plots("confusion_<name>.csv")`` (one row per test object: actual, predicted class names of
+the pretrained features at the paper's C) for DVC's confusion plot templates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from crosspoint import config, paths
+from crosspoint.evaluate import INITS, FeatureSet, percent, read_features, stratified_split
+from crosspoint.metrics import accuracy, mean_class_accuracy
+from crosspoint.store import StageError, atomic_path, write_json
+
+log = logging.getLogger("crosspoint.linear_svm")
+
+
+@dataclass(frozen=True)
+class Params:
+    datasets: list[str] = field(default_factory=lambda: ["synth", "synth_scan", "capod"])
+    c_paper: float = 0.01
+    c_grid: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0, 100.0])
+    val_fraction: float = 0.2  # of each class's train objects, for choosing C
+    seed: int = 0
+    max_iter: int = -1  # SVC's iteration cap (-1: none)
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.c_paper <= 0 or any(c <= 0 for c in self.c_grid):
+            problems.append("c_paper and every c_grid value must be positive")
+        if not self.c_grid:
+            problems.append("c_grid must list at least one C")
+        if not 0 < self.val_fraction < 1:
+            problems.append("val_fraction must lie strictly between 0 and 1")
+        return problems
+
+
+def fit_svm(x: np.ndarray, y: np.ndarray, c: float, max_iter: int = -1):
+    from sklearn.svm import SVC
+
+    return SVC(kernel="linear", C=c, max_iter=max_iter).fit(x, y)
+
+
+def select_c(
+    x_train: np.ndarray, y_train: np.ndarray, grid: list[float], val_fraction: float, seed: int,
+    max_iter: int = -1,
+) -> tuple[float, dict[float, float]]:
+    """Choose C from ``grid`` by accuracy on a stratified validation split of the TRAIN rows given.
+
+    Returns (best C, {C: val accuracy}); ties go to the smaller C (stronger regularisation)."""
+    fit, val = stratified_split(y_train, val_fraction, seed)
+    if len(val) == 0:
+        raise StageError("linear_svm: the validation split is empty; raise linear_svm.val_fraction")
+    if len(np.unique(y_train[fit])) < 2:
+        raise StageError("linear_svm: fewer than two classes left to fit after carving validation")
+    scores = {}
+    for c in sorted(grid):
+        model = fit_svm(x_train[fit], y_train[fit], c, max_iter)
+        scores[float(c)] = accuracy(y_train[val], model.predict(x_train[val]))
+    best = max(scores, key=lambda c: (scores[c], -c))
+    return best, scores
+
+
+def evaluate_at(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, c: float, max_iter: int = -1
+) -> tuple[dict[str, float], np.ndarray]:
+    """Fit on all of train at C, score on test; returns (metrics in percent, test predictions)."""
+    pred = fit_svm(x_train, y_train, c, max_iter).predict(x_test)
+    return {
+        "c": float(c),
+        "overall_accuracy": percent(accuracy(y_test, pred)),
+        "mean_class_accuracy": percent(mean_class_accuracy(y_test, pred)),
+    }, pred
+
+
+def evaluate_features(fs: FeatureSet, prm: Params, name: str = "") -> tuple[dict[str, Any], np.ndarray]:
+    """Metrics of both inits at the paper's C and at the validation-chosen C; also returns the
+    pretrained test predictions at the paper's C (for the confusion plot)."""
+    train, test = fs.split_mask("train"), fs.split_mask("test")
+    if train.sum() == 0 or test.sum() == 0:
+        raise StageError(f"linear_svm: need train and test objects, got {train.sum()} and {test.sum()}")
+    y_train, y_test = fs.labels[train], fs.labels[test]
+    if len(np.unique(y_train)) < 2:
+        raise StageError("linear_svm: the train split has fewer than two classes")
+    out: dict[str, Any] = {
+        "num_train": int(train.sum()), "num_test": int(test.sum()),
+        "num_classes": len(np.unique(fs.labels)), "feature_dim": int(fs.pretrained.shape[1]),
+        "unit": "percent",
+    }
+    confusion_pred = np.zeros(0)
+    for init in INITS:
+        x = fs.features(init)
+        x_train, x_test = x[train], x[test]
+        paper, pred = evaluate_at(x_train, y_train, x_test, y_test, prm.c_paper, prm.max_iter)
+        if init == "pretrained":
+            confusion_pred = pred
+        best_c, val_scores = select_c(x_train, y_train, prm.c_grid, prm.val_fraction, prm.seed, prm.max_iter)
+        chosen, _ = evaluate_at(x_train, y_train, x_test, y_test, best_c, prm.max_iter)
+        chosen["val_accuracy"] = {str(c): percent(a) for c, a in val_scores.items()}
+        out[init] = {"c_paper": paper, "c_val": chosen}
+        log.info(
+            "linear_svm %s %s: OA %.2f at C=%g (paper), %.2f at C=%g (val-chosen)",
+            name, init, paper["overall_accuracy"], prm.c_paper, chosen["overall_accuracy"], best_c,
+        )
+    return out, confusion_pred
+
+
+def write_confusion_csv(dest: str, actual: list[str], predicted: list[str]) -> None:
+    with atomic_path(dest) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["actual", "predicted"])
+        writer.writerows(zip(actual, predicted, strict=True))
+
+
+def run(dataset: str, prm: Params) -> dict[str, Any]:
+    fs = read_features(paths.features(dataset))
+    metrics_path, plot_path = paths.metrics(f"linear_svm_{dataset}"), paths.plots(f"confusion_{dataset}.csv")
+    if fs.skipped is not None:
+        log.warning("linear_svm %s: skipped (%s)", dataset, fs.skipped)
+        write_json(metrics_path, {"skipped": fs.skipped})
+        write_confusion_csv(plot_path, [], [])
+        return {"skipped": fs.skipped}
+    metrics, pred = evaluate_features(fs, prm, dataset)
+    metrics = {"dataset": dataset, **metrics}
+    names = fs.class_names
+    test = fs.split_mask("test")
+    write_json(metrics_path, metrics)
+    write_confusion_csv(plot_path, [names[i] for i in fs.labels[test]], [names[i] for i in pred])
+    log.info("linear_svm %s: wrote %s and %s", dataset, metrics_path, plot_path)
+    return metrics
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", help="dataset name (default: every dataset in linear_svm.datasets)")
+
+
+def main(args: argparse.Namespace) -> None:
+    prm = config.section("linear_svm", Params, path=args.params)
+    for name in [args.dataset] if args.dataset else prm.datasets:
+        run(name, prm)

@@ -1,0 +1,452 @@
+"""``crosspoint partseg``: part segmentation fine-tuning, from the pretrained encoder and from scratch.
+
+A :class:`~crosspoint.models.PartSegModel` (categories = the dataset's classes, parts = its global
+part ids, one-hot category input) is trained twice with identical data order and head init: once
+with its encoder loaded strictly from ``paths.pretrain_dir("seg")/best.pt`` (a missing or
+unexpected key stops the stage; everything outside the encoder is the new head, whose keys must
+all start with ``SEG_HEAD_PREFIXES``), and once from scratch.
+
+Training follows the paper (SGD with momentum, cosine schedule to ``lr_min`` stepped once per epoch
+after the optimiser steps, label smoothing as in DGCNN's ``cal_loss``: 1 - eps on the true part and
+eps / (parts - 1) on each other part); the default sizes are reduced for a CPU budget (see
+params.yaml). The epoch kept is the best by instance mIoU on a validation split carved from train
+(never the test split); ``val_fraction: 0`` keeps the last epoch. At evaluation the prediction is
+restricted to the parts of the shape's category (ShapeNetPart practice).
+
+Outputs: ``paths.metrics("partseg")`` (instance and class mIoU on test, in percent),
+``paths.plots("partseg_curves.csv")`` (per epoch, both runs side by side) and
+``paths.figures("partseg_examples.png")`` (a few test shapes: truth beside both predictions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crosspoint import config, paths
+from crosspoint.evaluate import balanced_subset, percent, resolve_device, store_skipped, stratified_split
+from crosspoint.metrics import segmentation_scores
+from crosspoint.store import PointSet, StageError, atomic_path, read_point_store, write_json
+
+log = logging.getLogger("crosspoint.partseg")
+
+RUNS = ("pretrained", "scratch")
+
+
+@dataclass(frozen=True)
+class Params:
+    dataset: str = "synth"
+    epochs: int = 10  # paper: 300
+    batch_size: int = 8
+    points: int = 128  # per shape, a subset of the stored cloud (paper: 2048)
+    k: int = 16  # neighbours in the fine-tuned DGCNN (paper: 40)
+    dropout: float = 0.5
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_min: float = 1e-3  # cosine schedule floor
+    label_smoothing: float = 0.2
+    augment: bool = True  # random anisotropic scale and shift of training shapes (DGCNN practice)
+    max_train: int = 150  # train shapes used (class-balanced subset); 0 = all (paper)
+    max_test: int = 150  # test shapes scored (class-balanced subset); 0 = all (paper)
+    val_fraction: float = 0.1  # of train, for choosing the epoch; 0 = keep the last epoch
+    examples: int = 4  # test shapes drawn in the figure
+    seed: int = 0
+    device: str = "auto"
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.epochs < 1 or self.batch_size < 1:
+            problems.append("epochs and batch_size must be positive")
+        if self.points < self.k or self.k < 1:
+            problems.append("need 1 <= k <= points")
+        if not 0 <= self.val_fraction < 1:
+            problems.append("val_fraction must lie in [0, 1)")
+        if not 0 <= self.label_smoothing < 1 or not 0 <= self.dropout < 1:
+            problems.append("label_smoothing and dropout must lie in [0, 1)")
+        if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
+            problems.append("need 0 <= lr_min <= lr and lr > 0")
+        return problems
+
+
+def checkpoint_path() -> Path:
+    return Path(paths.pretrain_dir("seg")) / "best.pt"
+
+
+# ---------------------------------------------------------------------------------------------
+# Weights
+
+
+def load_encoder_strict(model: nn.Module, state: dict[str, torch.Tensor], head_prefixes: tuple[str, ...]) -> list[str]:
+    """Load ``state`` into ``model.encoder`` with every key matched (shapes included), and check that
+    every model key outside the encoder is a declared head key. Returns the head keys (randomly
+    initialised). Raises StageError naming the offending keys."""
+    expected = set(model.encoder.state_dict())
+    given = set(state)
+    missing, unexpected = sorted(expected - given), sorted(given - expected)
+    if missing or unexpected:
+        raise StageError(
+            f"partseg: pretrained encoder weights do not match the part-seg encoder: missing {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
+            " (was the seg checkpoint pretrained with model dgcnn_seg?)"
+        )
+    try:
+        model.encoder.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        raise StageError(f"partseg: cannot load the pretrained encoder: {' '.join(first[:3])}") from err
+    head = [k for k in model.state_dict() if not k.startswith("encoder.")]
+    stray = [k for k in head if not k.startswith(tuple(head_prefixes))]
+    if stray:
+        raise StageError(f"partseg: model keys neither in the encoder nor in the declared head: {stray[:5]}")
+    return head
+
+
+def smoothed_cross_entropy(logits: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
+    """Cross-entropy against ``1 - eps`` on the target class and ``eps / (C - 1)`` on each other class
+    (DGCNN's smoothing). ``logits [M, C]``, ``target [M]``; targets < 0 are ignored."""
+    keep = target >= 0
+    logits, target = logits[keep], target[keep]
+    num = logits.shape[-1]
+    if eps == 0 or num == 1:
+        return F.cross_entropy(logits, target)
+    soft = torch.full_like(logits, eps / (num - 1))
+    soft.scatter_(1, target[:, None], 1.0 - eps)
+    return -(soft * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+@dataclass
+class SegData:
+    """Shapes ready for training: points, per-point global part ids, category ids."""
+
+    points: np.ndarray  # float32 [N, P, 3]
+    parts: np.ndarray  # int64 [N, P]
+    categories: np.ndarray  # int64 [N]
+
+    def __len__(self) -> int:
+        return len(self.categories)
+
+    def take(self, idx: np.ndarray) -> SegData:
+        return SegData(self.points[idx], self.parts[idx], self.categories[idx])
+
+
+def seg_data(ps: PointSet, mask: np.ndarray) -> SegData:
+    if ps.part_labels is None:
+        raise StageError("partseg: the point store has no part labels")
+    return SegData(
+        points=ps.points[mask].astype(np.float32),
+        parts=ps.part_labels[mask].astype(np.int64),
+        categories=np.asarray(ps.labels[mask], np.int64),
+    )
+
+
+def fixed_subset(data: SegData, n: int, seed: int) -> SegData:
+    """Every shape reduced to a seeded random subset of ``n`` points (used for val and test)."""
+    total = data.points.shape[1]
+    if n >= total:
+        return data
+    rng = np.random.default_rng(seed)
+    idx = np.stack([rng.choice(total, size=n, replace=False) for _ in range(len(data))])
+    return SegData(
+        np.take_along_axis(data.points, idx[:, :, None], axis=1), np.take_along_axis(data.parts, idx, axis=1),
+        data.categories,
+    )
+
+
+def part_mask(num_categories: int, num_parts: int, category_parts: dict[int, list[int]]) -> torch.Tensor:
+    """``[categories, parts]`` bool: which global parts a category may be assigned."""
+    mask = torch.zeros(num_categories, num_parts, dtype=torch.bool)
+    for c, parts in category_parts.items():
+        mask[c, parts] = True
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------
+# Training and evaluation
+
+
+def train_epoch(
+    model: nn.Module, data: SegData, num_categories: int, optimizer: torch.optim.Optimizer, prm: Params,
+    rng: np.random.Generator, device: torch.device,
+) -> tuple[float, float]:
+    """One pass over ``data`` in a seeded order with a fresh point subset per shape; (loss, point acc)."""
+    model.train()
+    order = rng.permutation(len(data))
+    total = data.points.shape[1]
+    losses, correct, count = [], 0, 0
+    # drop a last batch of one shape: BatchNorm cannot train on it
+    batches = [order[i : i + prm.batch_size] for i in range(0, len(order), prm.batch_size)]
+    batches = [b for b in batches if len(b) > 1] or batches
+    for batch in batches:
+        idx = np.stack([rng.choice(total, size=min(prm.points, total), replace=False) for _ in batch])
+        pts = np.take_along_axis(data.points[batch], idx[:, :, None], axis=1)
+        if prm.augment:
+            pts = pts * rng.uniform(2 / 3, 3 / 2, size=(len(batch), 1, 3)) + rng.uniform(-0.2, 0.2, (len(batch), 1, 3))
+        target = torch.from_numpy(np.take_along_axis(data.parts[batch], idx, axis=1)).to(device)
+        cats = torch.from_numpy(data.categories[batch]).to(device)
+        onehot = F.one_hot(cats, num_categories).float()
+        logits = model(torch.from_numpy(pts.astype(np.float32)).to(device), onehot)
+        loss = smoothed_cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), prm.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        valid = target >= 0
+        correct += int((logits.argmax(-1)[valid] == target[valid]).sum())
+        count += int(valid.sum())
+    return float(np.mean(losses)), correct / max(count, 1)
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, data: SegData, num_categories: int, mask: torch.Tensor, batch_size: int, device: torch.device
+) -> np.ndarray:
+    """Per-point part predictions ``[N, P]``, each restricted to its category's parts."""
+    model.eval()
+    out = []
+    mask = mask.to(device)
+    for i in range(0, len(data), batch_size):
+        pts = torch.from_numpy(data.points[i : i + batch_size]).to(device)
+        cats = torch.from_numpy(data.categories[i : i + batch_size]).to(device)
+        logits = model(pts, F.one_hot(cats, num_categories).float())
+        logits = logits.masked_fill(~mask[cats][:, None, :], float("-inf"))
+        out.append(logits.argmax(-1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, data.points.shape[1]), np.int64)
+
+
+def scores(pred: np.ndarray, data: SegData, category_parts: dict[int, list[int]]):
+    return segmentation_scores(list(pred), list(data.parts), list(data.categories), category_parts)
+
+
+@dataclass
+class RunResult:
+    model: nn.Module
+    curve: list[dict[str, float]]
+    best_epoch: int
+    val_instance_miou: float | None
+    seconds: float
+
+
+def fine_tune(
+    model: nn.Module, train: SegData, val: SegData | None, num_categories: int, mask: torch.Tensor,
+    category_parts: dict[int, list[int]], prm: Params, device: torch.device, name: str,
+) -> RunResult:
+    """Train ``model`` for ``prm.epochs``; keep the epoch with the best validation instance mIoU."""
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    model = model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=prm.lr, momentum=prm.momentum, weight_decay=prm.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=prm.epochs, eta_min=prm.lr_min)
+    rng = np.random.default_rng(prm.seed)  # same data order and point subsets for both runs
+    torch.manual_seed(prm.seed)  # same dropout draws
+    curve: list[dict[str, float]] = []
+    best_state, best_epoch, best_val = None, prm.epochs, None
+    for epoch in tqdm(range(1, prm.epochs + 1), desc=f"partseg {name}", unit="epoch", leave=False):
+        lr = optimizer.param_groups[0]["lr"]
+        loss, acc = train_epoch(model, train, num_categories, optimizer, prm, rng, device)
+        scheduler.step()  # after the epoch's optimiser steps
+        row = {"epoch": epoch, "lr": lr, "train_loss": loss, "train_accuracy": percent(acc)}
+        if val is not None:
+            val_miou = scores(predict(model, val, num_categories, mask, prm.batch_size, device), val, category_parts)
+            row["val_instance_miou"] = percent(val_miou.instance_miou)
+            if best_val is None or row["val_instance_miou"] > best_val:
+                best_val, best_epoch = row["val_instance_miou"], epoch
+                best_state = copy.deepcopy(model.state_dict())
+        curve.append(row)
+        log.info("partseg %s epoch %d: %s", name, epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return RunResult(model, curve, best_epoch, best_val, time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs
+
+
+def write_curves(dest: str, results: dict[str, RunResult]) -> None:
+    """Wide CSV, one row per epoch: ``epoch, lr, <run>_<measure>...`` (one line per run in DVC plots)."""
+    epochs = len(next(iter(results.values())).curve)
+    measures = [k for k in results[RUNS[0]].curve[0] if k not in ("epoch", "lr")]
+    with atomic_path(dest) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["epoch", "lr", *[f"{r}_{m}" for m in measures for r in results]])
+        for e in range(epochs):
+            first = results[RUNS[0]].curve[e]
+            writer.writerow(
+                [first["epoch"], f"{first['lr']:.6g}",
+                 *[f"{results[r].curve[e][m]:.6g}" for m in measures for r in results]]
+            )
+
+
+def draw_examples(dest: str, data: SegData, preds: dict[str, np.ndarray], category_names: list[str],
+                  category_parts: dict[int, list[int]], n: int) -> None:
+    """Grid of 3D scatters: one row per shape (one per category first), truth then each run's prediction;
+    a part's colour is its position in its category's part list (so each shape uses distinct colours)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    chosen: list[int] = []
+    for c in np.unique(data.categories):
+        if len(chosen) < n:
+            chosen.append(int(np.flatnonzero(data.categories == c)[0]))
+    chosen += [i for i in range(len(data)) if i not in chosen][: max(0, n - len(chosen))]
+    columns = [("truth", data.parts), *[(f"{r} prediction", p) for r, p in preds.items()]]
+    cmap = plt.get_cmap("tab10")
+    fig = plt.figure(figsize=(3.2 * len(columns), 3.0 * max(len(chosen), 1)))
+    for row, i in enumerate(chosen):
+        x, y, z = data.points[i].T
+        local = {g: j for j, g in enumerate(category_parts.get(int(data.categories[i]), []))}
+        for col, (title, labels) in enumerate(columns):
+            ax = fig.add_subplot(len(chosen), len(columns), row * len(columns) + col + 1, projection="3d")
+            colours = [cmap(local[g] % cmap.N) if g in local else (0.6, 0.6, 0.6, 1.0) for g in labels[i].tolist()]
+            ax.scatter(x, z, y, c=colours, s=4, depthshade=False)
+            ax.set_title(f"{category_names[data.categories[i]]}: {title}", fontsize=8)
+            ax.set_axis_off()
+            ax.view_init(elev=20, azim=-60)
+    if not chosen:
+        fig.text(0.5, 0.5, "no test shapes", ha="center")
+    fig.tight_layout()
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+
+
+def write_skipped(reason: str) -> dict[str, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    log.warning("partseg: skipped (%s)", reason)
+    write_json(paths.metrics("partseg"), {"skipped": reason})
+    with atomic_path(paths.plots("partseg_curves.csv")) as tmp:
+        tmp.write_text("epoch,lr\n")
+    fig = plt.figure(figsize=(4, 2))
+    fig.text(0.5, 0.5, f"part segmentation skipped:\n{reason}", ha="center", va="center", wrap=True)
+    with atomic_path(paths.figures("partseg_examples.png")) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+    return {"skipped": reason}
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage
+
+
+def build_model(num_categories: int, num_parts: int, model_cfg: dict[str, Any], prm: Params, seed: int) -> nn.Module:
+    from crosspoint.models import PartSegModel
+
+    torch.manual_seed(seed)
+    return PartSegModel(
+        num_categories, num_parts, k=prm.k, emb_dims=int(model_cfg.get("emb_dims", 1024)), dropout=prm.dropout
+    )
+
+
+def run(prm: Params) -> dict[str, Any]:
+    from crosspoint.models import SEG_HEAD_PREFIXES
+    from crosspoint.pretrain import load_point_encoder
+
+    src = Path(paths.points(prm.dataset))
+    ps = read_point_store(src)
+    skipped = store_skipped(src)
+    if skipped is not None or len(ps) == 0:
+        return write_skipped(skipped or f"{src} holds no objects")
+    meta = ps.meta
+    if ps.part_labels is None or not meta.has_parts:
+        raise StageError(f"partseg: {src} has no part labels; set partseg.dataset to a part-labelled dataset")
+    names = meta.class_names
+    category_parts = {names.index(c): sorted(p) for c, p in meta.class_parts.items() if p and c in names}
+    num_categories, num_parts = len(names), len(meta.part_names)
+    usable = np.isin(ps.labels, list(category_parts))
+    if not usable.all():
+        log.warning("partseg: %d objects of classes without parts left out", int((~usable).sum()))
+
+    train_all = seg_data(ps, ps.split_mask("train") & usable)
+    test = seg_data(ps, ps.split_mask("test") & usable)
+    if len(train_all) < 2 or len(test) == 0:
+        raise StageError(f"partseg: need train and test shapes with parts, got {len(train_all)} and {len(test)}")
+    train_all = train_all.take(balanced_subset(train_all.categories, prm.max_train, prm.seed))
+    test = fixed_subset(test.take(balanced_subset(test.categories, prm.max_test, prm.seed)), prm.points, prm.seed)
+    val = None
+    if prm.val_fraction > 0:
+        fit_idx, val_idx = stratified_split(train_all.categories, prm.val_fraction, prm.seed)
+        if len(val_idx):
+            val = fixed_subset(train_all.take(val_idx), prm.points, prm.seed + 1)
+            train_all = train_all.take(fit_idx)
+        else:
+            log.warning("partseg: too few train shapes per category for a validation split; keeping the last epoch")
+    mask = part_mask(num_categories, num_parts, category_parts)
+
+    ckpt = checkpoint_path()
+    if not ckpt.exists():
+        raise StageError(f"{ckpt}: pretrained seg encoder not found (run `crosspoint pretrain --variant seg`)")
+    encoder, model_cfg = load_point_encoder(ckpt, map_location="cpu")
+    if model_cfg.get("point_model") != "dgcnn_seg":
+        raise StageError(
+            f"partseg: {ckpt} holds a {model_cfg.get('point_model')!r} encoder; part seg needs dgcnn_seg"
+        )
+    device = resolve_device(prm.device)
+    log.info(
+        "partseg %s: %d train, %d val, %d test shapes; %d categories, %d parts; %d points; device %s",
+        prm.dataset, len(train_all), 0 if val is None else len(val), len(test), num_categories, num_parts,
+        prm.points, device,
+    )
+
+    results: dict[str, RunResult] = {}
+    for name in RUNS:
+        model = build_model(num_categories, num_parts, model_cfg, prm, prm.seed)  # same head init for both
+        if name == "pretrained":
+            head = load_encoder_strict(model, encoder.state_dict(), tuple(SEG_HEAD_PREFIXES))
+            log.info("partseg: loaded the pretrained encoder strictly; %d head tensors start fresh", len(head))
+        results[name] = fine_tune(model, train_all, val, num_categories, mask, category_parts, prm, device, name)
+
+    metrics: dict[str, Any] = {
+        "dataset": prm.dataset, "unit": "percent", "num_train": len(train_all),
+        "num_val": 0 if val is None else len(val), "num_test": len(test), "epochs": prm.epochs, "points": prm.points,
+    }
+    preds = {}
+    for name, res in results.items():
+        pred = predict(res.model, test, num_categories, mask, prm.batch_size, device)
+        preds[name] = pred
+        s = scores(pred, test, category_parts)
+        metrics[name] = {
+            "instance_miou": percent(s.instance_miou), "class_miou": percent(s.class_miou),
+            "per_category_miou": {names[c]: percent(v) for c, v in s.per_category.items()},
+            "epoch": res.best_epoch, "val_instance_miou": res.val_instance_miou, "seconds": round(res.seconds, 1),
+        }
+        log.info("partseg %s: test instance mIoU %.2f, class mIoU %.2f (epoch %d)", name,
+                 metrics[name]["instance_miou"], metrics[name]["class_miou"], res.best_epoch)
+    write_json(paths.metrics("partseg"), metrics)
+    write_curves(paths.plots("partseg_curves.csv"), results)
+    draw_examples(paths.figures("partseg_examples.png"), test, preds, names, category_parts, prm.examples)
+    log.info("partseg: wrote %s", paths.metrics("partseg"))
+    return metrics
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", help="override partseg.dataset (must match the params to be tracked)")
+
+
+def main(args: argparse.Namespace) -> None:
+    prm = config.section("partseg", Params, path=args.params)
+    if args.dataset and args.dataset != prm.dataset:
+        prm = Params(**{**prm.__dict__, "dataset": args.dataset})
+    run(prm)

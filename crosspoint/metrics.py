@@ -1,0 +1,184 @@
+"""Evaluation metrics, one small function per idea (numpy only, no torch).
+
+Accuracies and IoUs are returned as fractions in [0, 1]; the stages convert to percent when they
+write metrics JSON (the paper reports percent).
+
+Part IoU rule (ShapeNetPart practice): for one shape and one part of its category, IoU =
+|pred ∩ truth| / |pred ∪ truth|, and a part absent from both prediction and truth counts as 1
+(nothing to find, nothing wrongly found). A part predicted but absent from the truth counts 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Overall accuracy: fraction of items whose prediction equals the truth."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"shape mismatch: {y_true.shape} vs {y_pred.shape}")
+    if y_true.size == 0:
+        raise ValueError("accuracy of an empty set is undefined")
+    return float(np.mean(y_true == y_pred))
+
+
+def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> dict[int, float]:
+    """Recall of each class present in ``y_true`` (classes absent from the truth are left out)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return {int(c): float(np.mean(y_pred[y_true == c] == c)) for c in np.unique(y_true)}
+
+
+def mean_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean over the classes present in ``y_true`` of their accuracy (balanced accuracy)."""
+    per_class = per_class_accuracy(y_true, y_pred)
+    if not per_class:
+        raise ValueError("mean class accuracy of an empty set is undefined")
+    return float(np.mean(list(per_class.values())))
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts ``[num_classes, num_classes]``; row = actual class, column = predicted class."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    if y_true.size and (min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes})")
+    out = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(out, (y_true, y_pred), 1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Part segmentation
+
+
+def part_ious(pred: np.ndarray, truth: np.ndarray, parts: Sequence[int]) -> np.ndarray:
+    """IoU of each part in ``parts`` for one shape (point-wise labels ``pred`` and ``truth``)."""
+    pred, truth = np.asarray(pred), np.asarray(truth)
+    if pred.shape != truth.shape:
+        raise ValueError(f"shape mismatch: {pred.shape} vs {truth.shape}")
+    out = np.empty(len(parts), dtype=np.float64)
+    for i, part in enumerate(parts):
+        p, t = pred == part, truth == part
+        union = np.count_nonzero(p | t)
+        out[i] = 1.0 if union == 0 else np.count_nonzero(p & t) / union
+    return out
+
+
+def shape_miou(pred: np.ndarray, truth: np.ndarray, parts: Sequence[int]) -> float:
+    """Mean IoU over the parts of the shape's category."""
+    if len(parts) == 0:
+        raise ValueError("a category needs at least one part")
+    return float(np.mean(part_ious(pred, truth, parts)))
+
+
+@dataclass
+class SegScores:
+    """Part segmentation scores over a set of shapes."""
+
+    instance_miou: float  # mean over shapes of the shape mIoU
+    class_miou: float  # mean over categories of the mean shape mIoU within the category
+    per_category: dict[int, float]  # category -> mean shape mIoU
+    shape_mious: np.ndarray  # [num_shapes]
+
+
+def segmentation_scores(
+    preds: Sequence[np.ndarray],
+    truths: Sequence[np.ndarray],
+    categories: Sequence[int],
+    category_parts: dict[int, Sequence[int]],
+) -> SegScores:
+    """Instance and class mIoU of shapes with point labels ``preds``/``truths`` and category ids."""
+    if not (len(preds) == len(truths) == len(categories)) or len(preds) == 0:
+        raise ValueError("need the same, non-zero number of predictions, truths and categories")
+    shape = np.array(
+        [shape_miou(p, t, category_parts[int(c)]) for p, t, c in zip(preds, truths, categories, strict=True)]
+    )
+    cats = np.asarray(categories, dtype=np.int64)
+    per_category = {int(c): float(shape[cats == c].mean()) for c in np.unique(cats)}
+    return SegScores(
+        instance_miou=float(shape.mean()),
+        class_miou=float(np.mean(list(per_category.values()))),
+        per_category=per_category,
+        shape_mious=shape,
+    )
+
+
+def restrict_to_parts(logits: np.ndarray, parts: Sequence[int]) -> np.ndarray:
+    """Argmax over the last axis of ``logits`` among the allowed ``parts`` only (global part ids)."""
+    parts = np.asarray(parts, dtype=np.int64)
+    return parts[np.argmax(np.asarray(logits)[..., parts], axis=-1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Few-shot episodes
+
+
+@dataclass
+class Episode:
+    """One N-way K-shot episode: indices into the dataset's label array."""
+
+    classes: np.ndarray  # [way] the sampled class ids
+    support: np.ndarray  # [way * shot]
+    query: np.ndarray  # [way * queries]
+
+
+def eligible_classes(
+    labels: np.ndarray, support_pool: np.ndarray, query_pool: np.ndarray, shot: int, queries: int
+) -> np.ndarray:
+    """Classes with enough objects for ``shot`` support and ``queries`` queries, whatever support is drawn.
+
+    When the pools overlap (queries drawn from the same split as the support), the drawn support
+    may use up to ``shot`` objects of the query pool, so those are discounted.
+    """
+    labels = np.asarray(labels)
+    support_pool, query_pool = np.asarray(support_pool), np.asarray(query_pool)
+    in_support = np.zeros(len(labels), dtype=bool)
+    in_support[support_pool] = True
+    out = []
+    for c in np.unique(labels):
+        s = support_pool[labels[support_pool] == c]
+        q = query_pool[labels[query_pool] == c]
+        overlap = int(np.count_nonzero(in_support[q]))
+        if len(s) >= shot and len(q) - min(shot, overlap) >= queries:
+            out.append(int(c))
+    return np.array(out, dtype=np.int64)
+
+
+def sample_episode(
+    labels: np.ndarray,
+    support_pool: np.ndarray,
+    query_pool: np.ndarray,
+    way: int,
+    shot: int,
+    queries: int,
+    rng: np.random.Generator,
+) -> Episode:
+    """Draw ``way`` classes, ``shot`` support objects each from ``support_pool`` and ``queries``
+    query objects each from ``query_pool`` minus the drawn support (so a support object is never a
+    query). Pools are index arrays into ``labels``. Raises ValueError when fewer than ``way``
+    classes have enough objects."""
+    if way < 1 or shot < 1 or queries < 1:
+        raise ValueError("way, shot and queries must be positive")
+    labels = np.asarray(labels)
+    support_pool = np.unique(np.asarray(support_pool, dtype=np.int64))
+    query_pool = np.unique(np.asarray(query_pool, dtype=np.int64))
+    candidates = eligible_classes(labels, support_pool, query_pool, shot, queries)
+    if len(candidates) < way:
+        raise ValueError(
+            f"{way}-way {shot}-shot with {queries} queries needs {way} classes with enough objects; "
+            f"only {len(candidates)} have them"
+        )
+    classes = np.sort(rng.choice(candidates, size=way, replace=False))
+    support, query = [], []
+    for c in classes:
+        s = rng.choice(support_pool[labels[support_pool] == c], size=shot, replace=False)
+        q_pool = query_pool[labels[query_pool] == c]
+        q_pool = q_pool[~np.isin(q_pool, s)]
+        q = rng.choice(q_pool, size=queries, replace=False)
+        support.append(s)
+        query.append(q)
+    return Episode(classes=classes, support=np.concatenate(support), query=np.concatenate(query))

@@ -1,0 +1,396 @@
+"""The pipeline's stage list, defined once, and the two engine files derived from it.
+
+``STAGES`` below is the single definition of the DAG. ``crosspoint dag --write`` renders it as
+``dvc.yaml`` (DVC templating: ``foreach`` over params lists) and as ``workflow/rules/*.smk``
+(Snakemake wildcards constrained to the same params lists); ``crosspoint dag --check`` (and the
+test suite) fails when either committed file differs from what the stage list produces.
+
+Template language used in the stage list (rendered for each engine):
+  ``{item}``       the element of the stage's ``foreach`` (a dataset name, a shard index, a variant);
+  ``{p:a.b}``      the value of parameter ``a.b`` from params.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from crosspoint import paths
+
+DVC_YAML = Path("dvc.yaml")
+RULES_DIR = Path("workflow/rules")
+
+# Code each stage depends on, besides its own module: the shared storage and config layer.
+CORE = ["crosspoint/store.py", "crosspoint/config.py", "crosspoint/paths.py"]
+
+
+@dataclass(frozen=True)
+class Foreach:
+    """Where a stage's instances come from.
+
+    ``param``: a params key holding a list (``sample.datasets``) or a mapping whose keys are the
+    instances (``datasets``); ``values``: a fixed list instead. ``wildcard`` names the Snakemake
+    wildcard; ``pattern`` is its regular expression when the values are not a params list.
+    """
+
+    wildcard: str
+    param: str | None = None
+    values: tuple[str, ...] = ()
+    mapping: bool = False
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    cmd: str
+    deps: list[str]
+    params: list[str]
+    outs: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)  # small JSON, committed to git (cache: false)
+    plots: dict[str, dict] = field(default_factory=dict)  # path -> DVC plot properties (cache: false)
+    committed: list[str] = field(default_factory=list)  # other small outputs kept in git (cache: false)
+    foreach: Foreach | None = None
+    persist: bool = False  # DVC keeps the outs while the stage runs (resumable training)
+    # Snakemake scheduling hints (ignored by DVC).
+    threads: int = 1
+    mem_mb: int = 2000
+    runtime: int = 30  # minutes
+    gpus: int = 0
+    group: str = "data"
+
+
+DATA_MODULE_DEPS = {
+    "prepare": ["crosspoint/prepare.py", "crosspoint/sources"],
+    "render": ["crosspoint/render.py", "crosspoint/rendering.py"],
+    "merge_views": ["crosspoint/merge_views.py", "crosspoint/render.py", "crosspoint/rendering.py"],
+    "sample": ["crosspoint/sample.py"],
+    "scan": ["crosspoint/scan.py", "crosspoint/rendering.py"],
+}
+TRAIN_DEPS = ["crosspoint/models", "crosspoint/losses.py", "crosspoint/augment.py", "crosspoint/training.py"]
+EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/metrics.py"]
+# The pretrain keys both variants read (the rest of the section is per variant: pretrain.cls, pretrain.seg).
+# tests/test_pipeline.py checks this against crosspoint.pretrain.Params.
+PRETRAIN_SHARED = ["dataset", "seed", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
+                   "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "workers", "threads",
+                   "sync_bn", "point_augment", "image_augment"]
+
+STAGES: list[Stage] = [
+    Stage(
+        name="prepare",
+        cmd="crosspoint prepare --dataset {item}",
+        deps=[*DATA_MODULE_DEPS["prepare"], *CORE],
+        params=["datasets.{item}"],
+        outs=[paths.prepared("{item}"), paths.prepared_rejects("{item}")],
+        foreach=Foreach("dataset", param="datasets", mapping=True),
+        runtime=120,
+    ),
+    Stage(
+        name="render",
+        cmd="crosspoint render --shard {item}",
+        deps=[paths.prepared("{p:render.dataset}"), *DATA_MODULE_DEPS["render"], *CORE],
+        params=["render"],
+        outs=[paths.render_shard("{item}"), paths.render_rejects("{item}")],
+        foreach=Foreach("shard", param="render.shards"),
+        threads=2,
+        mem_mb=4000,
+        runtime=240,
+    ),
+    Stage(
+        name="merge_views",
+        cmd="crosspoint merge-views",
+        deps=[paths.render_shard("{each:render.shards}"), paths.prepared("{p:render.dataset}"),
+              *DATA_MODULE_DEPS["merge_views"], *CORE],
+        params=["render"],
+        outs=[paths.views()],
+        committed=[paths.contact_sheet()],
+        mem_mb=4000,
+    ),
+    Stage(
+        name="sample",
+        cmd="crosspoint sample --dataset {item}",
+        deps=[paths.prepared("{item}"), *DATA_MODULE_DEPS["sample"], *CORE],
+        params=["sample"],
+        outs=[paths.points("{item}"), paths.points_rejects("{item}")],
+        foreach=Foreach("dataset", param="sample.datasets"),
+    ),
+    Stage(
+        name="scan",
+        cmd="crosspoint scan",
+        deps=[paths.prepared("{p:scan.dataset}"), *DATA_MODULE_DEPS["scan"], *CORE],
+        params=["scan"],
+        outs=[paths.points("{p:scan.dataset}_scan"), paths.points_rejects("{p:scan.dataset}_scan")],
+        threads=2,
+        runtime=120,
+    ),
+    Stage(
+        name="pretrain",
+        cmd="crosspoint pretrain --variant {item}",
+        deps=[paths.points("{p:pretrain.dataset}"), paths.views(), "crosspoint/pretrain.py", *TRAIN_DEPS, *CORE],
+        params=["pretrain.{item}", *(f"pretrain.{key}" for key in PRETRAIN_SHARED)],
+        outs=[f"{paths.pretrain_dir('{item}')}/best.pt", f"{paths.pretrain_dir('{item}')}/last.pt"],
+        persist=True,  # kept while the stage runs, so a killed run resumes from last.pt
+        metrics=[f"{paths.pretrain_live('{item}')}/metrics.json"],
+        plots={f"{paths.pretrain_live('{item}')}/plots/metrics": {"x": "step"}},
+        foreach=Foreach("variant", values=("cls", "seg")),
+        threads=8,
+        mem_mb=16000,
+        runtime=1440,
+        gpus=1,
+        group="train",
+    ),
+    Stage(
+        name="features",
+        cmd="crosspoint features --dataset {item}",
+        deps=[paths.points("{item}"), f"{paths.pretrain_dir('cls')}/best.pt", "crosspoint/features.py",
+              "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
+        params=["features"],
+        outs=[paths.features("{item}")],
+        foreach=Foreach("dataset", param="features.datasets"),
+        threads=4,
+        mem_mb=8000,
+        runtime=120,
+        gpus=1,
+        group="eval",
+    ),
+    Stage(
+        name="linear_svm",
+        cmd="crosspoint linear-svm --dataset {item}",
+        deps=[paths.features("{item}"), "crosspoint/evaluate/linear_svm.py", *EVAL_CORE, *CORE],
+        params=["linear_svm"],
+        metrics=[paths.metrics("linear_svm_{item}")],
+        plots={paths.plots("confusion_{item}.csv"): {"template": "confusion", "x": "predicted", "y": "actual"}},
+        foreach=Foreach("dataset", param="linear_svm.datasets"),
+        threads=2,
+        group="eval",
+    ),
+    Stage(
+        name="fewshot",
+        cmd="crosspoint fewshot --dataset {p:fewshot.dataset}",
+        deps=[paths.features("{p:fewshot.dataset}"), "crosspoint/evaluate/fewshot.py", *EVAL_CORE, *CORE],
+        params=["fewshot"],
+        metrics=[paths.metrics("fewshot")],
+        threads=2,
+        group="eval",
+    ),
+    Stage(
+        name="partseg",
+        cmd="crosspoint partseg --dataset {p:partseg.dataset}",
+        deps=[paths.points("{p:partseg.dataset}"), f"{paths.pretrain_dir('seg')}/best.pt",
+              "crosspoint/evaluate/partseg.py", "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
+        params=["partseg"],
+        metrics=[paths.metrics("partseg")],
+        plots={paths.plots("partseg_curves.csv"): {"x": "epoch"}},
+        committed=[paths.figures("partseg_examples.png")],
+        threads=8,
+        mem_mb=16000,
+        runtime=1440,
+        gpus=1,
+        group="train",
+    ),
+    Stage(
+        name="report",
+        cmd="crosspoint report",
+        deps=[paths.metrics("linear_svm_{each:linear_svm.datasets}"), paths.metrics("fewshot"),
+              paths.metrics("partseg"), paths.features("{p:report.tsne_dataset}"),
+              paths.plots("confusion_{p:report.tsne_dataset}.csv"), "crosspoint/report.py",
+              "crosspoint/evaluate/linear_svm.py", "crosspoint/evaluate/fewshot.py", "crosspoint/evaluate/partseg.py",
+              *EVAL_CORE, *CORE],
+        params=["report", "linear_svm", "fewshot", "partseg"],
+        committed=[paths.tables("summary.csv"), paths.tables("summary.md"),
+                   paths.figures("tsne_{p:report.tsne_dataset}.png"),
+                   paths.figures("confusion_{p:report.tsne_dataset}.png")],
+        group="eval",
+    ),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# DVC
+
+_PARAM_REF = re.compile(r"\{p:([A-Za-z0-9_.]+)\}")
+_EACH_REF = re.compile(r"\{each:([A-Za-z0-9_.]+)\}")
+
+
+def _dvc_text(text: str, stage: Stage) -> str:
+    item = "${key}" if stage.foreach and stage.foreach.mapping else "${item}"
+    text = text.replace("{item}", item)
+    return _PARAM_REF.sub(lambda m: "${" + m.group(1) + "}", text)
+
+
+def to_dvc(stages: list[Stage]) -> dict:
+    """The dvc.yaml document for ``stages``."""
+    out: dict = {"stages": {}}
+    for st in stages:
+        deps: list[str] = []
+        for d in st.deps:
+            if _EACH_REF.search(d):
+                # DVC cannot expand a list into several deps; depend on the folder the shards share.
+                deps.append(str(Path(d).parent))
+            else:
+                deps.append(_dvc_text(d, st))
+        folders = [d + "/" for d in deps if not Path(d).suffix]
+        deps = [d for d in deps if not any(d.startswith(f) for f in folders)]  # covered by a folder dep
+        body: dict = {"cmd": _dvc_text(st.cmd, st), "deps": _dedupe(deps), "params": [_dvc_text(p, st) for p in st.params]}
+        outs: list = [{_dvc_text(o, st): {"persist": True}} if st.persist else _dvc_text(o, st) for o in st.outs]
+        outs += [{_dvc_text(o, st): {"cache": False}} for o in st.committed]
+        if outs:
+            body["outs"] = outs
+        if st.metrics:
+            body["metrics"] = [{_dvc_text(m, st): {"cache": False}} for m in st.metrics]
+        if st.plots:
+            body["plots"] = [{_dvc_text(p, st): {"cache": False, **props}} for p, props in st.plots.items()]
+        if st.foreach is None:
+            out["stages"][st.name] = body
+        else:
+            f = st.foreach
+            over = list(f.values) if f.param is None else "${" + f.param + "}"
+            out["stages"][st.name] = {"foreach": over, "do": body}
+    return out
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for i in items:
+        seen.setdefault(i, None)
+    return list(seen)
+
+
+def render_dvc_yaml(stages: list[Stage] = STAGES) -> str:
+    header = (
+        "# Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.\n"
+        "# The same stages are in workflow/rules/*.smk for Snakemake (tests check they agree).\n"
+    )
+    return header + yaml.safe_dump(to_dvc(stages), sort_keys=False, width=120)
+
+
+# ---------------------------------------------------------------------------------------------
+# Snakemake
+
+
+def _smk_path(text: str, stage: Stage) -> str:
+    """A Python expression for an input/output path: a plain string or an f-string reading the config.
+
+    ``{item}`` becomes the stage's wildcard; ``{p:a.b}`` reads the config; ``{each:a.b}`` expands
+    the path over the list parameter ``a.b`` (several inputs)."""
+    each = _EACH_REF.search(text)
+    if each:
+        pattern = _EACH_REF.sub("{_each}", text)
+        return f'expand("{pattern}", _each=P("{each.group(1)}"))'
+    if "{item}" in text:
+        text = text.replace("{item}", "{" + stage.foreach.wildcard + "}")
+    if _PARAM_REF.search(text):
+        text = text.replace("{", "{{").replace("}", "}}")
+        text = re.sub(r"\{\{p:([A-Za-z0-9_.]+)\}\}", lambda m: "{P('" + m.group(1) + "')}", text)
+        return 'f"' + text + '"'
+    return f'"{text}"'
+
+
+def _param_name(key: str) -> str:
+    return key.replace(".{item}", "").replace(".", "_")
+
+
+def to_smk(stage: Stage) -> str:
+    """One Snakemake rule, as text, equivalent to the DVC stage."""
+    wildcard = stage.foreach.wildcard if stage.foreach else None
+    lines = [f"rule {stage.name}:"]
+    if stage.foreach:
+        f = stage.foreach
+        values = f'P("{f.param}")' if f.param else repr(list(f.values))
+        lines += ["    wildcard_constraints:", f"        {wildcard}=one_of({values}),"]
+    lines.append("    input:")
+    lines += [f"        {_smk_path(d, stage)}," for d in _dedupe(stage.deps)]
+    conda = '    conda:\n        "../envs/crosspoint.yaml"'
+
+    lines.append("    output:")
+    for o in [*stage.outs, *stage.committed, *stage.metrics, *stage.plots]:
+        expr = _smk_path(o, stage)
+        lines.append(f"        {expr if Path(o).suffix else f'directory({expr})'},")
+    lines.append("    params:")
+    for key in stage.params:
+        if "{item}" in key:
+            head = key.split(".{item}")[0]
+            name = _param_name(key) + "_item"
+            lines.append(f'        {name}=lambda wildcards: P("{head}")[wildcards.{wildcard}],')
+        else:
+            lines.append(f'        {_param_name(key)}=P("{key}"),')
+    cmd_keys = _PARAM_REF.findall(stage.cmd)
+    for key in cmd_keys:
+        if key not in stage.params:
+            lines.append(f'        {_param_name(key)}=P("{key}"),')
+    log = f"logs/{stage.name}" + (f"_{{{wildcard}}}" if wildcard else "") + ".log"
+    lines += ["    log:", f'        "{log}",']
+    lines.append(conda)
+    lines.append(f"    threads: {stage.threads}")
+    lines += ["    resources:", f"        mem_mb={stage.mem_mb},", f"        runtime={stage.runtime},"]
+    if stage.gpus:
+        lines.append(f"        gpu={stage.gpus},")
+    cmd = stage.cmd.replace("{item}", f"{{wildcards.{wildcard}}}")
+    cmd = _PARAM_REF.sub(lambda m: "{params." + _param_name(m.group(1)) + "}", cmd)
+    lines += ["    shell:", f'        "{cmd} > {{log}} 2>&1"']
+    return "\n".join(lines) + "\n"
+
+
+RULE_HEADER = "# Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.\n\n"
+
+
+def render_smk_rules(stages: list[Stage] = STAGES) -> dict[str, str]:
+    """Rule files by name, one per stage."""
+    return {f"{st.name}.smk": RULE_HEADER + to_smk(st) for st in stages}
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI: crosspoint dag --write | --check
+
+
+def expected_files() -> dict[Path, str]:
+    files = {DVC_YAML: render_dvc_yaml()}
+    for name, text in render_smk_rules().items():
+        files[RULES_DIR / name] = text
+    return files
+
+
+def drift() -> list[str]:
+    """Generated files that differ from (or are missing in) the working tree."""
+    problems = []
+    for path, text in expected_files().items():
+        if not path.exists():
+            problems.append(f"{path} is missing")
+        elif path.read_text() != text:
+            problems.append(f"{path} differs from the stage list in crosspoint/pipeline.py")
+    for path in RULES_DIR.glob("*.smk"):
+        if path not in expected_files() and path.name != "common.smk":
+            problems.append(f"{path} is not generated from the stage list (remove it)")
+    snakefile = Path("workflow/Snakefile").read_text() if Path("workflow/Snakefile").exists() else ""
+    for st in STAGES:
+        if f'include: "rules/{st.name}.smk"' not in snakefile:
+            problems.append(f"workflow/Snakefile does not include rules/{st.name}.smk")
+    return problems
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="write dvc.yaml and workflow/rules/*.smk")
+    mode.add_argument("--check", action="store_true", help="fail when they differ from the stage list")
+
+
+def main(args: argparse.Namespace) -> None:
+    if args.write:
+        from crosspoint.store import write_text
+
+        for path, text in expected_files().items():
+            write_text(path, text)
+            print(f"wrote {path}")
+        return
+    problems = drift()
+    if problems:
+        for p in problems:
+            print(p, file=sys.stderr)
+        from crosspoint.store import StageError
+
+        raise StageError("dvc.yaml / workflow rules are out of date: run `crosspoint dag --write`")
+    print("dvc.yaml and workflow/rules agree with crosspoint/pipeline.py")

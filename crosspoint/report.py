@@ -1,0 +1,405 @@
+"""``crosspoint report``: the summary tables and figures of the evaluations.
+
+Which evaluations exist comes from params (``linear_svm.datasets``, ``fewshot``, ``partseg``); the
+stage reads their metrics JSON files and writes ``paths.tables("summary.csv")`` and
+``summary.md``: one row per evaluation and metric, columns
+
+    evaluation, dataset, metric, pretrained, pretrained_std, random_init, random_init_std, gain,
+    paper, paper_std, paper_random_init, paper_reference, note
+
+``gain`` = pretrained - random_init (percentage points). Paper numbers (CrossPoint, DGCNN) go in
+``paper`` / ``paper_std`` / ``paper_random_init`` only when the dataset IS the paper's dataset
+(``modelnet40``, ``scanobjectnn``, ``shapenetpart``) and the metric is the paper's. The default
+pipeline's stand-ins (``synth`` for ModelNet40 and ShapeNetPart, ``synth_scan`` for ScanObjectNN)
+get the number of the dataset they stand in for in ``paper_reference`` instead, with a note: it is
+for orientation only, the data differ. Few-shot paper numbers were measured with queries from the
+train split (the upstream script); with ``fewshot.query_split: test`` the note says so.
+
+Figures: a t-SNE of the test features of ``report.tsne_dataset`` (pretrained beside random init,
+coloured by class) and the confusion matrix of its linear SVM (pretrained, C = ``c_paper``) drawn
+from ``paths.plots("confusion_<dataset>.csv")``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crosspoint import config, paths
+from crosspoint.evaluate import balanced_subset, read_features
+from crosspoint.store import StageError, atomic_path, write_text
+
+log = logging.getLogger("crosspoint.report")
+
+
+@dataclass(frozen=True)
+class Params:
+    tsne_dataset: str = "synth"  # also the dataset of the confusion-matrix figure
+    perplexity: float = 30.0
+    tsne_max_points: int = 1000  # test objects in the t-SNE (class-balanced subset)
+    seed: int = 0
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.perplexity <= 0:
+            problems.append("perplexity must be positive")
+        if self.tsne_max_points < 3:
+            problems.append("tsne_max_points must be at least 3")
+        return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Paper numbers (CrossPoint, CVPR 2022, DGCNN backbone)
+
+PAPER_LINEAR = {"modelnet40": 91.2, "scanobjectnn": 81.7}
+# setting -> (pretrained mean, std, random-init DGCNN mean); ModelNet40, queries from train (upstream)
+PAPER_FEWSHOT = {
+    "modelnet40": {
+        "5w10s": (92.5, 3.0, 31.6),
+        "5w20s": (94.9, 2.1, 40.8),
+        "10w10s": (83.6, 5.3, 19.9),
+        "10w20s": (87.9, 4.2, 16.9),
+    }
+}
+PAPER_PARTSEG = {"shapenetpart": {"instance_miou": 85.5}}
+DISPLAY = {"modelnet40": "ModelNet40", "scanobjectnn": "ScanObjectNN", "shapenetpart": "ShapeNetPart"}
+# default-pipeline dataset -> the paper dataset it stands in for, per evaluation
+STAND_INS = {
+    "linear_svm": {"synth": "modelnet40", "synth_scan": "scanobjectnn"},
+    "fewshot": {"synth": "modelnet40"},
+    "partseg": {"synth": "shapenetpart"},
+}
+
+
+@dataclass
+class Row:
+    evaluation: str
+    dataset: str
+    metric: str
+    pretrained: float | None = None
+    pretrained_std: float | None = None
+    random_init: float | None = None
+    random_init_std: float | None = None
+    gain: float | None = None
+    paper: float | None = None
+    paper_std: float | None = None
+    paper_random_init: float | None = None
+    paper_reference: float | None = None
+    note: str = ""
+
+
+COLUMNS = [f.name for f in fields(Row)]
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None else round(float(x), 2)
+
+
+def _row(evaluation: str, dataset: str, metric: str, pre: Any, rnd: Any, pre_std: Any = None,
+         rnd_std: Any = None, note: str = "") -> Row:
+    gain = None if pre is None or rnd is None else float(pre) - float(rnd)
+    return Row(evaluation, dataset, metric, _num(pre), _num(pre_std), _num(rnd), _num(rnd_std), _num(gain),
+               note=note)
+
+
+def _attach_paper(row: Row, evaluation: str, paper: tuple[float, float | None, float | None] | None,
+                  paper_dataset: str | None, extra_note: str = "") -> None:
+    """Put the paper's number in ``paper*`` (same dataset) or ``paper_reference`` (a stand-in)."""
+    if paper is None or paper_dataset is None:
+        return
+    value, std, rnd = paper
+    if row.dataset == paper_dataset:
+        row.paper, row.paper_std, row.paper_random_init = value, std, rnd
+        notes = [extra_note] if extra_note else []
+    else:
+        row.paper_reference = value
+        ref = f"{value}" + (f" ± {std}" if std is not None else "") + (f", random init {rnd}" if rnd is not None else "")
+        notes = [f"{row.dataset} stands in for {DISPLAY[paper_dataset]}; paper_reference ({ref}) is the paper's "
+                 f"{DISPLAY[paper_dataset]} number, for orientation only (different data)"]
+        if extra_note:
+            notes.append(extra_note)
+    row.note = "; ".join(n for n in [row.note, *notes] if n)
+
+
+def _paper_dataset(evaluation: str, dataset: str) -> str | None:
+    known = {"linear_svm": PAPER_LINEAR, "fewshot": PAPER_FEWSHOT, "partseg": PAPER_PARTSEG}[evaluation]
+    if dataset in known:
+        return dataset
+    return STAND_INS[evaluation].get(dataset)
+
+
+def linear_svm_rows(dataset: str, m: dict[str, Any]) -> list[Row]:
+    if "skipped" in m:
+        return [Row("linear_svm", dataset, "overall_accuracy", note=f"skipped: {m['skipped']}")]
+    rows = []
+    paper_ds = _paper_dataset("linear_svm", dataset)
+    for key, label in (("c_paper", "C=paper"), ("c_val", "C=val")):
+        pre, rnd = m["pretrained"][key], m["random"][key]
+        c_note = f"C={pre['c']:g} (pretrained), C={rnd['c']:g} (random init)"
+        if key == "c_val":
+            c_note += ", chosen on a validation split of train"
+        for metric in ("overall_accuracy", "mean_class_accuracy"):
+            row = _row("linear_svm", dataset, f"{metric} ({label})", pre[metric], rnd[metric], note=c_note)
+            if metric == "overall_accuracy" and key == "c_paper" and paper_ds is not None:
+                _attach_paper(row, "linear_svm", (PAPER_LINEAR[paper_ds], None, None), paper_ds)
+            rows.append(row)
+    return rows
+
+
+def fewshot_rows(m: dict[str, Any], dataset: str, settings: list[str]) -> list[Row]:
+    if "skipped" in m:
+        return [Row("fewshot", dataset, f"accuracy {s}", note=f"skipped: {m['skipped']}") for s in settings]
+    rows = []
+    paper_ds = _paper_dataset("fewshot", dataset)
+    split_note = ""
+    if m.get("query_split") == "test":
+        split_note = "queries from the test split (the paper's numbers: queries from train, upstream script)"
+    for name in settings:
+        s = m["settings"].get(name)
+        if s is None:
+            raise StageError(f"report: {paths.metrics('fewshot')} has no setting {name}; rerun `crosspoint fewshot`")
+        metric = f"accuracy {name}"
+        if "skipped" in s:
+            rows.append(Row("fewshot", dataset, metric, note=f"skipped: {s['skipped']}"))
+            continue
+        row = _row("fewshot", dataset, metric, s["pretrained"]["mean"], s["random"]["mean"],
+                   s["pretrained"]["std"], s["random"]["std"], note=f"mean ± std over {m.get('runs', '?')} runs")
+        if paper_ds is not None and name in PAPER_FEWSHOT[paper_ds]:
+            _attach_paper(row, "fewshot", PAPER_FEWSHOT[paper_ds][name], paper_ds, split_note)
+        rows.append(row)
+    return rows
+
+
+def partseg_rows(m: dict[str, Any], dataset: str) -> list[Row]:
+    metrics = ("instance_miou", "class_miou")
+    if "skipped" in m:
+        return [Row("partseg", dataset, k, note=f"skipped: {m['skipped']}") for k in metrics]
+    rows = []
+    paper_ds = _paper_dataset("partseg", dataset)
+    note = f"{m.get('epochs', '?')} epochs, {m.get('points', '?')} points; random_init = trained from scratch"
+    for k in metrics:
+        row = _row("partseg", dataset, k, m["pretrained"][k], m["scratch"][k], note=note)
+        if paper_ds is not None and k in PAPER_PARTSEG[paper_ds]:
+            _attach_paper(row, "partseg", (PAPER_PARTSEG[paper_ds][k], None, None), paper_ds)
+        rows.append(row)
+    return rows
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise StageError(f"report: {path} not found (run the evaluation first: dvc repro)")
+    return json.loads(path.read_text())
+
+
+@dataclass
+class Plan:
+    """Which evaluations to report (from params)."""
+
+    linear_svm_datasets: list[str]
+    fewshot_dataset: str | None
+    fewshot_settings: list[str]
+    partseg_dataset: str | None
+
+
+def build_rows(plan: Plan) -> list[Row]:
+    rows: list[Row] = []
+    for d in plan.linear_svm_datasets:
+        rows += linear_svm_rows(d, read_metrics(paths.metrics(f"linear_svm_{d}")))
+    if plan.fewshot_dataset is not None:
+        rows += fewshot_rows(read_metrics(paths.metrics("fewshot")), plan.fewshot_dataset, plan.fewshot_settings)
+    if plan.partseg_dataset is not None:
+        rows += partseg_rows(read_metrics(paths.metrics("partseg")), plan.partseg_dataset)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+def _cell(x: Any) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, float):
+        return f"{x:.2f}"
+    return str(x)
+
+
+def write_csv(dest: str | Path, rows: list[Row]) -> None:
+    with atomic_path(dest) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        for r in rows:
+            writer.writerow([_cell(getattr(r, c)) for c in COLUMNS])
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "–"
+    return f"{mean:.1f}" + (f" ± {std:.1f}" if std is not None else "")
+
+
+def markdown(rows: list[Row]) -> str:
+    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "paper", "note"]
+    lines = [
+        "# CrossPoint evaluation summary",
+        "",
+        "Accuracies and mIoU in percent; gain = pretrained − random init (percentage points). "
+        "*paper* is the CrossPoint (DGCNN) number where the dataset is the paper's; a number in parentheses "
+        "is the paper's result on the dataset this one stands in for (orientation only, different data).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" for _ in head) + "|",
+    ]
+    for r in rows:
+        if r.paper is not None:
+            paper = _pm(r.paper, r.paper_std) + (f" (rand. {r.paper_random_init:.1f})" if r.paper_random_init else "")
+        elif r.paper_reference is not None:
+            paper = f"({r.paper_reference:.1f})"
+        else:
+            paper = ""
+        gain = "" if r.gain is None else f"{r.gain:+.1f}"
+        cells = [r.evaluation, r.dataset, r.metric, _pm(r.pretrained, r.pretrained_std),
+                 _pm(r.random_init, r.random_init_std), gain, paper, r.note.replace("|", "/")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(rows: list[Row], csv_path: str | Path, md_path: str | Path) -> None:
+    write_csv(csv_path, rows)
+    write_text(md_path, markdown(rows))
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def _placeholder(dest: str | Path, text: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(5, 2))
+    fig.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+
+
+def tsne_figure(dataset: str, prm: Params, dest: str | Path) -> None:
+    """t-SNE of the test features, pretrained beside random init, coloured by class."""
+    import matplotlib.pyplot as plt
+    from sklearn.manifold import TSNE
+
+    fs = read_features(paths.features(dataset))
+    test = np.flatnonzero(fs.split_mask("test"))
+    if fs.skipped is not None or len(test) < 3:
+        _placeholder(dest, f"t-SNE of {dataset}: skipped ({fs.skipped or 'fewer than 3 test objects'})")
+        return
+    test = test[balanced_subset(fs.labels[test], prm.tsne_max_points, prm.seed)]
+    labels = fs.labels[test]
+    perplexity = min(prm.perplexity, (len(test) - 1) / 3)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    cmap = plt.get_cmap("tab20" if len(fs.class_names) > 10 else "tab10")
+    for ax, init in zip(axes, ("pretrained", "random"), strict=True):
+        emb = TSNE(n_components=2, perplexity=perplexity, random_state=prm.seed, init="pca").fit_transform(
+            fs.features(init)[test].astype(np.float64)
+        )
+        for c in np.unique(labels):
+            sel = labels == c
+            ax.scatter(emb[sel, 0], emb[sel, 1], s=8, color=cmap(int(c) % cmap.N), label=fs.class_names[c])
+        ax.set_title(f"{dataset} test features: {'pretrained' if init == 'pretrained' else 'random init'}")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if len(fs.class_names) <= 20:
+        axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=2)
+    fig.tight_layout()
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def confusion_figure(dataset: str, dest: str | Path) -> None:
+    """Row-normalised confusion matrix (counts written in the cells) from the linear SVM's plot CSV."""
+    import matplotlib.pyplot as plt
+
+    src = Path(paths.plots(f"confusion_{dataset}.csv"))
+    if not src.exists():
+        raise StageError(f"report: {src} not found (run `crosspoint linear-svm --dataset {dataset}` first)")
+    with open(src, newline="") as fh:
+        pairs = [(r["actual"], r["predicted"]) for r in csv.DictReader(fh)]
+    if not pairs:
+        _placeholder(dest, f"confusion matrix of {dataset}: no test predictions (dataset skipped)")
+        return
+    names = sorted({a for a, _ in pairs} | {p for _, p in pairs})
+    index = {n: i for i, n in enumerate(names)}
+    counts = np.zeros((len(names), len(names)), dtype=np.int64)
+    for a, p in pairs:
+        counts[index[a], index[p]] += 1
+    rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    size = max(4.0, 0.45 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    acc = np.trace(counts) / counts.sum()
+    ax.set_title(f"{dataset}: linear SVM on pretrained features (OA {100 * acc:.1f}%)", fontsize=9)
+    if len(names) <= 25:
+        for i in range(len(names)):
+            for j in range(len(names)):
+                if counts[i, j]:
+                    ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=6,
+                            color="white" if rates[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage
+
+
+def plan_from_params(params: dict[str, Any]) -> Plan:
+    from crosspoint.evaluate import fewshot, linear_svm, partseg
+
+    svm = config.parse_section(linear_svm.Params, params.get("linear_svm"), "linear_svm")
+    few = config.parse_section(fewshot.Params, params.get("fewshot"), "fewshot")
+    seg = config.parse_section(partseg.Params, params.get("partseg"), "partseg")
+    return Plan(
+        linear_svm_datasets=list(svm.datasets),
+        fewshot_dataset=few.dataset if "fewshot" in params else None,
+        fewshot_settings=[fewshot.setting_name(w, s) for w, s in few.settings],
+        partseg_dataset=seg.dataset if "partseg" in params else None,
+    )
+
+
+def run(prm: Params, plan: Plan) -> list[Row]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = build_rows(plan)
+    write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
+    log.info("report: %d rows -> %s, %s", len(rows), paths.tables("summary.csv"), paths.tables("summary.md"))
+    tsne_figure(prm.tsne_dataset, prm, paths.figures(f"tsne_{prm.tsne_dataset}.png"))
+    confusion_figure(prm.tsne_dataset, paths.figures(f"confusion_{prm.tsne_dataset}.png"))
+    log.info("report: figures tsne_%s.png, confusion_%s.png written", prm.tsne_dataset, prm.tsne_dataset)
+    for r in rows:
+        if r.gain is not None and not math.isnan(r.gain):
+            log.info("%s %s %s: pretrained %.1f, random %.1f", r.evaluation, r.dataset, r.metric, r.pretrained,
+                     r.random_init)
+    return rows
+
+
+def main(args: argparse.Namespace) -> None:
+    params = config.load_params(args.params)
+    prm = config.section("report", Params, params=params)
+    run(prm, plan_from_params(params))

@@ -1,0 +1,216 @@
+"""Training utilities shared by the training stages: seeding, device and precision choice, RNG
+state capture, atomic checkpoints, and the (optional) torchrun / DistributedDataParallel plumbing.
+
+Distributed runs are detected from the environment torchrun sets (``WORLD_SIZE``, ``RANK``,
+``LOCAL_RANK``); with one process every helper degrades to a no-op, so the same command works
+with or without torchrun.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import resource
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from crosspoint.store import atomic_path
+
+log = logging.getLogger("crosspoint.training")
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding and RNG state
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (all CUDA devices included)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader worker init: derive Python's and NumPy's seeds from the worker's torch seed
+    (itself drawn from the loader's seeded generator), so workers never share a stream."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global generator's state (Python, NumPy, torch CPU, and CUDA when present)."""
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes and devices
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits in a (possibly one-process) run."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def dist_info() -> DistInfo:
+    """Read torchrun's environment (one process when absent)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return DistInfo(rank=rank, world_size=world, local_rank=local)
+
+
+def select_device(info: DistInfo | None = None) -> torch.device:
+    """CUDA when present (this process's LOCAL_RANK under torchrun), else the CPU."""
+    info = info or dist_info()
+    if torch.cuda.is_available():
+        index = info.local_rank % torch.cuda.device_count()
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
+    return torch.device("cpu")
+
+
+def init_distributed(info: DistInfo, device: torch.device) -> None:
+    """Join the process group when torchrun started several processes (NCCL on GPU, Gloo on CPU)."""
+    if info.distributed and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+
+def cleanup_distributed() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def all_reduce_mean(value: float, device: torch.device) -> float:
+    """Mean of a scalar over the processes (the value itself with one process)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return float(value)
+    t = torch.tensor([float(value)], device=device, dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t.item()) / dist.get_world_size()
+
+
+def broadcast_object(obj: Any, src: int = 0) -> Any:
+    """Send a picklable object from rank ``src`` to every process (identity with one process)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel (or the module itself)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on GPU; plain float32 on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """``torch.save`` to a temporary file beside ``path``, renamed into place when complete."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (it holds RNG states and plain data,
+    hence ``weights_only=False``: load only checkpoints you made)."""
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def load_state_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load weights strictly, stripping a DDP ``module.`` prefix; a mismatch names the keys."""
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    result = unwrap(module).load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise RuntimeError(
+            f"{what}: checkpoint does not match the model (missing {result.missing_keys[:5]}, "
+            f"unexpected {result.unexpected_keys[:5]})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    """CUDA ``max_memory_allocated`` on GPU; this process's peak resident set size on the CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Put modules in eval mode for the block, then restore each one's previous mode."""
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        yield
+    finally:
+        for m, mode in zip(modules, modes, strict=True):
+            m.train(mode)

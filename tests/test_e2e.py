@@ -1,0 +1,119 @@
+"""End to end on the `tiny` preset, in a temporary copy of the repository:
+``dvc repro`` then a no-op ``dvc repro``; ``snakemake`` producing the same files; ``dvc exp run -S``
+changing a param and ``dvc metrics diff`` / ``dvc params diff`` / ``dvc exp show`` showing it.
+These are the slowest tests (a few minutes together)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import CAPOD
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.slow
+
+# Outputs whose content must agree between the two engines (timing-dependent ones are left out).
+DATA_OUTPUTS = ["data/prepared/synth.h5", "data/points/synth.h5", "data/points/synth_scan.h5",
+                "data/views/views.h5", "data/points/capod.h5"]
+METRIC_OUTPUTS = ["results/metrics/linear_svm_synth.json", "results/metrics/fewshot.json",
+                  "results/metrics/partseg.json", "results/tables/summary.csv"]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(DVC_NO_ANALYTICS="1", PYOPENGL_PLATFORM=env.get("PYOPENGL_PLATFORM", "egl"),
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@example.org")
+    return env
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def make_copy(dest: Path) -> Path:
+    """A fresh git repository holding this checkout's files (tracked and untracked-not-ignored)."""
+    files = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO).stdout
+    for rel in filter(None, files.split("\0")):
+        src = REPO / rel
+        if not src.is_file() or rel.startswith(("data/", "models/", "results/")):
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest / rel)
+    run(["crosspoint", "preset", "tiny"], dest)
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    params["datasets"]["capod"]["path"] = str(CAPOD)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q", "-b", "main"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-q", "-m", "tiny"], dest)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def dvc_run(tmp_path_factory) -> Path:
+    if not (CAPOD / "CAPOD.cla").exists():
+        pytest.skip("CAPOD meshes not found")
+    repo = make_copy(tmp_path_factory.mktemp("dvc"))
+    run(["dvc", "repro"], repo)
+    return repo
+
+
+def test_dvc_repro_makes_every_output_then_does_nothing(dvc_run):
+    summary = dvc_run / "results/tables/summary.csv"
+    assert summary.exists()
+    assert (dvc_run / "results/figures/contact_sheet.png").stat().st_size > 1000
+    lock = yaml.safe_load((dvc_run / "dvc.lock").read_text())
+    assert {"report", "fewshot", "partseg", "merge_views"} <= set(lock["stages"])
+    again = run(["dvc", "repro"], dvc_run)
+    assert "Running stage" not in again.stdout, again.stdout
+    status = run(["dvc", "status"], dvc_run)
+    assert "up to date" in status.stdout.lower(), status.stdout
+
+
+def _same_h5(a: Path, b: Path) -> None:
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        assert set(fa.keys()) == set(fb.keys())
+        for key in fa:
+            np.testing.assert_array_equal(fa[key][()], fb[key][()], err_msg=f"{a.name}:{key}")
+
+
+def test_snakemake_produces_the_same_files(dvc_run, tmp_path):
+    repo = make_copy(tmp_path / "smk")
+    run(["snakemake", "--cores", "2"], repo)
+    for rel in DATA_OUTPUTS:
+        _same_h5(dvc_run / rel, repo / rel)
+    for rel in METRIC_OUTPUTS:
+        assert (repo / rel).read_text() == (dvc_run / rel).read_text(), rel
+    assert (repo / "logs").is_dir() and any((repo / "logs").iterdir())
+
+
+def test_exp_run_changes_a_param_and_the_diffs_show_it(dvc_run):
+    run(["git", "add", "-A"], dvc_run)
+    run(["git", "commit", "-q", "-m", "baseline results"], dvc_run)
+    before = json.loads((dvc_run / "results/metrics/fewshot.json").read_text())
+    run(["dvc", "exp", "run", "-n", "fewer-runs", "-S", "fewshot.runs=3"], dvc_run)
+    after = json.loads((dvc_run / "results/metrics/fewshot.json").read_text())
+    assert after != before
+    params = run(["dvc", "params", "diff", "--json"], dvc_run)
+    assert json.loads(params.stdout)["params.yaml"]["fewshot.runs"]["new"] == 3
+    metrics = json.loads(run(["dvc", "metrics", "diff", "--json"], dvc_run).stdout)
+    assert "results/metrics/fewshot.json" in metrics, metrics
+    shown = run(["dvc", "exp", "show", "--json"], dvc_run).stdout
+    assert "fewer-runs" in shown

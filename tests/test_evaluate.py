@@ -1,0 +1,239 @@
+"""Linear SVM and few-shot stages on tiny, hand-made features files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from crosspoint import paths
+from crosspoint.cli import main as cli_main
+from crosspoint.evaluate import FeatureSet, read_features, stratified_split, write_features
+from crosspoint.evaluate import fewshot as F
+from crosspoint.evaluate import linear_svm as L
+
+CLASSES = [f"class{i}" for i in range(8)]
+
+
+def tiny_features(n_train: int = 30, n_test: int = 25, dim: int = 16, seed: int = 0) -> FeatureSet:
+    """8 classes; 'pretrained' = well separated clusters, 'random' = pure noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.repeat(np.arange(8), n_train), np.repeat(np.arange(8), n_test)])
+    split = ["train"] * (8 * n_train) + ["test"] * (8 * n_test)
+    centres = rng.normal(size=(8, dim)) * 4
+    pretrained = (centres[labels] + rng.normal(size=(len(labels), dim))).astype(np.float32)
+    random = rng.normal(size=(len(labels), dim)).astype(np.float32)
+    ids = [f"obj{i:04d}" for i in range(len(labels))]
+    return FeatureSet(pretrained, random, labels, split, ids, CLASSES)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write_params(path: Path, **sections) -> Path:
+    path.write_text(yaml.safe_dump(sections))
+    return path
+
+
+def test_features_file_roundtrip(workdir: Path):
+    fs = tiny_features()
+    write_features("f.h5", fs, points=1024)
+    back = read_features("f.h5")
+    np.testing.assert_array_equal(back.pretrained, fs.pretrained)
+    np.testing.assert_array_equal(back.labels, fs.labels)
+    assert back.split == fs.split and back.object_ids == fs.object_ids and back.class_names == CLASSES
+    assert back.skipped is None and back.attrs["points"] == 1024
+
+
+def test_stratified_split_keeps_classes_and_is_seeded():
+    labels = np.array([0] * 10 + [1] * 5 + [2] * 1)
+    fit, val = stratified_split(labels, 0.2, seed=0)
+    assert sorted(np.concatenate([fit, val])) == list(range(16))
+    assert (labels[val] == 0).sum() == 2 and (labels[val] == 1).sum() == 1 and (labels[val] == 2).sum() == 0
+    assert set(labels[fit]) == {0, 1, 2}
+    np.testing.assert_array_equal(val, stratified_split(labels, 0.2, seed=0)[1])
+
+
+def test_linear_svm_stage_separable_vs_noise(workdir: Path):
+    fs = tiny_features()
+    write_features(paths.features("toy"), fs)
+    params = write_params(workdir / "params.yaml", linear_svm={"datasets": ["toy"], "c_grid": [0.01, 1.0]})
+    assert cli_main(["linear-svm", "--dataset", "toy", "--params", str(params)]) == 0
+    m = json.loads(Path(paths.metrics("linear_svm_toy")).read_text())
+    assert m["num_train"] == 240 and m["num_test"] == 200 and m["unit"] == "percent"
+    for key in ("c_paper", "c_val"):
+        assert m["pretrained"][key]["overall_accuracy"] > 95
+        assert m["pretrained"][key]["mean_class_accuracy"] > 95
+        assert m["random"][key]["overall_accuracy"] < 35  # chance is 12.5
+    assert m["pretrained"]["c_paper"]["c"] == 0.01
+    assert m["pretrained"]["c_val"]["c"] in (0.01, 1.0)
+    assert set(m["pretrained"]["c_val"]["val_accuracy"]) == {"0.01", "1.0"}
+    with open(paths.plots("confusion_toy.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 200 and set(rows[0]) == {"actual", "predicted"}
+    assert {r["actual"] for r in rows} == set(CLASSES)
+    assert sum(r["actual"] == r["predicted"] for r in rows) / 200 * 100 == pytest.approx(
+        m["pretrained"]["c_paper"]["overall_accuracy"]
+    )
+
+
+def test_c_selection_sees_only_train_rows(monkeypatch: pytest.MonkeyPatch):
+    fs = tiny_features()
+    train = fs.split_mask("train")
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    real = L.select_c
+
+    def spy(x_train, y_train, *args, **kwargs):
+        seen.append((x_train.copy(), y_train.copy()))
+        return real(x_train, y_train, *args, **kwargs)
+
+    monkeypatch.setattr(L, "select_c", spy)
+    prm = L.Params(datasets=["toy"], c_grid=[0.001, 0.1, 10.0])
+    m1, _ = L.evaluate_features(fs, prm)
+    assert len(seen) == 2  # once per init, each with exactly the train rows
+    np.testing.assert_array_equal(seen[0][0], fs.pretrained[train])
+    np.testing.assert_array_equal(seen[1][0], fs.random[train])
+    np.testing.assert_array_equal(seen[0][1], fs.labels[train])
+
+    # scrambling the test split changes test scores but never the chosen C
+    scrambled = tiny_features()
+    test = scrambled.split_mask("test")
+    scrambled.pretrained[test] = np.random.default_rng(9).normal(size=(test.sum(), 16))
+    m2, _ = L.evaluate_features(scrambled, prm)
+    assert m1["pretrained"]["c_val"]["c"] == m2["pretrained"]["c_val"]["c"]
+    assert m1["pretrained"]["c_val"]["val_accuracy"] == m2["pretrained"]["c_val"]["val_accuracy"]
+    assert m2["pretrained"]["c_val"]["overall_accuracy"] < 40
+
+
+def test_select_c_prefers_smaller_c_on_ties():
+    fs = tiny_features()
+    train = fs.split_mask("train")
+    best, scores = L.select_c(fs.pretrained[train], fs.labels[train], [10.0, 1.0, 0.1], 0.2, seed=0)
+    assert all(v == 1.0 for v in scores.values())  # separable: every C is perfect on val
+    assert best == 0.1
+
+
+def skipped_features(name: str) -> None:
+    fs = FeatureSet(np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), np.zeros(0, np.int64), [], [],
+                    [], skipped="folder ../shared/data/capod not found")
+    write_features(paths.features(name), fs)
+
+
+def test_skipped_dataset_passes_through(workdir: Path):
+    skipped_features("capod")
+    params = write_params(workdir / "params.yaml", linear_svm={"datasets": ["capod"]},
+                          fewshot={"dataset": "capod"})
+    assert cli_main(["linear-svm", "--params", str(params)]) == 0
+    assert cli_main(["fewshot", "--params", str(params)]) == 0
+    reason = {"skipped": "folder ../shared/data/capod not found"}
+    assert json.loads(Path(paths.metrics("linear_svm_capod")).read_text()) == reason
+    assert json.loads(Path(paths.metrics("fewshot")).read_text()) == reason
+    assert Path(paths.plots("confusion_capod.csv")).read_text().strip() == "actual,predicted"
+
+
+def test_fewshot_stage_separable_vs_noise_and_infeasible_setting(workdir: Path):
+    write_features(paths.features("toy"), tiny_features())
+    params = write_params(workdir / "params.yaml", fewshot={"dataset": "toy", "settings": [[5, 10], [10, 10]],
+                                                            "runs": 4})
+    assert cli_main(["fewshot", "--params", str(params)]) == 0
+    m = json.loads(Path(paths.metrics("fewshot")).read_text())
+    assert m["query_split"] == "test" and m["queries"] == 20
+    s = m["settings"]["5w10s"]
+    assert s["pretrained"]["mean"] > 95 and len(s["pretrained"]["runs"]) == 4
+    assert s["random"]["mean"] < 45  # chance is 20
+    assert s["pretrained"]["std"] == pytest.approx(np.std(s["pretrained"]["runs"]), abs=1e-3)
+    assert "skipped" in m["settings"]["10w10s"] and "8" in m["settings"]["10w10s"]["skipped"]
+
+
+def test_fewshot_is_seeded_and_upstream_mode_uses_train_queries():
+    fs = tiny_features()
+    prm = F.Params(dataset="toy", settings=[(5, 10)], runs=3, queries=15, query_split="train_upstream")
+    a, b = F.evaluate(fs, prm), F.evaluate(fs, prm)
+    assert a == b
+    support, query = F.pools(fs, "train_upstream")
+    np.testing.assert_array_equal(support, query)
+    assert fs.split_mask("train")[query].all()
+    assert a["settings"]["5w10s"]["pretrained"]["mean"] > 95
+    # test queries: the query pool is exactly the test split
+    _, q_test = F.pools(fs, "test")
+    assert fs.split_mask("test")[q_test].all() and len(q_test) == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# the features stage, with a real (tiny) DGCNN checkpoint
+
+
+def write_cls_checkpoint(path: Path, emb_dims: int = 16, k: int = 6) -> None:
+    import torch
+
+    from crosspoint.models import build_point_encoder
+
+    torch.manual_seed(123)
+    encoder = build_point_encoder("dgcnn", k=k, emb_dims=emb_dims)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"point_encoder": encoder.state_dict(), "point_head": None, "image_encoder": None,
+                "image_head": None, "model": {"point_model": "dgcnn", "k": k, "emb_dims": emb_dims,
+                                              "image_model": "resnet18"}, "epoch": 1, "val_accuracy": 0.0}, path)
+
+
+def test_features_stage_with_real_encoder(workdir: Path):
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _features_stage_checks()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _features_stage_checks() -> None:
+    from crosspoint import features as FE
+    from crosspoint.store import DatasetMeta, PointSet, write_point_store
+
+    rng = np.random.default_rng(0)
+    n = 10
+    ps = PointSet(rng.normal(size=(n, 64, 3)).astype(np.float32), np.arange(n) % 2, ["train"] * 6 + ["test"] * 4,
+                  [f"o{i}" for i in range(n)], DatasetMeta("test", ["a", "b"]))
+    write_point_store(paths.points("toy"), ps)
+    write_cls_checkpoint(FE.checkpoint_path())
+    prm = FE.Params(datasets=["toy"], points=32, batch_size=4)
+    FE.extract("toy", prm)
+    fs = read_features(paths.features("toy"))
+    assert fs.pretrained.shape == (n, 32) and fs.random.shape == (n, 32)  # DGCNN: 2 * emb_dims (max || avg)
+    assert not np.allclose(fs.pretrained, fs.random)
+    assert fs.split == ps.split and fs.object_ids == ps.object_ids and fs.class_names == ["a", "b"]
+    assert fs.attrs["points"] == 32 and fs.attrs["k"] == 6 and fs.attrs["encoder"] == "dgcnn"
+    first = fs.pretrained.copy()
+    FE.extract("toy", prm)  # deterministic: same subset, same random init
+    again = read_features(paths.features("toy"))
+    np.testing.assert_allclose(again.pretrained, first, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again.random, fs.random, rtol=1e-5, atol=1e-6)
+
+
+def test_point_subset_is_seeded_and_distinct_points():
+    from crosspoint.features import point_subset
+
+    pts = np.arange(2 * 50 * 3, dtype=np.float32).reshape(2, 50, 3)
+    a, b = point_subset(pts, 20, "random", 0), point_subset(pts, 20, "random", 0)
+    np.testing.assert_array_equal(a, b)
+    assert len(np.unique(a[0, :, 0])) == 20 and np.isin(a[0], pts[0]).all()
+    np.testing.assert_array_equal(point_subset(pts, 20, "first", 0), pts[:, :20])
+
+
+def test_features_stage_skipped_store(workdir: Path):
+    from crosspoint import features as FE
+    from crosspoint.store import DatasetMeta, PointSet, write_point_store
+
+    empty = PointSet(np.zeros((0, 64, 3), np.float32), np.zeros(0, np.int64), [], [], DatasetMeta("mesh_dir", []))
+    write_point_store(paths.points("capod"), empty, skipped="../shared/data/capod not found")
+    FE.extract("capod", FE.Params())  # no checkpoint needed for a skipped dataset
+    fs = read_features(paths.features("capod"))
+    assert fs.skipped == "../shared/data/capod not found" and len(fs) == 0

@@ -1,0 +1,143 @@
+"""Part segmentation: strict encoder loading, the loss, a few fine-tune steps, the whole stage on tiny data."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from crosspoint import paths
+from crosspoint.evaluate import partseg as P
+from crosspoint.models import SEG_HEAD_PREFIXES, PartSegModel, build_point_encoder
+from crosspoint.store import DatasetMeta, PointSet, StageError, write_point_store
+
+EMB, K = 32, 8
+META = DatasetMeta(
+    source="test", class_names=["cup", "fan"], part_names=["cup_top", "cup_bottom", "fan_left", "fan_right"],
+    class_parts={"cup": [0, 1], "fan": [2, 3]},
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and the shared test machine is busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_parts(n: int = 32, points: int = 96, seed: int = 0) -> PointSet:
+    """Random clouds; cups split into parts by the sign of y, fans by the sign of x."""
+    rng = np.random.default_rng(seed)
+    pts = rng.normal(size=(n, points, 3)).astype(np.float32)
+    pts /= np.linalg.norm(pts, axis=-1, keepdims=True).max(axis=1, keepdims=True)
+    labels = np.arange(n) % 2
+    parts = np.where(labels[:, None] == 0, np.where(pts[..., 1] > 0, 0, 1), np.where(pts[..., 0] > 0, 2, 3))
+    split = ["train" if i < n * 3 // 4 else "test" for i in range(n)]
+    return PointSet(pts, labels, split, [f"s{i}" for i in range(n)], META, parts.astype(np.int16))
+
+
+def tiny_model(seed: int = 0) -> PartSegModel:
+    torch.manual_seed(seed)
+    return PartSegModel(2, 4, k=K, emb_dims=EMB, dropout=0.5)
+
+
+def test_strict_load_accepts_a_real_encoder_state():
+    encoder = build_point_encoder("dgcnn_seg", k=15, emb_dims=EMB)
+    model = tiny_model()
+    head = P.load_encoder_strict(model, encoder.state_dict(), SEG_HEAD_PREFIXES)
+    assert head and all(k.startswith(SEG_HEAD_PREFIXES) for k in head)
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(model.encoder.state_dict()[key], value)
+
+
+def test_strict_load_fails_on_unexpected_missing_or_misshaped_keys():
+    state = build_point_encoder("dgcnn_seg", k=K, emb_dims=EMB).state_dict()
+    extra = {**state, "classifier.weight": torch.zeros(3)}
+    with pytest.raises(StageError, match="unexpected.*classifier.weight"):
+        P.load_encoder_strict(tiny_model(), extra, SEG_HEAD_PREFIXES)
+    missing = dict(state)
+    dropped = next(iter(missing))
+    del missing[dropped]
+    with pytest.raises(StageError, match="missing"):
+        P.load_encoder_strict(tiny_model(), missing, SEG_HEAD_PREFIXES)
+    # the classification layout (different keys) is refused too
+    with pytest.raises(StageError):
+        P.load_encoder_strict(tiny_model(), build_point_encoder("dgcnn", k=K, emb_dims=EMB).state_dict(),
+                              SEG_HEAD_PREFIXES)
+    wide = build_point_encoder("dgcnn_seg", k=K, emb_dims=2 * EMB).state_dict()  # same keys, other shapes
+    with pytest.raises(StageError, match="cannot load"):
+        P.load_encoder_strict(tiny_model(), wide, SEG_HEAD_PREFIXES)
+    with pytest.raises(StageError, match="neither in the encoder"):
+        P.load_encoder_strict(tiny_model(), state, ("label_mlp.",))
+
+
+def test_smoothed_cross_entropy_matches_hand_formula():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+    target = torch.tensor([0, 2])
+    eps = 0.2
+    logp = torch.log_softmax(logits, -1)
+    soft = torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])
+    assert P.smoothed_cross_entropy(logits, target, eps).item() == pytest.approx(-(soft * logp).sum(1).mean().item())
+    assert P.smoothed_cross_entropy(logits, target, 0.0).item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, target).item()
+    )
+    # ignored points (label -1) do not count
+    assert P.smoothed_cross_entropy(
+        torch.cat([logits, torch.zeros(1, 3)]), torch.tensor([0, 2, -1]), eps
+    ).item() == pytest.approx(P.smoothed_cross_entropy(logits, target, eps).item())
+
+
+def test_a_few_fine_tune_epochs_lower_the_loss():
+    ps = tiny_parts()
+    data = P.seg_data(ps, np.ones(len(ps), bool))
+    prm = P.Params(epochs=5, batch_size=8, points=64, k=K, lr=0.05, val_fraction=0.0)
+    mask = P.part_mask(2, 4, {0: [0, 1], 1: [2, 3]})
+    res = P.fine_tune(tiny_model(), data, None, 2, mask, {0: [0, 1], 1: [2, 3]}, prm, torch.device("cpu"), "t")
+    losses = [r["train_loss"] for r in res.curve]
+    assert len(losses) == 5 and losses[-1] < losses[0]
+    pred = P.predict(res.model, data, 2, mask, 8, torch.device("cpu"))
+    # predictions always lie among the shape's own category's parts
+    assert np.isin(pred[data.categories == 0], [0, 1]).all() and np.isin(pred[data.categories == 1], [2, 3]).all()
+
+
+def write_seg_checkpoint(path: str) -> None:
+    encoder = build_point_encoder("dgcnn_seg", k=K, emb_dims=EMB)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"point_encoder": encoder.state_dict(), "point_head": None, "image_encoder": None,
+                "image_head": None, "model": {"point_model": "dgcnn_seg", "k": K, "emb_dims": EMB,
+                                              "image_model": "resnet18"}, "epoch": 1, "val_accuracy": 0.0}, path)
+
+
+def test_partseg_stage_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    write_point_store(paths.points("toy"), tiny_parts(n=24, points=96))
+    write_seg_checkpoint(str(P.checkpoint_path()))
+    prm = P.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, val_fraction=0.2, examples=2)
+    m = P.run(prm)
+    saved = json.loads(Path(paths.metrics("partseg")).read_text())
+    assert saved == json.loads(json.dumps(m))
+    assert saved["num_test"] == 6 and saved["num_val"] == 4 and saved["num_train"] == 14
+    for run in P.RUNS:
+        assert 0 <= saved[run]["instance_miou"] <= 100 and 0 <= saved[run]["class_miou"] <= 100
+        assert set(saved[run]["per_category_miou"]) == {"cup", "fan"}
+        assert 1 <= saved[run]["epoch"] <= 2
+    with open(paths.plots("partseg_curves.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 and "pretrained_train_loss" in rows[0] and "scratch_val_instance_miou" in rows[0]
+    assert Path(paths.figures("partseg_examples.png")).stat().st_size > 1000
+
+
+def test_partseg_stage_skipped_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    empty = PointSet(np.zeros((0, 96, 3), np.float32), np.zeros(0, np.int64), [], [], META,
+                     np.zeros((0, 96), np.int16))
+    write_point_store(paths.points("toy"), empty, skipped="no such folder")
+    assert P.run(P.Params(dataset="toy")) == {"skipped": "no such folder"}
+    assert json.loads(Path(paths.metrics("partseg")).read_text()) == {"skipped": "no such folder"}
+    assert Path(paths.figures("partseg_examples.png")).exists()

@@ -1,0 +1,124 @@
+"""One DAG, two engines: dvc.yaml and the Snakemake rules are generated from crosspoint/pipeline.py
+and must agree with it and with each other."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crosspoint import pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def test_committed_files_match_the_stage_list(monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert pipeline.drift() == []
+
+
+def test_drift_is_detected(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "workflow/rules").mkdir(parents=True)
+    (tmp_path / "workflow/Snakefile").write_text("")
+    for path, text in pipeline.expected_files().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    problems = pipeline.drift()
+    assert all("Snakefile does not include" in p for p in problems) and len(problems) == len(pipeline.STAGES)
+    Path("workflow/rules/sample.smk").write_text("rule sample:\n    shell: 'true'\n")
+    assert any("sample.smk differs" in p for p in pipeline.drift())
+
+
+def dvc_stages() -> dict[str, dict]:
+    """DVC's own reading of dvc.yaml with the repository's params.yaml: command -> deps/outs."""
+    from dvc.repo import Repo
+
+    repo = Repo(str(REPO))
+    stages = {}
+    for stage in repo.index.stages:
+        deps = {os.path.relpath(d.fs_path, REPO) for d in stage.deps if not hasattr(d, "params")}
+        outs = {os.path.relpath(o.fs_path, REPO) for o in stage.outs}
+        stages[stage.cmd] = {"name": stage.addressing, "deps": deps, "outs": outs}
+    return stages
+
+
+def snakemake_jobs() -> dict[str, dict]:
+    """Snakemake's dry run of every job (forced): command -> inputs/outputs."""
+    proc = subprocess.run(
+        [str(BIN / "snakemake"), "-n", "-F", "-p", "--cores", "1"],
+        cwd=REPO, env=_env(), capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = {}
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout)
+    for block in blocks:
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if not m or m.group(1) == "all":
+            continue
+        fields = dict(re.findall(r"^    (input|output): (.*)$", block, flags=re.M))
+        cmd_lines = re.findall(r"^\s*(?:Shell command: )?(crosspoint .*)$", block, flags=re.M)
+        assert cmd_lines, block
+        cmd = cmd_lines[0].split(" > ")[0]
+        jobs[cmd] = {
+            "rule": m.group(1),
+            "deps": {p.strip() for p in fields.get("input", "").split(",") if p.strip()},
+            "outs": {p.strip() for p in fields.get("output", "").split(",") if p.strip()},
+        }
+    return jobs
+
+
+def test_both_engines_have_the_same_stages_commands_inputs_and_outputs():
+    dvc = dvc_stages()
+    smk = snakemake_jobs()
+    assert set(dvc) == set(smk), f"only in DVC: {set(dvc) - set(smk)}; only in Snakemake: {set(smk) - set(dvc)}"
+    for cmd, d in dvc.items():
+        s = smk[cmd]
+        assert s["outs"] == d["outs"], (cmd, s["outs"] ^ d["outs"])
+        # DVC depends on the folder of the render shards where Snakemake lists each shard.
+        smk_deps = {str(Path(p).parent) if "/shard-" in p or p.startswith("results/metrics/") else p
+                    for p in s["deps"]}
+        assert smk_deps == d["deps"], (cmd, smk_deps ^ d["deps"])
+
+
+def test_snakemake_lint_passes():
+    proc = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=REPO, env=_env(), capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_every_stage_declares_a_params_section_that_exists():
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for stage in pipeline.STAGES:
+        for key in stage.params:
+            head = key.split(".")[0]
+            assert head in params, (stage.name, key)
+
+
+@pytest.mark.parametrize("stage", pipeline.STAGES, ids=lambda s: s.name)
+def test_stage_outputs_are_under_data_models_or_results(stage):
+    for out in [*stage.outs, *stage.metrics, *stage.plots, *stage.committed]:
+        assert out.split("/")[0] in {"data", "models", "results"}, out
+
+
+def test_pretrain_declares_exactly_the_keys_it_reads():
+    import dataclasses
+
+    from crosspoint.pretrain import Params
+
+    fields = {f.name for f in dataclasses.fields(Params)}
+    assert set(pipeline.PRETRAIN_SHARED) == fields - {"cls", "seg"}

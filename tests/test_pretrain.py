@@ -1,0 +1,243 @@
+"""The pretraining stage on tiny stores the tests build (30 objects of 3 classes, 128 points,
+32 px views): learning, exact resume, seeding, the validation split, the loss ablations, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from crosspoint import paths
+from crosspoint.augment import make_generator
+from crosspoint.pretrain import (
+    CrossPointModel,
+    Params,
+    PretrainData,
+    Variant,
+    carve_validation,
+    load_point_encoder,
+    load_training_set,
+    random_point_encoder,
+    run,
+    train_step,
+)
+from crosspoint.store import DatasetMeta, PointSet, set_meta, write_point_store, write_strings
+from crosspoint.training import load_checkpoint
+
+CLASSES = ["ball", "box", "disc"]
+N_TRAIN, N_TEST = 8, 2  # per class
+
+
+def _cloud(label: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=(n, 3))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    if label == 1:  # cube surface
+        v /= np.abs(v).max(axis=1, keepdims=True)
+    elif label == 2:  # flat disc
+        v[:, 1] *= 0.05
+    v *= rng.uniform(0.8, 1.0)
+    return (v / np.linalg.norm(v, axis=1).max()).astype(np.float32)
+
+
+def build_stores(root: Path, n_points: int = 128, size: int = 32, views: int = 2) -> None:
+    """Point store ``paths.points("synth")`` and view store ``paths.views()`` under ``root``."""
+    rng = np.random.default_rng(0)
+    labels, split, ids, clouds = [], [], [], []
+    for c in range(len(CLASSES)):
+        for i in range(N_TRAIN + N_TEST):
+            labels.append(c)
+            split.append("train" if i < N_TRAIN else "test")
+            ids.append(f"{CLASSES[c]}_{i:02d}")
+            clouds.append(_cloud(c, n_points, rng))
+    meta = DatasetMeta(source="synthetic", class_names=CLASSES)
+    ps = PointSet(points=np.stack(clouds), labels=np.array(labels), split=split, object_ids=ids, meta=meta)
+    write_point_store(root / paths.points("synth"), ps)
+    # Views in a different row order than the point store (rows are matched by object_id).
+    order = rng.permutation(len(ids))
+    images = np.zeros((len(ids), views, size, size, 3), np.uint8)
+    for row, i in enumerate(order):
+        base = np.zeros(3)
+        base[labels[i]] = 200
+        images[row] = np.clip(base + rng.normal(0, 30, size=(views, size, size, 3)), 0, 255).astype(np.uint8)
+    vpath = root / paths.views()
+    vpath.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(vpath, "w") as h5:
+        h5.create_dataset("images", data=images, chunks=(1, views, size, size, 3))
+        h5.create_dataset("poses", data=np.tile(np.eye(4, dtype=np.float32), (len(ids), views, 1, 1)))
+        h5.create_dataset("labels", data=np.array(labels)[order])
+        write_strings(h5, "split", [split[i] for i in order])
+        write_strings(h5, "object_ids", [ids[i] for i in order])
+        set_meta(h5, kind="views", image_size=size, yfov_deg=45.0, views=views, class_names=CLASSES)
+
+
+TINY = Variant(point_model="dgcnn", k=8, emb_dims=64, points=96, image_model="resnet18", image_size=0,
+               epochs=2, batch_size=6)
+PRM = Params(dataset="synth", seed=3, cls=TINY, seg=replace(TINY, point_model="dgcnn_seg"),
+             val_fraction=0.25, workers=0, val_batch_size=32, threads=1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One torch thread (the runs set it from params.threads): fast on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("stores")
+    build_stores(root)
+    return root
+
+
+def _workdir(stores: Path, where: Path) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(stores / "data", where / "data")
+    return where
+
+
+@pytest.fixture(scope="module")
+def straight(stores, tmp_path_factory) -> dict:
+    """An uninterrupted 2-epoch run: its last.pt."""
+    work = _workdir(stores, tmp_path_factory.mktemp("straight"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        run(PRM, "cls", progress=False)
+        return load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt")
+
+
+def _assert_same_weights(a: dict, b: dict) -> None:
+    for part in ("point_encoder", "point_head", "image_encoder", "image_head"):
+        assert a[part].keys() == b[part].keys()
+        for key in a[part]:
+            assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs"
+
+
+def test_validation_split_is_stratified(stores, monkeypatch):
+    labels = np.repeat(np.arange(4), [10, 8, 4, 1])
+    mask = carve_validation(labels, 0.25, seed=0)
+    assert [int(mask[labels == c].sum()) for c in range(4)] == [2, 2, 1, 0]
+    assert np.array_equal(mask, carve_validation(labels, 0.25, seed=0))
+    assert not np.array_equal(mask, carve_validation(labels, 0.25, seed=1))
+
+    monkeypatch.chdir(stores)
+    data = load_training_set(PRM, TINY, with_images=True)
+    assert len(data.val_labels) == 6 and np.bincount(data.val_labels).tolist() == [2, 2, 2]
+    test_ids = {f"{c}_{i:02d}" for c in CLASSES for i in range(N_TRAIN, N_TRAIN + N_TEST)}
+    assert not test_ids & set(data.val_ids)
+    # the pretraining objects are the other training objects: no test, no validation object
+    assert len(data.train_points) == len(CLASSES) * N_TRAIN - 6
+
+
+def test_a_few_steps_lower_the_loss(stores, monkeypatch):
+    monkeypatch.chdir(stores)
+    data = load_training_set(PRM, TINY, with_images=True)
+    ds = PretrainData(data.train_points, paths.views(), data.view_rows, TINY.points, seed=0)
+    items = [ds[(1, i)] for i in range(12)]
+    clouds = torch.stack([c for c, _ in items])
+    images = torch.stack([im for _, im in items])
+    torch.manual_seed(0)
+    model = CrossPointModel(TINY, with_images=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-6)
+    losses = []
+    for _ in range(6):  # the same batch and the same augmentations each step
+        total, imid, cmid = train_step(model, opt, clouds, images, PRM, 0, make_generator(0))
+        assert total.item() == pytest.approx(imid.item() + cmid.item(), rel=1e-5)
+        losses.append(total.item())
+    assert losses[-1] < losses[0] - 0.5, losses
+
+
+def test_straight_run_history(straight):
+    hist = straight["history"]
+    assert [row["epoch"] for row in hist] == [0, 1, 2]
+    assert 0.0 <= hist[0]["val/accuracy"] <= 1.0  # random-init baseline at epoch 0
+    assert all(np.isfinite(row["train/loss"]) and 0.0 <= row["val/accuracy"] <= 1.0 for row in hist[1:])
+    assert hist[1]["train/lr"] == pytest.approx(1e-3) and hist[2]["train/lr"] == pytest.approx(5e-4)
+    assert straight["epoch"] == 2 and straight["scheduler"]["last_epoch"] == 2
+    assert straight["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine to 0
+
+
+def test_kill_and_resume_gives_identical_weights(stores, straight, tmp_path, monkeypatch):
+    monkeypatch.chdir(_workdir(stores, tmp_path / "resumed"))
+    first = run(PRM, "cls", stop_after=1, progress=False)  # "killed" after epoch 1's checkpoint
+    assert first["last_epoch"] == 1
+    # resuming with DataLoader workers: per-object randomness does not depend on them
+    second = run(replace(PRM, workers=2), "cls", progress=False)
+    assert second["epochs_run"] == 1 and second["last_epoch"] == 2
+    resumed = load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt")
+    _assert_same_weights(straight, resumed)
+    assert [r["epoch"] for r in resumed["history"]] == [0, 1, 2]
+    assert resumed["history"][2]["train/loss"] == straight["history"][2]["train/loss"]
+
+
+def test_same_seed_same_weights_other_seed_differs(stores, straight, tmp_path, monkeypatch):
+    monkeypatch.chdir(_workdir(stores, tmp_path / "again"))
+    run(PRM, "cls", progress=False)
+    _assert_same_weights(straight, load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt"))
+    run(replace(PRM, seed=4), "cls", progress=False)  # other params: starts afresh, not a resume
+    other = load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt")
+    assert not torch.equal(other["point_head"]["0.weight"], straight["point_head"]["0.weight"])
+
+
+@pytest.mark.parametrize("w_imid, w_cmid", [(1.0, 0.0), (0.0, 1.0)])
+def test_loss_ablations_run(stores, tmp_path, monkeypatch, w_imid, w_cmid):
+    monkeypatch.chdir(_workdir(stores, tmp_path / "ablation"))
+    prm = replace(PRM, w_imid=w_imid, w_cmid=w_cmid, cls=replace(TINY, epochs=1))
+    run(prm, "cls", progress=False)
+    ckpt = load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt")
+    row = ckpt["history"][1]
+    assert np.isfinite(row["train/loss"])
+    if w_cmid == 0:  # IMID only: no image branch at all
+        assert ckpt["image_encoder"] is None and ckpt["model"]["image_model"] is None
+        assert row["train/loss"] == pytest.approx(row["train/imid"]) and row["train/cmid"] == 0.0
+    else:
+        assert ckpt["image_encoder"] is not None
+        assert row["train/loss"] == pytest.approx(row["train/cmid"])
+
+
+def test_cli_end_to_end_and_strict_loading(stores, tmp_path, monkeypatch):
+    from crosspoint.cli import main
+
+    work = _workdir(stores, tmp_path / "cli")
+    monkeypatch.chdir(work)
+    variant = {"point_model": "dgcnn_seg", "k": 8, "emb_dims": 64, "points": 96, "image_model": "resnet18",
+               "epochs": 1, "batch_size": 6}
+    section = {"dataset": "synth", "seed": 1, "seg": variant, "val_fraction": 0.25, "workers": 0, "threads": 1}
+    import yaml
+
+    (work / "params.yaml").write_text(yaml.safe_dump({"pretrain": section}))
+    assert main(["pretrain", "--variant", "seg"]) == 0
+    out = work / paths.pretrain_dir("seg")
+    assert (out / "best.pt").exists() and (out / "last.pt").exists()
+    live = work / paths.pretrain_live("seg")
+    metrics = json.loads((live / "metrics.json").read_text())
+    assert 0.0 <= metrics["val"]["accuracy"] <= 1.0
+    assert "random_init_accuracy" in metrics["val"] and "loss" in metrics["train"]
+    assert (live / "plots" / "metrics" / "train" / "loss.tsv").exists()
+
+    encoder, model_cfg = load_point_encoder(out / "best.pt")
+    assert model_cfg["point_model"] == "dgcnn_seg" and not encoder.training
+    pts = torch.from_numpy(load_training_set(PRM, TINY, with_images=False).val_points[:4])
+    with torch.no_grad():
+        feats = encoder(pts)
+        rand = random_point_encoder(model_cfg, seed=0)(pts)
+    assert feats.shape == (4, encoder.out_dim) and torch.isfinite(feats).all()
+    assert torch.equal(rand, random_point_encoder(model_cfg, seed=0)(pts))
+    assert not torch.equal(rand, feats)
+
+    ckpt = torch.load(out / "best.pt", weights_only=False)
+    ckpt["point_encoder"]["extra.weight"] = torch.zeros(1)
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(RuntimeError, match="unexpected"):
+        load_point_encoder(tmp_path / "bad.pt")
+
+    (work / "params.yaml").write_text(yaml.safe_dump({"pretrain": {**section, "lr": -1}}))
+    assert main(["pretrain", "--variant", "seg"]) == 2  # a bad value is a one-line params error

@@ -1,0 +1,129 @@
+"""The report stage: summary tables from hand-written metrics files, and its figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crosspoint import paths
+from crosspoint import report as R
+from crosspoint.evaluate import FeatureSet, write_features
+from crosspoint.store import write_json
+
+
+def svm_metrics(pre: float, rnd: float) -> dict:
+    def at(c: float, oa: float) -> dict:
+        return {"c": c, "overall_accuracy": oa, "mean_class_accuracy": oa - 2.0}
+
+    return {
+        "pretrained": {"c_paper": at(0.01, pre), "c_val": {**at(0.1, pre + 1), "val_accuracy": {"0.1": 90.0}}},
+        "random": {"c_paper": at(0.01, rnd), "c_val": {**at(1.0, rnd + 3), "val_accuracy": {"1.0": 40.0}}},
+    }
+
+
+FEWSHOT = {
+    "dataset": "synth", "query_split": "test", "queries": 20, "runs": 10, "c": 1.0,
+    "settings": {
+        "5w10s": {"way": 5, "shot": 10, "pretrained": {"mean": 90.0, "std": 4.0, "runs": []},
+                  "random": {"mean": 35.5, "std": 6.25, "runs": []}},
+        "10w10s": {"way": 10, "shot": 10, "skipped": "needs 10 classes; synth has 8"},
+    },
+}
+PARTSEG = {"epochs": 3, "points": 256, "pretrained": {"instance_miou": 70.25, "class_miou": 66.0},
+           "scratch": {"instance_miou": 60.0, "class_miou": 61.5}}
+
+
+@pytest.fixture
+def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    write_json(paths.metrics("linear_svm_synth"), svm_metrics(85.0, 40.0))
+    write_json(paths.metrics("linear_svm_modelnet40"), svm_metrics(88.5, 30.25))
+    write_json(paths.metrics("linear_svm_capod"), {"skipped": "folder not found"})
+    write_json(paths.metrics("fewshot"), FEWSHOT)
+    write_json(paths.metrics("partseg"), PARTSEG)
+    return tmp_path
+
+
+PLAN = R.Plan(["synth", "modelnet40", "capod"], "synth", ["5w10s", "10w10s"], "synth")
+
+
+def by_key(rows: list[dict]) -> dict[tuple[str, str, str], dict]:
+    return {(r["evaluation"], r["dataset"], r["metric"]): r for r in rows}
+
+
+def test_summary_tables(results: Path):
+    rows = R.build_rows(PLAN)
+    R.write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
+    with open(paths.tables("summary.csv"), newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert list(table[0]) == R.COLUMNS
+    assert len(table) == 4 + 4 + 1 + 2 + 2  # svm synth, svm modelnet40, capod skipped, fewshot, partseg
+    t = by_key(table)
+
+    syn = t[("linear_svm", "synth", "overall_accuracy (C=paper)")]
+    assert float(syn["gain"]) == pytest.approx(45.0) and syn["paper"] == ""
+    assert float(syn["paper_reference"]) == 91.2 and "stands in for ModelNet40" in syn["note"]
+    val = t[("linear_svm", "synth", "overall_accuracy (C=val)")]
+    assert float(val["pretrained"]) == 86.0 and float(val["random_init"]) == 43.0
+    assert float(val["gain"]) == pytest.approx(43.0) and val["paper"] == "" and val["paper_reference"] == ""
+    assert "C=0.1 (pretrained), C=1 (random init)" in val["note"]
+
+    mn = t[("linear_svm", "modelnet40", "overall_accuracy (C=paper)")]
+    assert float(mn["paper"]) == 91.2 and mn["paper_reference"] == ""
+    assert float(mn["gain"]) == pytest.approx(88.5 - 30.25)
+    assert t[("linear_svm", "modelnet40", "mean_class_accuracy (C=paper)")]["paper"] == ""
+
+    capod = t[("linear_svm", "capod", "overall_accuracy")]
+    assert capod["pretrained"] == "" and capod["gain"] == "" and "skipped: folder not found" in capod["note"]
+
+    fs = t[("fewshot", "synth", "accuracy 5w10s")]
+    assert float(fs["pretrained"]) == 90.0 and float(fs["pretrained_std"]) == 4.0
+    assert float(fs["random_init_std"]) == 6.25 and float(fs["gain"]) == pytest.approx(54.5)
+    assert float(fs["paper_reference"]) == 92.5 and "92.5 ± 3.0, random init 31.6" in fs["note"]
+    assert "queries from the test split" in fs["note"]
+    assert "skipped" in t[("fewshot", "synth", "accuracy 10w10s")]["note"]
+
+    inst = t[("partseg", "synth", "instance_miou")]
+    assert float(inst["gain"]) == pytest.approx(10.25) and float(inst["paper_reference"]) == 85.5
+    cls = t[("partseg", "synth", "class_miou")]
+    assert float(cls["gain"]) == pytest.approx(4.5) and cls["paper_reference"] == ""
+
+    md = Path(paths.tables("summary.md")).read_text()
+    assert md.count("\n| ") == 1 + len(table)  # header + one line per row
+    assert "| fewshot | synth | accuracy 5w10s | 90.0 ± 4.0 | 35.5 ± 6.2 | +54.5 | (92.5) |" in md
+    assert "| linear_svm | modelnet40 | overall_accuracy (C=paper) | 88.5 | 30.2 | +58.2 | 91.2 |" in md
+
+
+def test_gain_equals_difference_on_every_row(results: Path):
+    for r in R.build_rows(PLAN):
+        if r.pretrained is not None:
+            assert r.gain == pytest.approx(r.pretrained - r.random_init, abs=0.011)
+
+
+def test_missing_metrics_file_is_a_stage_error(results: Path):
+    from crosspoint.store import StageError
+
+    with pytest.raises(StageError, match="linear_svm_scanobjectnn"):
+        R.build_rows(R.Plan(["scanobjectnn"], None, [], None))
+
+
+def test_report_stage_with_figures(results: Path):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 12)
+    pre = (np.eye(4)[labels] * 5 + rng.normal(size=(48, 4))).astype(np.float32)
+    fs = FeatureSet(pre, rng.normal(size=(48, 4)).astype(np.float32), labels, ["test"] * 48,
+                    [str(i) for i in range(48)], ["a", "b", "c", "d"])
+    write_features(paths.features("synth"), fs)
+    Path(paths.plots("confusion_synth.csv")).parent.mkdir(parents=True, exist_ok=True)
+    Path(paths.plots("confusion_synth.csv")).write_text("actual,predicted\na,a\na,b\nb,b\nc,c\nd,d\n")
+    params = {"linear_svm": {"datasets": ["synth", "capod"]}, "fewshot": {"settings": [[5, 10], [10, 10]]},
+              "partseg": {}}
+    rows = R.run(R.Params(tsne_max_points=40, perplexity=5.0), R.plan_from_params(params))
+    assert len(rows) == 4 + 1 + 2 + 2
+    for name in ("tsne_synth.png", "confusion_synth.png"):
+        assert Path(paths.figures(name)).stat().st_size > 5000
+    assert json.loads(Path(paths.metrics("fewshot")).read_text()) == FEWSHOT  # inputs untouched

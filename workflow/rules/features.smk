@@ -1,0 +1,34 @@
+# Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
+
+rule features:
+    wildcard_constraints:
+        dataset=one_of(P("features.datasets")),
+    input:
+        "data/points/{dataset}.h5",
+        "models/pretrain_cls/best.pt",
+        "crosspoint/features.py",
+        "crosspoint/pretrain.py",
+        "crosspoint/models",
+        "crosspoint/losses.py",
+        "crosspoint/augment.py",
+        "crosspoint/training.py",
+        "crosspoint/evaluate/__init__.py",
+        "crosspoint/metrics.py",
+        "crosspoint/store.py",
+        "crosspoint/config.py",
+        "crosspoint/paths.py",
+    output:
+        "data/features/{dataset}.h5",
+    params:
+        features=P("features"),
+    log:
+        "logs/features_{dataset}.log",
+    conda:
+        "../envs/crosspoint.yaml"
+    threads: 4
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=1,
+    shell:
+        "crosspoint features --dataset {wildcards.dataset} > {log} 2>&1"

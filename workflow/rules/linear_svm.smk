@@ -1,0 +1,28 @@
+# Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
+
+rule linear_svm:
+    wildcard_constraints:
+        dataset=one_of(P("linear_svm.datasets")),
+    input:
+        "data/features/{dataset}.h5",
+        "crosspoint/evaluate/linear_svm.py",
+        "crosspoint/evaluate/__init__.py",
+        "crosspoint/metrics.py",
+        "crosspoint/store.py",
+        "crosspoint/config.py",
+        "crosspoint/paths.py",
+    output:
+        "results/metrics/linear_svm_{dataset}.json",
+        "results/plots/confusion_{dataset}.csv",
+    params:
+        linear_svm=P("linear_svm"),
+    log:
+        "logs/linear_svm_{dataset}.log",
+    conda:
+        "../envs/crosspoint.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "crosspoint linear-svm --dataset {wildcards.dataset} > {log} 2>&1"

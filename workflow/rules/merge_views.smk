@@ -1,0 +1,27 @@
+# Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
+
+rule merge_views:
+    input:
+        expand("data/render/shard-{_each}.h5", _each=P("render.shards")),
+        f"data/prepared/{P('render.dataset')}.h5",
+        "crosspoint/merge_views.py",
+        "crosspoint/render.py",
+        "crosspoint/rendering.py",
+        "crosspoint/store.py",
+        "crosspoint/config.py",
+        "crosspoint/paths.py",
+    output:
+        "data/views/views.h5",
+        "results/figures/contact_sheet.png",
+    params:
+        render=P("render"),
+    log:
+        "logs/merge_views.log",
+    conda:
+        "../envs/crosspoint.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "crosspoint merge-views > {log} 2>&1"

@@ -1,0 +1,52 @@
+# Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
+
+rule pretrain:
+    wildcard_constraints:
+        variant=one_of(['cls', 'seg']),
+    input:
+        f"data/points/{P('pretrain.dataset')}.h5",
+        "data/views/views.h5",
+        "crosspoint/pretrain.py",
+        "crosspoint/models",
+        "crosspoint/losses.py",
+        "crosspoint/augment.py",
+        "crosspoint/training.py",
+        "crosspoint/store.py",
+        "crosspoint/config.py",
+        "crosspoint/paths.py",
+    output:
+        "models/pretrain_{variant}/best.pt",
+        "models/pretrain_{variant}/last.pt",
+        "results/pretrain_{variant}/metrics.json",
+        directory("results/pretrain_{variant}/plots/metrics"),
+    params:
+        pretrain_item=lambda wildcards: P("pretrain")[wildcards.variant],
+        pretrain_dataset=P("pretrain.dataset"),
+        pretrain_seed=P("pretrain.seed"),
+        pretrain_lr=P("pretrain.lr"),
+        pretrain_weight_decay=P("pretrain.weight_decay"),
+        pretrain_temperature=P("pretrain.temperature"),
+        pretrain_w_imid=P("pretrain.w_imid"),
+        pretrain_w_cmid=P("pretrain.w_cmid"),
+        pretrain_val_fraction=P("pretrain.val_fraction"),
+        pretrain_val_every=P("pretrain.val_every"),
+        pretrain_val_classifier=P("pretrain.val_classifier"),
+        pretrain_svm_c=P("pretrain.svm_c"),
+        pretrain_knn_k=P("pretrain.knn_k"),
+        pretrain_val_batch_size=P("pretrain.val_batch_size"),
+        pretrain_workers=P("pretrain.workers"),
+        pretrain_threads=P("pretrain.threads"),
+        pretrain_sync_bn=P("pretrain.sync_bn"),
+        pretrain_point_augment=P("pretrain.point_augment"),
+        pretrain_image_augment=P("pretrain.image_augment"),
+    log:
+        "logs/pretrain_{variant}.log",
+    conda:
+        "../envs/crosspoint.yaml"
+    threads: 8
+    resources:
+        mem_mb=16000,
+        runtime=1440,
+        gpu=1,
+    shell:
+        "crosspoint pretrain --variant {wildcards.variant} > {log} 2>&1"

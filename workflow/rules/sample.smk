@@ -1,0 +1,26 @@
+# Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
+
+rule sample:
+    wildcard_constraints:
+        dataset=one_of(P("sample.datasets")),
+    input:
+        "data/prepared/{dataset}.h5",
+        "crosspoint/sample.py",
+        "crosspoint/store.py",
+        "crosspoint/config.py",
+        "crosspoint/paths.py",
+    output:
+        "data/points/{dataset}.h5",
+        "data/points/{dataset}_rejects.csv",
+    params:
+        sample=P("sample"),
+    log:
+        "logs/sample_{dataset}.log",
+    conda:
+        "../envs/crosspoint.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "crosspoint sample --dataset {wildcards.dataset} > {log} 2>&1"
