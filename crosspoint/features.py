@@ -1,11 +1,17 @@
-"""``crosspoint features``: frozen global features of every object of a dataset.
+"""``crosspoint features --dataset NAME --shard I``: frozen global features of one shard of a dataset.
 
-For each object, ``features.points`` points (1024, the paper's linear protocol) are taken from the
-stored cloud (a seeded random subset, or the first ones), and the global feature (DGCNN: max-pool ‖
-avg-pool = 2048-d) is computed by the pretrained classification encoder
-(``paths.pretrain_dir("cls")/best.pt``) and by the same architecture at a seeded random init. The
-encoder keeps the k it was pretrained with (the upstream few-shot script used a different one).
-Output: ``paths.features(name)`` (layout in :mod:`crosspoint.evaluate`).
+Shard ``I`` of ``S = len(features.shards)`` takes objects ``[I*N//S, (I+1)*N//S)`` of the point
+store ``paths.points(NAME)`` and writes ``paths.features_shard(NAME, I)``; ``crosspoint
+merge-features --dataset NAME`` (:mod:`crosspoint.merge_features`) concatenates the shards into
+``paths.features(NAME)`` (layout in :mod:`crosspoint.evaluate`). For each object, ``features.points``
+points (1024, the paper's linear protocol) are taken from the stored cloud (the first ones, or a
+random subset drawn with ``numpy.random.default_rng([seed, i])`` for object ``i`` of the whole store),
+and the global feature (DGCNN: max-pool ‖ avg-pool = 2048-d) is computed by the pretrained
+classification encoder (``paths.pretrain_dir("cls")/best.pt``) and by the same architecture at a
+random init drawn from ``seed`` (the same in every shard), so the merged file does not depend on the
+number of shards. The encoder keeps the k it was pretrained with (the upstream few-shot script used
+a different one). An empty point store (``skipped``, an absent optional dataset) gives empty shards
+with the same mark.
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ import argparse
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import h5py
 import numpy as np
 
 from crosspoint import config, paths
-from crosspoint.evaluate import FeatureSet, resolve_device, store_skipped, write_features
-from crosspoint.store import StageError, read_point_store
+from crosspoint.evaluate import FeatureSet, resolve_device, write_features
+from crosspoint.shards import check_shard, shard_attrs, shard_block, shards_problems
+from crosspoint.store import DatasetMeta, StageError, get_meta
 
 log = logging.getLogger("crosspoint.features")
 
@@ -28,6 +36,7 @@ log = logging.getLogger("crosspoint.features")
 @dataclass(frozen=True)
 class Params:
     datasets: list[str] = field(default_factory=lambda: ["synth", "synth_scan", "capod"])
+    shards: list[int] = field(default_factory=lambda: [0])  # [0, 1, ..., S-1]: one features job per shard
     points: int = 256  # points per object fed to the encoder (paper: 1024)
     subset: Literal["random", "first"] = "random"  # which stored points: seeded random subset or the first
     batch_size: int = 32
@@ -35,7 +44,7 @@ class Params:
     device: str = "auto"
 
     def check(self) -> list[str]:
-        problems = []
+        problems = shards_problems(self.shards)
         if self.points < 16:
             problems.append("points must be at least 16")
         if self.batch_size < 1:
@@ -49,15 +58,16 @@ def checkpoint_path() -> Path:
     return Path(paths.pretrain_dir("cls")) / "best.pt"
 
 
-def point_subset(points: np.ndarray, n: int, mode: str, seed: int) -> np.ndarray:
-    """``[N, P, 3] -> [N, n, 3]``: the first ``n`` points, or a seeded random subset per object."""
+def point_subset(points: np.ndarray, n: int, mode: str, seed: int, offset: int = 0) -> np.ndarray:
+    """``[N, P, 3] -> [N, n, 3]``: the first ``n`` points, or a random subset per object, object ``k``
+    drawn with ``default_rng([seed, offset + k])`` (``offset``: the global index of the first row)."""
     total = points.shape[1]
     if n > total:
         raise StageError(f"features.points={n} but the point store has only {total} points per object")
     if mode == "first" or n == total:
         return points[:, :n]
-    rng = np.random.default_rng(seed)
-    idx = np.stack([np.sort(rng.choice(total, size=n, replace=False)) for _ in range(len(points))])
+    idx = np.stack([np.sort(np.random.default_rng([seed, offset + k]).choice(total, size=n, replace=False))
+                    for k in range(len(points))]) if len(points) else np.zeros((0, n), np.int64)
     return np.take_along_axis(points, idx[:, :, None], axis=1)
 
 
@@ -75,26 +85,44 @@ def encode(encoder, points: np.ndarray, batch_size: int, device, desc: str = "en
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def extract(dataset: str, prm: Params) -> FeatureSet:
-    """Compute and write the features file of ``dataset``."""
+def extract(dataset: str, prm: Params) -> None:
+    """Every shard of ``dataset`` then the merge (what the pipeline does, in one process)."""
+    from crosspoint.merge_features import merge_features
+
+    for shard in prm.shards:
+        extract_shard(dataset, prm, shard)
+    merge_features(dataset, prm)
+
+
+def extract_shard(dataset: str, prm: Params, shard: int) -> int:
+    """Compute and write the features of block ``shard`` of ``dataset``; return its number of objects."""
+    check_shard(shard, prm.shards, "features")
+    src = Path(paths.points(dataset))
+    if not src.exists():
+        raise StageError(f"{src}: point store not found (run the stage that makes it: dvc repro)")
+    with h5py.File(src, "r") as h5:
+        if get_meta(h5, "kind") != "points":
+            raise StageError(f"{src}: expected a point store, found kind={get_meta(h5, 'kind')!r}")
+        n_total = len(h5["labels"])
+        skipped = get_meta(h5, "skipped")
+        class_names = DatasetMeta.from_h5(h5).class_names
+    start, stop = shard_block(n_total, shard, len(prm.shards))
+    dest = paths.features_shard(dataset, shard)
+    attrs: dict[str, Any] = {"points": prm.points, "subset": prm.subset, "seed": prm.seed,
+                             **shard_attrs(shard, len(prm.shards), start, stop)}
+    if skipped is not None or n_total == 0:
+        reason = str(skipped) if skipped is not None else f"{src} holds no objects"
+        empty = np.zeros((0, 0), np.float32)
+        fs = FeatureSet(pretrained=empty, random=empty, labels=np.zeros(0, np.int64), split=[], object_ids=[],
+                        class_names=class_names, skipped=reason)
+        write_features(dest, fs, **attrs)
+        log.warning("features %s shard %d: skipped (%s); wrote an empty features shard %s", dataset, shard, reason,
+                    dest)
+        return 0
+
     import torch
 
     from crosspoint.pretrain import load_point_encoder, random_point_encoder
-
-    src = Path(paths.points(dataset))
-    ps = read_point_store(src)
-    dest = paths.features(dataset)
-    skipped = store_skipped(src)
-    if skipped is not None or len(ps) == 0:
-        reason = skipped or f"{src} holds no objects"
-        fs = FeatureSet(
-            pretrained=np.zeros((0, 0), np.float32), random=np.zeros((0, 0), np.float32),
-            labels=np.zeros(0, np.int64), split=[], object_ids=[], class_names=ps.meta.class_names,
-            skipped=reason,
-        )
-        write_features(dest, fs, points=prm.points, seed=prm.seed)
-        log.warning("features %s: skipped (%s); wrote an empty features file %s", dataset, reason, dest)
-        return fs
 
     ckpt = checkpoint_path()
     if not ckpt.exists():
@@ -102,31 +130,33 @@ def extract(dataset: str, prm: Params) -> FeatureSet:
     device = resolve_device(prm.device)
     encoder, model_cfg = load_point_encoder(ckpt, map_location="cpu")
     random_encoder = random_point_encoder(model_cfg, prm.seed)
-    pts = point_subset(ps.points, prm.points, prm.subset, prm.seed)
-    log.info("features %s: %d objects x %d points, device %s", dataset, len(pts), prm.points, device)
+    with h5py.File(src, "r") as h5:
+        points = h5["points"][start:stop]
+        labels = h5["labels"][start:stop]
+        split = [str(v) for v in h5["split"].asstr()[start:stop]]
+        object_ids = [str(v) for v in h5["object_ids"].asstr()[start:stop]]
+    pts = point_subset(points, prm.points, prm.subset, prm.seed, offset=start)
+    log.info("features %s shard %d/%d: objects [%d, %d) x %d points, device %s", dataset, shard, len(prm.shards),
+             start, stop, prm.points, device)
     torch.manual_seed(prm.seed)
-    pretrained = encode(encoder, pts, prm.batch_size, device, desc=f"{dataset} pretrained")
-    random = encode(random_encoder, pts, prm.batch_size, device, desc=f"{dataset} random")
-    fs = FeatureSet(
-        pretrained=pretrained, random=random, labels=np.asarray(ps.labels, np.int64), split=ps.split,
-        object_ids=ps.object_ids, class_names=ps.meta.class_names,
-    )
-    write_features(
-        dest, fs, points=prm.points, seed=prm.seed, encoder=str(model_cfg.get("point_model", "")),
-        k=int(model_cfg.get("k", 0)), checkpoint=str(ckpt),
-    )
-    log.info("features %s: wrote %s (%d x %d)", dataset, dest, *pretrained.shape)
-    return fs
+    tag = f"{dataset} shard {shard}"
+    pretrained = encode(encoder, pts, prm.batch_size, device, desc=f"{tag} pretrained")
+    random = encode(random_encoder, pts, prm.batch_size, device, desc=f"{tag} random")
+    fs = FeatureSet(pretrained=pretrained, random=random, labels=np.asarray(labels, np.int64), split=split,
+                    object_ids=object_ids, class_names=class_names)
+    write_features(dest, fs, encoder=str(model_cfg.get("point_model", "")), k=int(model_cfg.get("k", 0)),
+                   checkpoint=str(ckpt), **attrs)
+    log.info("features %s shard %d: wrote %s (%d x %d)", dataset, shard, dest, *pretrained.shape)
+    return len(object_ids)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", help="dataset name (default: every dataset in features.datasets)")
+    parser.add_argument("--dataset", required=True, help="dataset name (one of features.datasets)")
+    parser.add_argument("--shard", type=int, required=True, help="shard index, one of features.shards")
 
 
 def main(args: argparse.Namespace) -> None:
     prm = config.section("features", Params, path=args.params)
-    datasets = [args.dataset] if args.dataset else list(prm.datasets)
-    for name in datasets:
-        if name not in prm.datasets:
-            log.warning("features: %s is not in features.datasets; extracting it anyway", name)
-        extract(name, prm)
+    if args.dataset not in prm.datasets:
+        log.warning("features: %s is not in features.datasets; extracting it anyway", args.dataset)
+    extract_shard(args.dataset, prm, args.shard)

@@ -31,6 +31,20 @@ def points_rejects(dataset: str) -> str:
     return f"{DATA}/points/{dataset}_rejects.csv"
 
 
+def points_shard(dataset: str, shard: int | str) -> str:
+    """One shard of a sampled point store (merged into ``points(dataset)`` by merge-points)."""
+    return f"{DATA}/points/shards/{dataset}/shard-{shard}.h5"
+
+
+def points_shard_rejects(dataset: str, shard: int | str) -> str:
+    return f"{DATA}/points/shards/{dataset}/shard-{shard}_rejects.csv"
+
+
+def features_shard(dataset: str, shard: int | str) -> str:
+    """One shard of a features file (merged into ``features(dataset)`` by merge-features)."""
+    return f"{DATA}/features/shards/{dataset}/shard-{shard}.h5"
+
+
 def render_shard(shard: int) -> str:
     return f"{DATA}/render/shard-{shard}.h5"
 

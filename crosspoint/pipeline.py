@@ -1,13 +1,16 @@
 """The pipeline's stage list, defined once, and the two engine files derived from it.
 
 ``STAGES`` below is the single definition of the DAG. ``crosspoint dag --write`` renders it as
-``dvc.yaml`` (DVC templating: ``foreach`` over params lists) and as ``workflow/rules/*.smk``
+``dvc.yaml`` (DVC templating: ``foreach``/``matrix`` over params lists) and as ``workflow/rules/*.smk``
 (Snakemake wildcards constrained to the same params lists); ``crosspoint dag --check`` (and the
 test suite) fails when either committed file differs from what the stage list produces.
 
 Template language used in the stage list (rendered for each engine):
-  ``{item}``       the element of the stage's ``foreach`` (a dataset name, a shard index, a variant);
-  ``{p:a.b}``      the value of parameter ``a.b`` from params.yaml.
+  ``{dataset}``    an axis of the stage's instances (``Axis`` name: dataset, shard, variant); DVC
+                   ``${item}``/``${key}`` (one axis) or ``${item.dataset}`` (matrix), a Snakemake wildcard;
+  ``{p:a.b}``      the value of parameter ``a.b`` from params.yaml;
+  ``{each:a.b}``   one path per element of the list parameter ``a.b`` (Snakemake ``expand``; DVC, which
+                   cannot expand lists into deps, depends on the folder that holds them).
 """
 
 from __future__ import annotations
@@ -30,15 +33,14 @@ CORE = ["crosspoint/store.py", "crosspoint/config.py", "crosspoint/paths.py"]
 
 
 @dataclass(frozen=True)
-class Foreach:
-    """Where a stage's instances come from.
+class Axis:
+    """One dimension of a stage's instances, named like its Snakemake wildcard.
 
     ``param``: a params key holding a list (``sample.datasets``) or a mapping whose keys are the
-    instances (``datasets``); ``values``: a fixed list instead. ``wildcard`` names the Snakemake
-    wildcard; ``pattern`` is its regular expression when the values are not a params list.
+    instances (``datasets``, with ``mapping=True``); ``values``: a fixed list instead.
     """
 
-    wildcard: str
+    name: str
     param: str | None = None
     values: tuple[str, ...] = ()
     mapping: bool = False
@@ -54,7 +56,7 @@ class Stage:
     metrics: list[str] = field(default_factory=list)  # small JSON, committed to git (cache: false)
     plots: dict[str, dict] = field(default_factory=dict)  # path -> DVC plot properties (cache: false)
     committed: list[str] = field(default_factory=list)  # other small outputs kept in git (cache: false)
-    foreach: Foreach | None = None
+    over: tuple[Axis, ...] = ()  # one axis: DVC foreach; several: DVC matrix
     persist: bool = False  # DVC keeps the outs while the stage runs (resumable training)
     # Snakemake scheduling hints (ignored by DVC).
     threads: int = 1
@@ -68,7 +70,8 @@ DATA_MODULE_DEPS = {
     "prepare": ["crosspoint/prepare.py", "crosspoint/sources"],
     "render": ["crosspoint/render.py", "crosspoint/rendering.py"],
     "merge_views": ["crosspoint/merge_views.py", "crosspoint/render.py", "crosspoint/rendering.py"],
-    "sample": ["crosspoint/sample.py"],
+    "sample": ["crosspoint/sample.py", "crosspoint/shards.py"],
+    "merge_points": ["crosspoint/merge_points.py", "crosspoint/sample.py", "crosspoint/shards.py"],
     "scan": ["crosspoint/scan.py", "crosspoint/rendering.py"],
 }
 TRAIN_DEPS = ["crosspoint/models", "crosspoint/losses.py", "crosspoint/augment.py", "crosspoint/training.py"]
@@ -82,20 +85,20 @@ PRETRAIN_SHARED = ["dataset", "seed", "lr", "weight_decay", "temperature", "w_im
 STAGES: list[Stage] = [
     Stage(
         name="prepare",
-        cmd="crosspoint prepare --dataset {item}",
+        cmd="crosspoint prepare --dataset {dataset}",
         deps=[*DATA_MODULE_DEPS["prepare"], *CORE],
-        params=["datasets.{item}"],
-        outs=[paths.prepared("{item}"), paths.prepared_rejects("{item}")],
-        foreach=Foreach("dataset", param="datasets", mapping=True),
+        params=["datasets.{dataset}"],
+        outs=[paths.prepared("{dataset}"), paths.prepared_rejects("{dataset}")],
+        over=(Axis("dataset", param="datasets", mapping=True),),
         runtime=120,
     ),
     Stage(
         name="render",
-        cmd="crosspoint render --shard {item}",
+        cmd="crosspoint render --shard {shard}",
         deps=[paths.prepared("{p:render.dataset}"), *DATA_MODULE_DEPS["render"], *CORE],
         params=["render"],
-        outs=[paths.render_shard("{item}"), paths.render_rejects("{item}")],
-        foreach=Foreach("shard", param="render.shards"),
+        outs=[paths.render_shard("{shard}"), paths.render_rejects("{shard}")],
+        over=(Axis("shard", param="render.shards"),),
         threads=2,
         mem_mb=4000,
         runtime=240,
@@ -112,11 +115,21 @@ STAGES: list[Stage] = [
     ),
     Stage(
         name="sample",
-        cmd="crosspoint sample --dataset {item}",
-        deps=[paths.prepared("{item}"), *DATA_MODULE_DEPS["sample"], *CORE],
+        cmd="crosspoint sample --dataset {dataset} --shard {shard}",
+        deps=[paths.prepared("{dataset}"), *DATA_MODULE_DEPS["sample"], *CORE],
         params=["sample"],
-        outs=[paths.points("{item}"), paths.points_rejects("{item}")],
-        foreach=Foreach("dataset", param="sample.datasets"),
+        outs=[paths.points_shard("{dataset}", "{shard}"), paths.points_shard_rejects("{dataset}", "{shard}")],
+        over=(Axis("dataset", param="sample.datasets"), Axis("shard", param="sample.shards")),
+    ),
+    Stage(
+        name="merge_points",
+        cmd="crosspoint merge-points --dataset {dataset}",
+        deps=[paths.points_shard("{dataset}", "{each:sample.shards}"),
+              paths.points_shard_rejects("{dataset}", "{each:sample.shards}"), paths.prepared("{dataset}"),
+              *DATA_MODULE_DEPS["merge_points"], *CORE],
+        params=["sample"],
+        outs=[paths.points("{dataset}"), paths.points_rejects("{dataset}")],
+        over=(Axis("dataset", param="sample.datasets"),),
     ),
     Stage(
         name="scan",
@@ -129,14 +142,14 @@ STAGES: list[Stage] = [
     ),
     Stage(
         name="pretrain",
-        cmd="crosspoint pretrain --variant {item}",
+        cmd="crosspoint pretrain --variant {variant}",
         deps=[paths.points("{p:pretrain.dataset}"), paths.views(), "crosspoint/pretrain.py", *TRAIN_DEPS, *CORE],
-        params=["pretrain.{item}", *(f"pretrain.{key}" for key in PRETRAIN_SHARED)],
-        outs=[f"{paths.pretrain_dir('{item}')}/best.pt", f"{paths.pretrain_dir('{item}')}/last.pt"],
+        params=["pretrain.{variant}", *(f"pretrain.{key}" for key in PRETRAIN_SHARED)],
+        outs=[f"{paths.pretrain_dir('{variant}')}/best.pt", f"{paths.pretrain_dir('{variant}')}/last.pt"],
         persist=True,  # kept while the stage runs, so a killed run resumes from last.pt
-        metrics=[f"{paths.pretrain_live('{item}')}/metrics.json"],
-        plots={f"{paths.pretrain_live('{item}')}/plots/metrics": {"x": "step"}},
-        foreach=Foreach("variant", values=("cls", "seg")),
+        metrics=[f"{paths.pretrain_live('{variant}')}/metrics.json"],
+        plots={f"{paths.pretrain_live('{variant}')}/plots/metrics": {"x": "step"}},
+        over=(Axis("variant", values=("cls", "seg")),),
         threads=8,
         mem_mb=16000,
         runtime=1440,
@@ -145,12 +158,12 @@ STAGES: list[Stage] = [
     ),
     Stage(
         name="features",
-        cmd="crosspoint features --dataset {item}",
-        deps=[paths.points("{item}"), f"{paths.pretrain_dir('cls')}/best.pt", "crosspoint/features.py",
-              "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
+        cmd="crosspoint features --dataset {dataset} --shard {shard}",
+        deps=[paths.points("{dataset}"), f"{paths.pretrain_dir('cls')}/best.pt", "crosspoint/features.py",
+              "crosspoint/shards.py", "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
         params=["features"],
-        outs=[paths.features("{item}")],
-        foreach=Foreach("dataset", param="features.datasets"),
+        outs=[paths.features_shard("{dataset}", "{shard}")],
+        over=(Axis("dataset", param="features.datasets"), Axis("shard", param="features.shards")),
         threads=4,
         mem_mb=8000,
         runtime=120,
@@ -158,13 +171,23 @@ STAGES: list[Stage] = [
         group="eval",
     ),
     Stage(
+        name="merge_features",
+        cmd="crosspoint merge-features --dataset {dataset}",
+        deps=[paths.features_shard("{dataset}", "{each:features.shards}"), paths.points("{dataset}"),
+              "crosspoint/merge_features.py", "crosspoint/features.py", "crosspoint/shards.py", *EVAL_CORE, *CORE],
+        params=["features"],
+        outs=[paths.features("{dataset}")],
+        over=(Axis("dataset", param="features.datasets"),),
+        group="eval",
+    ),
+    Stage(
         name="linear_svm",
-        cmd="crosspoint linear-svm --dataset {item}",
-        deps=[paths.features("{item}"), "crosspoint/evaluate/linear_svm.py", *EVAL_CORE, *CORE],
+        cmd="crosspoint linear-svm --dataset {dataset}",
+        deps=[paths.features("{dataset}"), "crosspoint/evaluate/linear_svm.py", *EVAL_CORE, *CORE],
         params=["linear_svm"],
-        metrics=[paths.metrics("linear_svm_{item}")],
-        plots={paths.plots("confusion_{item}.csv"): {"template": "confusion", "x": "predicted", "y": "actual"}},
-        foreach=Foreach("dataset", param="linear_svm.datasets"),
+        metrics=[paths.metrics("linear_svm_{dataset}")],
+        plots={paths.plots("confusion_{dataset}.csv"): {"template": "confusion", "x": "predicted", "y": "actual"}},
+        over=(Axis("dataset", param="linear_svm.datasets"),),
         threads=2,
         group="eval",
     ),
@@ -216,9 +239,17 @@ _PARAM_REF = re.compile(r"\{p:([A-Za-z0-9_.]+)\}")
 _EACH_REF = re.compile(r"\{each:([A-Za-z0-9_.]+)\}")
 
 
+def _axis_refs(stage: Stage) -> dict[str, str]:
+    """How DVC spells each axis placeholder of the stage."""
+    if len(stage.over) == 1:
+        axis = stage.over[0]
+        return {axis.name: "${key}" if axis.mapping else "${item}"}
+    return {axis.name: "${item." + axis.name + "}" for axis in stage.over}
+
+
 def _dvc_text(text: str, stage: Stage) -> str:
-    item = "${key}" if stage.foreach and stage.foreach.mapping else "${item}"
-    text = text.replace("{item}", item)
+    for name, ref in _axis_refs(stage).items():
+        text = text.replace("{" + name + "}", ref)
     return _PARAM_REF.sub(lambda m: "${" + m.group(1) + "}", text)
 
 
@@ -230,12 +261,13 @@ def to_dvc(stages: list[Stage]) -> dict:
         for d in st.deps:
             if _EACH_REF.search(d):
                 # DVC cannot expand a list into several deps; depend on the folder the shards share.
-                deps.append(str(Path(d).parent))
+                deps.append(_dvc_text(str(Path(d).parent), st))
             else:
                 deps.append(_dvc_text(d, st))
         folders = [d + "/" for d in deps if not Path(d).suffix]
         deps = [d for d in deps if not any(d.startswith(f) for f in folders)]  # covered by a folder dep
-        body: dict = {"cmd": _dvc_text(st.cmd, st), "deps": _dedupe(deps), "params": [_dvc_text(p, st) for p in st.params]}
+        body: dict = {"cmd": _dvc_text(st.cmd, st), "deps": _dedupe(deps),
+                      "params": [_dvc_text(p, st) for p in st.params]}
         outs: list = [{_dvc_text(o, st): {"persist": True}} if st.persist else _dvc_text(o, st) for o in st.outs]
         outs += [{_dvc_text(o, st): {"cache": False}} for o in st.committed]
         if outs:
@@ -244,12 +276,13 @@ def to_dvc(stages: list[Stage]) -> dict:
             body["metrics"] = [{_dvc_text(m, st): {"cache": False}} for m in st.metrics]
         if st.plots:
             body["plots"] = [{_dvc_text(p, st): {"cache": False, **props}} for p, props in st.plots.items()]
-        if st.foreach is None:
+        values = {a.name: list(a.values) if a.param is None else "${" + a.param + "}" for a in st.over}
+        if not st.over:
             out["stages"][st.name] = body
+        elif len(st.over) == 1:
+            out["stages"][st.name] = {"foreach": values[st.over[0].name], "do": body}
         else:
-            f = st.foreach
-            over = list(f.values) if f.param is None else "${" + f.param + "}"
-            out["stages"][st.name] = {"foreach": over, "do": body}
+            out["stages"][st.name] = {"matrix": values, **body}
     return out
 
 
@@ -273,16 +306,14 @@ def render_dvc_yaml(stages: list[Stage] = STAGES) -> str:
 
 
 def _smk_path(text: str, stage: Stage) -> str:
-    """A Python expression for an input/output path: a plain string or an f-string reading the config.
-
-    ``{item}`` becomes the stage's wildcard; ``{p:a.b}`` reads the config; ``{each:a.b}`` expands
-    the path over the list parameter ``a.b`` (several inputs)."""
+    """A Python expression for an input/output path: a plain string, an f-string reading the config,
+    or an ``expand`` over a list parameter. Axis placeholders stay as Snakemake wildcards."""
     each = _EACH_REF.search(text)
     if each:
         pattern = _EACH_REF.sub("{_each}", text)
+        for axis in stage.over:  # wildcards inside expand() are escaped
+            pattern = pattern.replace("{" + axis.name + "}", "{{" + axis.name + "}}")
         return f'expand("{pattern}", _each=P("{each.group(1)}"))'
-    if "{item}" in text:
-        text = text.replace("{item}", "{" + stage.foreach.wildcard + "}")
     if _PARAM_REF.search(text):
         text = text.replace("{", "{{").replace("}", "}}")
         text = re.sub(r"\{\{p:([A-Za-z0-9_.]+)\}\}", lambda m: "{P('" + m.group(1) + "')}", text)
@@ -290,47 +321,46 @@ def _smk_path(text: str, stage: Stage) -> str:
     return f'"{text}"'
 
 
-def _param_name(key: str) -> str:
-    return key.replace(".{item}", "").replace(".", "_")
+def _param_entry(key: str, stage: Stage) -> str:
+    """A rule's params entry for one declared params key (per-instance keys read the wildcard)."""
+    for axis in stage.over:
+        marker = ".{" + axis.name + "}"
+        if key.endswith(marker):
+            head = key[: -len(marker)]
+            return f'{head.replace(".", "_")}_{axis.name}=lambda wildcards: P("{head}")[wildcards.{axis.name}],'
+    return f'{key.replace(".", "_")}=P("{key}"),'
 
 
 def to_smk(stage: Stage) -> str:
     """One Snakemake rule, as text, equivalent to the DVC stage."""
-    wildcard = stage.foreach.wildcard if stage.foreach else None
     lines = [f"rule {stage.name}:"]
-    if stage.foreach:
-        f = stage.foreach
-        values = f'P("{f.param}")' if f.param else repr(list(f.values))
-        lines += ["    wildcard_constraints:", f"        {wildcard}=one_of({values}),"]
+    if stage.over:
+        lines.append("    wildcard_constraints:")
+        for axis in stage.over:
+            values = f'P("{axis.param}")' if axis.param else repr(list(axis.values))
+            lines.append(f"        {axis.name}=one_of({values}),")
     lines.append("    input:")
     lines += [f"        {_smk_path(d, stage)}," for d in _dedupe(stage.deps)]
-    conda = '    conda:\n        "../envs/crosspoint.yaml"'
-
     lines.append("    output:")
     for o in [*stage.outs, *stage.committed, *stage.metrics, *stage.plots]:
         expr = _smk_path(o, stage)
         lines.append(f"        {expr if Path(o).suffix else f'directory({expr})'},")
     lines.append("    params:")
-    for key in stage.params:
-        if "{item}" in key:
-            head = key.split(".{item}")[0]
-            name = _param_name(key) + "_item"
-            lines.append(f'        {name}=lambda wildcards: P("{head}")[wildcards.{wildcard}],')
-        else:
-            lines.append(f'        {_param_name(key)}=P("{key}"),')
-    cmd_keys = _PARAM_REF.findall(stage.cmd)
-    for key in cmd_keys:
+    lines += [f"        {_param_entry(key, stage)}" for key in stage.params]
+    for key in _PARAM_REF.findall(stage.cmd):
         if key not in stage.params:
-            lines.append(f'        {_param_name(key)}=P("{key}"),')
-    log = f"logs/{stage.name}" + (f"_{{{wildcard}}}" if wildcard else "") + ".log"
+            lines.append(f'        {key.replace(".", "_")}=P("{key}"),')
+    log = "_".join([f"logs/{stage.name}", *("{" + a.name + "}" for a in stage.over)]) + ".log"
     lines += ["    log:", f'        "{log}",']
-    lines.append(conda)
+    lines += ["    conda:", '        "../envs/crosspoint.yaml"']
     lines.append(f"    threads: {stage.threads}")
     lines += ["    resources:", f"        mem_mb={stage.mem_mb},", f"        runtime={stage.runtime},"]
     if stage.gpus:
         lines.append(f"        gpu={stage.gpus},")
-    cmd = stage.cmd.replace("{item}", f"{{wildcards.{wildcard}}}")
-    cmd = _PARAM_REF.sub(lambda m: "{params." + _param_name(m.group(1)) + "}", cmd)
+    cmd = stage.cmd
+    for axis in stage.over:
+        cmd = cmd.replace("{" + axis.name + "}", "{wildcards." + axis.name + "}")
+    cmd = _PARAM_REF.sub(lambda m: "{params." + m.group(1).replace(".", "_") + "}", cmd)
     lines += ["    shell:", f'        "{cmd} > {{log}} 2>&1"']
     return "\n".join(lines) + "\n"
 

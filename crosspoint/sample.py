@@ -1,39 +1,44 @@
-"""The ``sample`` stage: surface point clouds with per-point part labels.
+"""The ``sample`` stage: surface point clouds with per-point part labels, one shard at a time.
 
-``crosspoint sample --dataset NAME`` reads the prepared store of NAME (a mesh store, or a point
-store that a point source made directly) and writes its point store: ``points`` points per
-object, drawn uniformly on the surface (area-weighted triangle choice, uniform barycentric
-coordinates), each labelled with the part of the triangle it lies on, then normalised to the unit
-sphere (centroid at the origin, farthest point at distance 1). Point stores are resampled to
-``points`` per cloud. Object ``i`` is sampled with ``numpy.random.default_rng([seed, i])``.
+``crosspoint sample --dataset NAME --shard I`` reads block ``I`` of the prepared store of NAME (a
+mesh store, or a point store that a point source made directly): objects ``[I*N//S, (I+1)*N//S)``
+with ``S = len(sample.shards)``. It writes the point store ``paths.points_shard(NAME, I)`` and its
+rejects table; ``crosspoint merge-points --dataset NAME`` (:mod:`crosspoint.merge_points`) then
+concatenates the shards into ``paths.points(NAME)``. Each object gets ``points`` points, drawn
+uniformly on the surface (area-weighted triangle choice, uniform barycentric coordinates), each
+labelled with the part of the triangle it lies on, then normalised to the unit sphere (centroid at
+the origin, farthest point at distance 1). Point stores are resampled to ``points`` per cloud.
+Object ``i`` (its index in the whole store) is sampled with ``numpy.random.default_rng([seed, i])``,
+so the merged store does not depend on the number of shards.
 
-Objects with no faces, non-finite coordinates or zero surface area go to the rejects table. An
-empty store marked ``skipped`` (an absent optional dataset) passes through as an empty point
-store with the same mark.
+Objects with no faces, non-finite coordinates or zero surface area go to the rejects table; a shard
+whose objects are all rejected is still written (merge-points fails when the whole dataset is). An
+empty block (more shards than objects), or an empty store marked ``skipped`` (an absent optional
+dataset), gives an empty shard, carrying the mark.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 from tqdm import tqdm
 
 from crosspoint import config, paths
+from crosspoint.shards import check_shard, shard_attrs, shard_block, shards_problems
 from crosspoint.store import (
     DatasetMeta,
     Mesh,
-    MeshStore,
     PointSet,
     Rejects,
     StageError,
     get_meta,
-    read_point_store,
-    store_kind,
     write_point_store,
 )
 
@@ -45,11 +50,12 @@ class Params:
     """``sample`` section of params.yaml."""
 
     datasets: list[str] = field(default_factory=lambda: ["synth", "capod"])  # what the pipeline samples
+    shards: list[int] = field(default_factory=lambda: [0])  # [0, 1, ..., S-1]: one sample job per shard
     points: int = 2048  # points per object (the paper's value)
     seed: int = 0
 
     def check(self) -> list[str]:
-        problems = []
+        problems = shards_problems(self.shards)
         if self.points < 1:
             problems.append("points must be at least 1")
         if len(set(self.datasets)) != len(self.datasets):
@@ -58,77 +64,127 @@ class Params:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", help="dataset to sample (default: every dataset in sample.datasets)")
+    parser.add_argument("--dataset", required=True, help="dataset to sample (one of sample.datasets)")
+    parser.add_argument("--shard", type=int, required=True, help="shard index, one of sample.shards")
 
 
 def main(args: argparse.Namespace) -> None:
     params = config.section("sample", Params, path=args.params)
-    names = [args.dataset] if args.dataset else list(params.datasets)
-    if not names:
-        raise StageError("sample: no dataset given (pass --dataset NAME or list them in sample.datasets)")
-    for name in names:
-        sample_dataset(name, params)
+    if args.dataset not in params.datasets:
+        log.warning("sample: %s is not in sample.datasets; sampling it anyway", args.dataset)
+    sample_shard(args.dataset, params, args.shard)
 
 
 def sample_dataset(name: str, params: Params) -> None:
-    """Write ``paths.points(name)`` and its rejects table from ``paths.prepared(name)``."""
+    """Sample every shard of ``name`` and merge them (what the pipeline does, in one process)."""
+    from crosspoint.merge_points import merge_points
+
+    for shard in params.shards:
+        sample_shard(name, params, shard)
+    merge_points(name, params)
+
+
+def sample_shard(name: str, params: Params, shard: int) -> int:
+    """Write ``paths.points_shard(name, shard)`` and its rejects table from block ``shard`` of
+    ``paths.prepared(name)``; return how many objects were kept."""
+    check_shard(shard, params.shards, "sample")
     src = Path(paths.prepared(name))
-    dest, rejects_path = paths.points(name), paths.points_rejects(name)
+    dest, rejects_path = paths.points_shard(name, shard), paths.points_shard_rejects(name, shard)
     if not src.exists():
         raise StageError(f"{src}: prepared store not found (run `crosspoint prepare --dataset {name}` first)")
-    kind = store_kind(src)
     with h5py.File(src, "r") as h5:
+        kind = get_meta(h5, "kind")
         skipped = get_meta(h5, "skipped")
-    rejects = Rejects("sample")
+        n_total = len(h5["labels"]) if "labels" in h5 else 0
+        meta = DatasetMeta.from_h5(h5)
     if kind == "meshes":
-        store = MeshStore(src)
-        meta, n_total = store.meta, len(store)
-        objects = (store[i] for i in range(n_total))
         sampler = _sample_mesh
     elif kind == "points":
-        ps = read_point_store(src)
-        meta, n_total = ps.meta, len(ps)
-        objects = (_PointObject(ps, i) for i in range(n_total))
         sampler = _resample_cloud
     else:
         raise StageError(f"{src}: not a mesh or point store (kind={kind!r}); rerun `crosspoint prepare --dataset {name}`")
-
-    if n_total == 0:
-        if skipped:
-            log.info("sample: %s was skipped upstream (%s); writing an empty point store", name, skipped)
-            write_point_store(dest, _empty(meta, params.points), skipped=skipped)
-            rejects.write(rejects_path)
-            return
+    if n_total == 0 and not skipped:
         raise StageError(f"{src}: the store holds no objects; rerun `crosspoint prepare --dataset {name}`")
 
-    points = np.empty((n_total, params.points, 3), dtype=np.float32)
-    parts = np.empty((n_total, params.points), dtype=np.int16)
-    keep: list[int] = []
+    start, stop = shard_block(n_total, shard, len(params.shards))
+    attrs: dict[str, Any] = {"points_per_object": params.points, "sampled_from": kind, "seed": params.seed,
+                             **shard_attrs(shard, len(params.shards), start, stop)}
+    if skipped:
+        attrs["skipped"] = skipped
+        log.info("sample: %s was skipped upstream (%s); writing an empty shard", name, skipped)
+    log.info("sample %s shard %d/%d: objects [%d, %d) of %s", name, shard, len(params.shards), start, stop, src)
+
+    rejects = Rejects("sample")
+    n = stop - start
+    points = np.empty((n, params.points, 3), dtype=np.float32)
+    parts = np.empty((n, params.points), dtype=np.int16)
     ids, labels, splits = [], [], []
-    for i, obj in enumerate(tqdm(objects, total=n_total, desc=f"sample {name}", unit="obj")):
-        rng = np.random.default_rng([params.seed, i])
+    objects = _read_block(src, kind, start, stop)
+    for i, obj in enumerate(tqdm(objects, total=n, desc=f"sample {name} shard {shard}", unit="obj", leave=False)):
+        rng = np.random.default_rng([params.seed, start + i])  # the global index: shard-independent draws
         try:
             pts, lab = sampler(obj, params.points, rng)
         except ValueError as err:
             rejects.add(obj.object_id, str(err))
             continue
-        k = len(keep)
+        k = len(ids)
         points[k], parts[k] = pts, lab
-        keep.append(i)
         ids.append(obj.object_id)
         labels.append(obj.label)
         splits.append(obj.split)
+    kept = len(ids)
     out = PointSet(
-        points=points[: len(keep)],
+        points=points[:kept],
         labels=np.asarray(labels, dtype=np.int64),
         split=splits,
         object_ids=ids,
         meta=meta,
-        part_labels=parts[: len(keep)],
+        part_labels=parts[:kept],
     )
-    if keep:
-        write_point_store(dest, out, points_per_object=params.points, sampled_from=kind)
-    rejects.finish(len(keep), rejects_path)
+    write_point_store(dest, out, **attrs)
+    rejects.write(rejects_path)
+    log.info("sample %s shard %d: kept %d, rejected %d (rejects table: %s)", name, shard, kept, len(rejects.rows),
+             rejects_path)
+    return kept
+
+
+def _read_block(src: Path, kind: str, start: int, stop: int) -> Iterator[Any]:
+    """The objects ``[start, stop)`` of a mesh or point store, reading only that block from disk."""
+    if stop <= start:
+        return iter(())
+    with h5py.File(src, "r") as h5:
+        labels = h5["labels"][start:stop]
+        split = [str(v) for v in h5["split"].asstr()[start:stop]]
+        object_ids = [str(v) for v in h5["object_ids"].asstr()[start:stop]]
+        if kind == "points":
+            meta = DatasetMeta.from_h5(h5)
+            ps = PointSet(
+                points=h5["points"][start:stop],
+                labels=labels,
+                split=split,
+                object_ids=object_ids,
+                meta=meta,
+                part_labels=h5["part_labels"][start:stop] if meta.has_parts else None,
+            )
+            return iter([_PointObject(ps, i) for i in range(stop - start)])
+        v_off, f_off = h5["v_offsets"][start : stop + 1], h5["f_offsets"][start : stop + 1]
+        vertices = h5["vertices"][v_off[0] : v_off[-1]]
+        faces = h5["faces"][f_off[0] : f_off[-1]]
+        face_parts = h5["face_parts"][f_off[0] : f_off[-1]]
+        face_colors = h5["face_colors"][f_off[0] : f_off[-1]]
+    v_off, f_off = v_off - v_off[0], f_off - f_off[0]
+    return iter([
+        Mesh(
+            object_id=object_ids[j],
+            label=int(labels[j]),
+            split=split[j],
+            vertices=vertices[v_off[j] : v_off[j + 1]],
+            faces=faces[f_off[j] : f_off[j + 1]],
+            face_parts=face_parts[f_off[j] : f_off[j + 1]],
+            face_colors=face_colors[f_off[j] : f_off[j + 1]],
+        )
+        for j in range(stop - start)
+    ])
 
 
 def sample_surface(mesh: Mesh, n_points: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -219,14 +275,3 @@ def _resample_cloud(obj: _PointObject, n_points: int, rng: np.random.Generator) 
     else:
         idx = np.concatenate([rng.permutation(len(cloud)), rng.integers(0, len(cloud), n_points - len(cloud))])
     return normalize_cloud(cloud[idx]), labels[idx]
-
-
-def _empty(meta: DatasetMeta, n_points: int) -> PointSet:
-    return PointSet(
-        points=np.zeros((0, n_points, 3), dtype=np.float32),
-        labels=np.zeros(0, dtype=np.int64),
-        split=[],
-        object_ids=[],
-        meta=meta,
-        part_labels=np.zeros((0, n_points), dtype=np.int16),
-    )

@@ -135,9 +135,13 @@ def _box_mesh(object_id: str, label: int, split: str, offset: float = 0.0) -> Me
 
 
 def _run(tmp_path, monkeypatch, dataset: str, points: int = 128) -> int:
+    """The pipeline's sample shard (one shard here) then merge-points; the first non-zero exit code."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text(f"sample:\n  datasets: [{dataset}]\n  points: {points}\n  seed: 3\n")
-    return cli.main(["sample", "--params", "params.yaml", "--dataset", dataset])
+    (tmp_path / "params.yaml").write_text(
+        f"sample:\n  datasets: [{dataset}]\n  shards: [0]\n  points: {points}\n  seed: 3\n"
+    )
+    rc = cli.main(["sample", "--params", "params.yaml", "--dataset", dataset, "--shard", "0"])
+    return rc or cli.main(["merge-points", "--params", "params.yaml", "--dataset", dataset])
 
 
 def _rejects(dataset: str) -> list[dict[str, str]]:
@@ -234,5 +238,5 @@ def test_point_store_is_resampled(tmp_path, monkeypatch):
 def test_bad_params_are_reported(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text("sample:\n  points: 0\n")
-    assert cli.main(["sample", "--params", "params.yaml", "--dataset", "x"]) == 2
+    assert cli.main(["sample", "--params", "params.yaml", "--dataset", "x", "--shard", "0"]) == 2
     assert "points must be at least 1" in capsys.readouterr().err

@@ -3,10 +3,12 @@
 rule features:
     wildcard_constraints:
         dataset=one_of(P("features.datasets")),
+        shard=one_of(P("features.shards")),
     input:
         "data/points/{dataset}.h5",
         "models/pretrain_cls/best.pt",
         "crosspoint/features.py",
+        "crosspoint/shards.py",
         "crosspoint/pretrain.py",
         "crosspoint/models",
         "crosspoint/losses.py",
@@ -18,11 +20,11 @@ rule features:
         "crosspoint/config.py",
         "crosspoint/paths.py",
     output:
-        "data/features/{dataset}.h5",
+        "data/features/shards/{dataset}/shard-{shard}.h5",
     params:
         features=P("features"),
     log:
-        "logs/features_{dataset}.log",
+        "logs/features_{dataset}_{shard}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 4
@@ -31,4 +33,4 @@ rule features:
         runtime=120,
         gpu=1,
     shell:
-        "crosspoint features --dataset {wildcards.dataset} > {log} 2>&1"
+        "crosspoint features --dataset {wildcards.dataset} --shard {wildcards.shard} > {log} 2>&1"

@@ -13,7 +13,7 @@ rule prepare:
         "data/prepared/{dataset}.h5",
         "data/prepared/{dataset}_rejects.csv",
     params:
-        datasets_item=lambda wildcards: P("datasets")[wildcards.dataset],
+        datasets_dataset=lambda wildcards: P("datasets")[wildcards.dataset],
     log:
         "logs/prepare_{dataset}.log",
     conda:

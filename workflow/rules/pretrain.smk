@@ -20,7 +20,7 @@ rule pretrain:
         "results/pretrain_{variant}/metrics.json",
         directory("results/pretrain_{variant}/plots/metrics"),
     params:
-        pretrain_item=lambda wildcards: P("pretrain")[wildcards.variant],
+        pretrain_variant=lambda wildcards: P("pretrain")[wildcards.variant],
         pretrain_dataset=P("pretrain.dataset"),
         pretrain_seed=P("pretrain.seed"),
         pretrain_lr=P("pretrain.lr"),

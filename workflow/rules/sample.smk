@@ -3,19 +3,21 @@
 rule sample:
     wildcard_constraints:
         dataset=one_of(P("sample.datasets")),
+        shard=one_of(P("sample.shards")),
     input:
         "data/prepared/{dataset}.h5",
         "crosspoint/sample.py",
+        "crosspoint/shards.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
     output:
-        "data/points/{dataset}.h5",
-        "data/points/{dataset}_rejects.csv",
+        "data/points/shards/{dataset}/shard-{shard}.h5",
+        "data/points/shards/{dataset}/shard-{shard}_rejects.csv",
     params:
         sample=P("sample"),
     log:
-        "logs/sample_{dataset}.log",
+        "logs/sample_{dataset}_{shard}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 1
@@ -23,4 +25,4 @@ rule sample:
         mem_mb=2000,
         runtime=30,
     shell:
-        "crosspoint sample --dataset {wildcards.dataset} > {log} 2>&1"
+        "crosspoint sample --dataset {wildcards.dataset} --shard {wildcards.shard} > {log} 2>&1"

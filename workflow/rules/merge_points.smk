@@ -1,0 +1,30 @@
+# Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
+
+rule merge_points:
+    wildcard_constraints:
+        dataset=one_of(P("sample.datasets")),
+    input:
+        expand("data/points/shards/{{dataset}}/shard-{_each}.h5", _each=P("sample.shards")),
+        expand("data/points/shards/{{dataset}}/shard-{_each}_rejects.csv", _each=P("sample.shards")),
+        "data/prepared/{dataset}.h5",
+        "crosspoint/merge_points.py",
+        "crosspoint/sample.py",
+        "crosspoint/shards.py",
+        "crosspoint/store.py",
+        "crosspoint/config.py",
+        "crosspoint/paths.py",
+    output:
+        "data/points/{dataset}.h5",
+        "data/points/{dataset}_rejects.csv",
+    params:
+        sample=P("sample"),
+    log:
+        "logs/merge_points_{dataset}.log",
+    conda:
+        "../envs/crosspoint.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "crosspoint merge-points --dataset {wildcards.dataset} > {log} 2>&1"
