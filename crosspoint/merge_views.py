@@ -17,8 +17,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from crosspoint import config, paths
-from crosspoint.render import Params, ViewStoreWriter, shard_block, store_attrs
+from crosspoint.render import Params, ViewStoreWriter, store_attrs
 from crosspoint.rendering import read_skipped
+from crosspoint.shards import shard_block
 from crosspoint.store import DatasetMeta, StageError, atomic_path, get_meta, read_strings
 
 log = logging.getLogger("crosspoint.merge_views")

@@ -68,8 +68,9 @@ class Stage:
 
 DATA_MODULE_DEPS = {
     "prepare": ["crosspoint/prepare.py", "crosspoint/sources"],
-    "render": ["crosspoint/render.py", "crosspoint/rendering.py"],
-    "merge_views": ["crosspoint/merge_views.py", "crosspoint/render.py", "crosspoint/rendering.py"],
+    "render": ["crosspoint/render.py", "crosspoint/rendering.py", "crosspoint/shards.py"],
+    "merge_views": ["crosspoint/merge_views.py", "crosspoint/render.py", "crosspoint/rendering.py",
+                    "crosspoint/shards.py"],
     "sample": ["crosspoint/sample.py", "crosspoint/shards.py"],
     "merge_points": ["crosspoint/merge_points.py", "crosspoint/sample.py", "crosspoint/shards.py"],
     "scan": ["crosspoint/scan.py", "crosspoint/rendering.py"],

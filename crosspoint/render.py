@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from crosspoint import config, paths
 from crosspoint.rendering import Renderer, camera_poses, mesh_problem, open_mesh_store, read_skipped
+from crosspoint.shards import shard_block, shards_problems
 from crosspoint.store import (
     DatasetMeta,
     MeshStore,
@@ -55,9 +56,7 @@ class Params:
     contact_sheet_objects: int = 30  # rows of the contact sheet (taken round-robin over classes)
 
     def check(self) -> list[str]:
-        problems = []
-        if not self.shards or list(self.shards) != list(range(len(self.shards))):
-            problems.append(f"shards must be [0, 1, ..., S-1] (S >= 1), got {list(self.shards)}")
+        problems = shards_problems(self.shards)
         if self.views < 1:
             problems.append("views must be >= 1")
         if not 8 <= self.image_size <= 2048:
@@ -82,11 +81,6 @@ class Params:
         if self.contact_sheet_objects < 0:
             problems.append("contact_sheet_objects must be >= 0")
         return problems
-
-
-def shard_block(n_objects: int, shard: int, n_shards: int) -> tuple[int, int]:
-    """The contiguous object range ``[start, stop)`` of shard ``shard`` of ``n_shards``."""
-    return shard * n_objects // n_shards, (shard + 1) * n_objects // n_shards
 
 
 class ViewStoreWriter:

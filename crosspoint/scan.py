@@ -118,6 +118,9 @@ def _rot_y(theta: float) -> np.ndarray:
     return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
+FLOOR_GAP = 2e-3  # unit-sphere units; far above the depth buffer's resolution at scan distances
+
+
 def _floor_quad(y: float, half: float) -> tuple[np.ndarray, np.ndarray]:
     v = np.array([[-half, y, -half], [half, y, -half], [half, y, half], [-half, y, half]], dtype=np.float32)
     f = np.array([[0, 2, 1], [0, 3, 2]], dtype=np.int32)  # facing +y
@@ -158,7 +161,9 @@ class Scanner:
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(target.vertices, target.faces, np.eye(4))]
         kinds = [OBJECT]
         if p.floor:
-            fv, ff = _floor_quad(floor_y, p.floor_size)
+            # Just below the object: a floor coplanar with its bottom faces would leave depth ties,
+            # which pyrender resolves in its (unordered) draw order, so scans would not be reproducible.
+            fv, ff = _floor_quad(floor_y - FLOOR_GAP, p.floor_size)
             parts.append((fv, ff, np.eye(4)))
             kinds.append(FLOOR)
         pool = [c for c in (range(len(self.meshes)) if candidates is None else candidates) if c != index]

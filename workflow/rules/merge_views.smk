@@ -7,6 +7,7 @@ rule merge_views:
         "crosspoint/merge_views.py",
         "crosspoint/render.py",
         "crosspoint/rendering.py",
+        "crosspoint/shards.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",

@@ -7,6 +7,7 @@ rule render:
         f"data/prepared/{P('render.dataset')}.h5",
         "crosspoint/render.py",
         "crosspoint/rendering.py",
+        "crosspoint/shards.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
