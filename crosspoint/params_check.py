@@ -48,20 +48,26 @@ def _check_references(params: dict[str, Any]) -> None:
     """Dataset names used by the stages must exist (declared, sampled or scanned)."""
     declared = set(params.get("datasets") or {})
     sampled = set(params["sample"].get("datasets", []))
-    scanned = {f"{params['scan'].get('dataset')}_scan"}
+    scan_sources = list(params["scan"].get("datasets") or {})
+    scanned = {f"{name}_scan" for name in scan_sources}
     for name in sampled - declared:
         raise ParamsError(f"params sample.datasets: {name!r} is not declared under datasets")
     points = sampled | scanned
-    for where in ("features.datasets", "linear_svm.datasets"):
+    for where in ("features.datasets", "linear_svm.datasets", "fewshot.datasets"):
         section, key = where.split(".")
         for name in params[section].get(key, []):
             if name not in points:
                 raise ParamsError(
                     f"params {where}: {name!r} has no point set (add it to sample.datasets, or use a scan set)"
                 )
-    for where in ("render.dataset", "scan.dataset"):
+    features = set(params["features"].get("datasets", []))
+    for where in ("linear_svm.datasets", "fewshot.datasets"):
         section, key = where.split(".")
-        name = params[section].get(key)
+        for name in params[section].get(key, []):
+            if name not in features:
+                raise ParamsError(f"params {where}: {name!r} has no features (add it to features.datasets)")
+    render_source = params["render"].get("dataset")
+    for where, name in [("render.dataset", render_source), *(("scan.datasets", n) for n in scan_sources)]:
         if name is not None and name not in declared:
             raise ParamsError(f"params {where}: {name!r} is not declared under datasets")
 

@@ -1,6 +1,6 @@
 """``crosspoint report``: the summary tables and figures of the evaluations.
 
-Which evaluations exist comes from params (``linear_svm.datasets``, ``fewshot``, ``partseg``); the
+Which evaluations exist comes from params (``linear_svm.datasets``, ``fewshot.datasets``, ``partseg``); the
 stage reads their metrics JSON files and writes ``paths.tables("summary.csv")`` and
 ``summary.md``: one row per evaluation and metric, columns
 
@@ -42,7 +42,7 @@ log = logging.getLogger("crosspoint.report")
 
 @dataclass(frozen=True)
 class Params:
-    tsne_dataset: str = "synth"  # also the dataset of the confusion-matrix figure
+    tsne_dataset: str = "synth_scan"  # also the dataset of the confusion-matrix figure
     perplexity: float = 30.0
     tsne_max_points: int = 1000  # test objects in the t-SNE (class-balanced subset)
     seed: int = 0
@@ -73,8 +73,8 @@ PAPER_PARTSEG = {"shapenetpart": {"instance_miou": 85.5}}
 DISPLAY = {"modelnet40": "ModelNet40", "scanobjectnn": "ScanObjectNN", "shapenetpart": "ShapeNetPart"}
 # default-pipeline dataset -> the paper dataset it stands in for, per evaluation
 STAND_INS = {
-    "linear_svm": {"synth": "modelnet40", "synth_scan": "scanobjectnn"},
-    "fewshot": {"synth": "modelnet40"},
+    "linear_svm": {"synth": "modelnet40", "synth_scan": "scanobjectnn", "capod_scan": "scanobjectnn"},
+    "fewshot": {"synth": "modelnet40"},  # the paper reports few-shot on ModelNet40 only
     "partseg": {"synth": "shapenetpart"},
 }
 
@@ -165,7 +165,8 @@ def fewshot_rows(m: dict[str, Any], dataset: str, settings: list[str]) -> list[R
     for name in settings:
         s = m["settings"].get(name)
         if s is None:
-            raise StageError(f"report: {paths.metrics('fewshot')} has no setting {name}; rerun `crosspoint fewshot`")
+            raise StageError(f"report: {paths.metrics(f'fewshot_{dataset}')} has no setting {name}; "
+                             "rerun `crosspoint fewshot`")
         metric = f"accuracy {name}"
         if "skipped" in s:
             rows.append(Row("fewshot", dataset, metric, note=f"skipped: {s['skipped']}"))
@@ -205,7 +206,7 @@ class Plan:
     """Which evaluations to report (from params)."""
 
     linear_svm_datasets: list[str]
-    fewshot_dataset: str | None
+    fewshot_datasets: list[str]
     fewshot_settings: list[str]
     partseg_dataset: str | None
 
@@ -214,8 +215,8 @@ def build_rows(plan: Plan) -> list[Row]:
     rows: list[Row] = []
     for d in plan.linear_svm_datasets:
         rows += linear_svm_rows(d, read_metrics(paths.metrics(f"linear_svm_{d}")))
-    if plan.fewshot_dataset is not None:
-        rows += fewshot_rows(read_metrics(paths.metrics("fewshot")), plan.fewshot_dataset, plan.fewshot_settings)
+    for d in plan.fewshot_datasets:
+        rows += fewshot_rows(read_metrics(paths.metrics(f"fewshot_{d}")), d, plan.fewshot_settings)
     if plan.partseg_dataset is not None:
         rows += partseg_rows(read_metrics(paths.metrics("partseg")), plan.partseg_dataset)
     return rows
@@ -376,7 +377,7 @@ def plan_from_params(params: dict[str, Any]) -> Plan:
     seg = config.parse_section(partseg.Params, params.get("partseg"), "partseg")
     return Plan(
         linear_svm_datasets=list(svm.datasets),
-        fewshot_dataset=few.dataset if "fewshot" in params else None,
+        fewshot_datasets=list(few.datasets) if "fewshot" in params else [],
         fewshot_settings=[fewshot.setting_name(w, s) for w, s in few.settings],
         partseg_dataset=seg.dataset if "partseg" in params else None,
     )

@@ -1,9 +1,11 @@
-"""``crosspoint scan``: partial, noisy, cluttered scans of a mesh store (a ScanObjectNN OBJ_BG stand-in).
+"""``crosspoint scan --dataset NAME``: partial, noisy, cluttered scans of a mesh store (a ScanObjectNN
+OBJ_BG stand-in).
 
 ScanObjectNN's OBJ_BG variant crops real RGB-D reconstructions to an object's bounding box, so
-each cloud is partial (only the scanned side), noisy, and carries background: the floor and pieces
-of the furniture standing next to it. This stage imitates that for every object of
-``paths.prepared(scan.dataset)``:
+each cloud is partial (only the scanned side), noisy, carries background (the floor and pieces
+of the furniture standing next to it), and keeps the object's heading in the room: real scans are
+not turned to a canonical front. This stage imitates that for every object of
+``paths.prepared(NAME)``, ``scan.datasets[NAME]`` times (independent viewpoints, headings, clutter):
 
 1. place the object on a floor patch (a large quad at its lowest point) and put ``neighbours``
    other objects of the store beside it (random turn about y, random scale, standing on the floor,
@@ -13,11 +15,14 @@ of the furniture standing next to it. This stage imitates that for every object 
 3. add sensor noise: Gaussian along each viewing ray plus a small lateral jitter;
 4. keep the points inside the object's bounding box grown by ``crop_margin`` (the OBJ_BG crop,
    which keeps the floor under the object and the parts of neighbours that reach into the box);
-5. resample to ``points`` points, at most ``max_background`` of them background, and normalise to the unit sphere; keep the label and split.
+5. resample to ``points`` points, at most ``max_background`` of them background; with
+   ``heading: random`` turn the cloud about the up axis by a random angle (the object's heading in
+   the room); normalise to the unit sphere; keep the label and split.
 
-Each object uses its own generator seeded with ``(scan.seed, object index)``. An object whose
+Scan ``r`` of object ``i`` uses its own generator seeded with ``(scan.seed, i, r)``. A scan whose
 visible part is too small (``min_object_points``) is rejected. The output is the point store
-``paths.points(f"{dataset}_scan")`` (no part labels).
+``paths.points(f"{NAME}_scan")`` (no part labels); with several scans per object the ids are
+``<object id>#<r>``, all scans of an object stay in the object's split (no train/test leak).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -41,7 +46,7 @@ from crosspoint.rendering import (
     read_skipped,
     spherical_to_xyz,
 )
-from crosspoint.store import DatasetMeta, Mesh, PointSet, Rejects, write_point_store
+from crosspoint.store import DatasetMeta, Mesh, PointSet, Rejects, StageError, write_point_store
 
 log = logging.getLogger("crosspoint.scan")
 
@@ -53,7 +58,9 @@ OBJECT, FLOOR, CLUTTER = 0, 1, 2
 class Params:
     """The ``scan`` section of params.yaml."""
 
-    dataset: str = "synth"  # mesh store to scan (paths.prepared(dataset)); output points/<dataset>_scan
+    # mesh store -> scans per object; one scan stage per entry, writing points/<dataset>_scan
+    datasets: dict[str, int] = field(default_factory=lambda: {"synth": 1, "capod": 4})
+    heading: Literal["random", "canonical"] = "random"  # random: a random turn about the up axis per scan
     points: int = 2048  # points per scan after resampling
     image_size: int = 160  # depth map resolution (pixels); more pixels, denser scans
     yfov_deg: float = 45.0  # depth camera vertical field of view
@@ -74,6 +81,10 @@ class Params:
 
     def check(self) -> list[str]:
         problems = []
+        if not self.datasets:
+            problems.append("datasets must map at least one mesh store to its scans per object")
+        if any(n < 1 for n in self.datasets.values()):
+            problems.append("datasets: scans per object must be >= 1")
         if self.points < 1:
             problems.append("points must be >= 1")
         if not 16 <= self.image_size <= 2048:
@@ -199,8 +210,9 @@ class Scanner:
         return Scan(points=world[inside], source=source[inside], camera=camera)
 
     def finish(self, scan: Scan, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Resample a scan to ``params.points`` (background capped at ``max_background``) and normalise
-        it to the unit sphere; return the points [P, 3] and their segment codes [P]."""
+        """Resample a scan to ``params.points`` (background capped at ``max_background``), turn it to a
+        random heading (``heading: random``) and normalise it to the unit sphere; return the points
+        [P, 3] and their segment codes [P]."""
         n = self.params.points
         obj = np.flatnonzero(scan.source == OBJECT)
         bg = np.flatnonzero(scan.source != OBJECT)
@@ -208,6 +220,8 @@ class Scanner:
         idx = np.concatenate([_draw(obj, n - n_bg, rng), _draw(bg, n_bg, rng)])
         rng.shuffle(idx)
         pts = scan.points[idx]
+        if self.params.heading == "random":
+            pts = pts @ _rot_y(rng.uniform(0.0, 2 * np.pi)).T
         pts = pts - (pts.min(axis=0) + pts.max(axis=0)) / 2
         pts = pts / max(float(np.linalg.norm(pts, axis=1).max()), 1e-9)
         return pts.astype(np.float32), scan.source[idx]
@@ -220,21 +234,31 @@ def _draw(pool: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([pool, rng.choice(pool, size=k - len(pool), replace=True)])
 
 
-def scan_dataset(params: Params) -> int:
-    """Scan every object of the mesh store; write the point store and rejects; return the kept count."""
-    store = open_mesh_store(params.dataset)
+def scan_id(object_id: str, r: int, scans_per_object: int) -> str:
+    """The point-store id of scan ``r`` of an object: the object's id when it is scanned once."""
+    return object_id if scans_per_object == 1 else f"{object_id}#{r}"
+
+
+def scan_dataset(params: Params, dataset: str) -> int:
+    """Scan every object of mesh store ``dataset`` ``params.datasets[dataset]`` times; write the point
+    store and rejects; return the number of scans kept."""
+    if dataset not in params.datasets:
+        raise StageError(f"scan: {dataset!r} is not in scan.datasets ({', '.join(params.datasets)})")
+    repeats = params.datasets[dataset]
+    store = open_mesh_store(dataset)
     mesh_path = store.path
     skipped = read_skipped(mesh_path)
-    name = f"{params.dataset}_scan"
+    name = f"{dataset}_scan"
     dest, rejects_dest = paths.points(name), paths.points_rejects(name)
     meta = DatasetMeta(source=store.meta.source, class_names=store.meta.class_names)
     rejects = Rejects("scan")
-    extra = {"dataset": name, "variant": "obj_bg", "source_dataset": params.dataset}
+    extra = {"dataset": name, "variant": "obj_bg", "source_dataset": dataset, "scans_per_object": repeats,
+             "heading": params.heading}
     if skipped:
         extra["skipped"] = skipped
 
     clouds: list[np.ndarray] = []
-    kept: list[int] = []
+    kept: list[tuple[int, int]] = []  # (object index, scan number)
     valid: list[int] = []
     for i in range(len(store)):
         problem = mesh_problem(store[i])
@@ -244,26 +268,28 @@ def scan_dataset(params: Params) -> int:
             valid.append(i)
     if valid:
         with Scanner(params, store) as scanner:
-            for i in tqdm(valid, desc="scan", unit="obj", leave=False):
-                rng = np.random.default_rng([params.seed, i])
+            jobs = [(i, r) for i in valid for r in range(repeats)]
+            for i, r in tqdm(jobs, desc=f"scan {dataset}", unit="scan", leave=False):
+                rng = np.random.default_rng([params.seed, i, r])
+                sid = scan_id(store.object_ids[i], r, repeats)
                 try:
                     raw = scanner.scan(i, rng, candidates=valid)
                 except Exception as err:  # noqa: BLE001 - one bad mesh must not stop the stage
-                    rejects.add(store.object_ids[i], f"scan failed: {type(err).__name__}: {err}")
+                    rejects.add(sid, f"scan failed: {type(err).__name__}: {err}")
                     continue
                 seen = int(np.sum(raw.source == OBJECT))
                 if seen < params.min_object_points:
-                    rejects.add(store.object_ids[i], f"object seen in only {seen} points (min_object_points)")
+                    rejects.add(sid, f"object seen in only {seen} points (min_object_points)")
                     continue
                 pts, _ = scanner.finish(raw, rng)
                 clouds.append(pts)
-                kept.append(i)
+                kept.append((i, r))
 
     ps = PointSet(
         points=np.stack(clouds) if clouds else np.zeros((0, params.points, 3), np.float32),
-        labels=store.labels[kept] if kept else np.zeros(0, np.int64),
-        split=[store.split[i] for i in kept],
-        object_ids=[store.object_ids[i] for i in kept],
+        labels=store.labels[[i for i, _ in kept]] if kept else np.zeros(0, np.int64),
+        split=[store.split[i] for i, _ in kept],
+        object_ids=[scan_id(store.object_ids[i], r, repeats) for i, r in kept],
         meta=meta,
     )
     write_point_store(dest, ps, **extra)
@@ -275,7 +301,12 @@ def scan_dataset(params: Params) -> int:
     return len(kept)
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", help="mesh store to scan (default: every dataset in scan.datasets)")
+
+
 def main(args: argparse.Namespace) -> None:
     params = config.section("scan", Params, path=args.params)
-    scan_dataset(params)
+    for dataset in [args.dataset] if args.dataset else list(params.datasets):
+        scan_dataset(params, dataset)
 

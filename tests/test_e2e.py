@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow
 
 # Outputs whose content must agree between the two engines (timing-dependent ones are left out).
 DATA_OUTPUTS = ["data/prepared/synth.h5", "data/points/synth.h5", "data/points/synth_scan.h5",
-                "data/views/views.h5", "data/points/capod.h5"]
-METRIC_OUTPUTS = ["results/metrics/linear_svm_synth.json", "results/metrics/fewshot.json",
+                "data/views/views.h5", "data/points/capod.h5", "data/points/capod_scan.h5"]
+METRIC_OUTPUTS = ["results/metrics/linear_svm_synth.json", "results/metrics/fewshot_synth.json",
                   "results/metrics/partseg.json", "results/tables/summary.csv"]
 
 
@@ -80,7 +80,8 @@ def test_dvc_repro_makes_every_output_then_does_nothing(dvc_run):
     assert summary.exists()
     assert (dvc_run / "results/figures/contact_sheet.png").stat().st_size > 1000
     lock = yaml.safe_load((dvc_run / "dvc.lock").read_text())
-    assert {"report", "fewshot", "partseg", "merge_views"} <= set(lock["stages"])
+    assert {"report", "fewshot@synth", "fewshot@capod_scan", "scan@capod", "partseg", "merge_views"} <= set(
+        lock["stages"])
     again = run(["dvc", "repro"], dvc_run)
     assert "Running stage" not in again.stdout, again.stdout
     status = run(["dvc", "status"], dvc_run)
@@ -120,13 +121,13 @@ def test_snakemake_produces_the_same_files(dvc_run, tmp_path):
 def test_exp_run_changes_a_param_and_the_diffs_show_it(dvc_run):
     run(["git", "add", "-A"], dvc_run)
     run(["git", "commit", "-q", "-m", "baseline results"], dvc_run)
-    before = json.loads((dvc_run / "results/metrics/fewshot.json").read_text())
+    before = json.loads((dvc_run / "results/metrics/fewshot_synth.json").read_text())
     run(["dvc", "exp", "run", "-n", "fewer-runs", "-S", "fewshot.runs=3"], dvc_run)
-    after = json.loads((dvc_run / "results/metrics/fewshot.json").read_text())
+    after = json.loads((dvc_run / "results/metrics/fewshot_synth.json").read_text())
     assert after != before
     params = run(["dvc", "params", "diff", "--json"], dvc_run)
     assert json.loads(params.stdout)["params.yaml"]["fewshot.runs"]["new"] == 3
     metrics = json.loads(run(["dvc", "metrics", "diff", "--json"], dvc_run).stdout)
-    assert "results/metrics/fewshot.json" in metrics, metrics
+    assert "results/metrics/fewshot_synth.json" in metrics, metrics
     shown = run(["dvc", "exp", "show", "--json"], dvc_run).stdout
     assert "fewer-runs" in shown

@@ -129,21 +129,22 @@ def skipped_features(name: str) -> None:
 def test_skipped_dataset_passes_through(workdir: Path):
     skipped_features("capod")
     params = write_params(workdir / "params.yaml", linear_svm={"datasets": ["capod"]},
-                          fewshot={"dataset": "capod"})
+                          fewshot={"datasets": ["capod"]})
     assert cli_main(["linear-svm", "--params", str(params)]) == 0
     assert cli_main(["fewshot", "--params", str(params)]) == 0
     reason = {"skipped": "folder ../shared/data/capod not found"}
     assert json.loads(Path(paths.metrics("linear_svm_capod")).read_text()) == reason
-    assert json.loads(Path(paths.metrics("fewshot")).read_text()) == reason
+    assert json.loads(Path(paths.metrics("fewshot_capod")).read_text()) == reason
     assert Path(paths.plots("confusion_capod.csv")).read_text().strip() == "actual,predicted"
 
 
 def test_fewshot_stage_separable_vs_noise_and_infeasible_setting(workdir: Path):
     write_features(paths.features("toy"), tiny_features())
-    params = write_params(workdir / "params.yaml", fewshot={"dataset": "toy", "settings": [[5, 10], [10, 10]],
+    params = write_params(workdir / "params.yaml", fewshot={"datasets": ["toy"], "settings": [[5, 10], [10, 10]],
                                                             "runs": 4})
     assert cli_main(["fewshot", "--params", str(params)]) == 0
-    m = json.loads(Path(paths.metrics("fewshot")).read_text())
+    m = json.loads(Path(paths.metrics("fewshot_toy")).read_text())
+    assert m["dataset"] == "toy"
     assert m["query_split"] == "test" and m["queries"] == 20
     s = m["settings"]["5w10s"]
     assert s["pretrained"]["mean"] > 95 and len(s["pretrained"]["runs"]) == 4
@@ -154,8 +155,8 @@ def test_fewshot_stage_separable_vs_noise_and_infeasible_setting(workdir: Path):
 
 def test_fewshot_is_seeded_and_upstream_mode_uses_train_queries():
     fs = tiny_features()
-    prm = F.Params(dataset="toy", settings=[(5, 10)], runs=3, queries=15, query_split="train_upstream")
-    a, b = F.evaluate(fs, prm), F.evaluate(fs, prm)
+    prm = F.Params(datasets=["toy"], settings=[(5, 10)], runs=3, queries=15, query_split="train_upstream")
+    a, b = F.evaluate(fs, prm, "toy"), F.evaluate(fs, prm, "toy")
     assert a == b
     support, query = F.pools(fs, "train_upstream")
     np.testing.assert_array_equal(support, query)

@@ -43,12 +43,12 @@ def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_json(paths.metrics("linear_svm_synth"), svm_metrics(85.0, 40.0))
     write_json(paths.metrics("linear_svm_modelnet40"), svm_metrics(88.5, 30.25))
     write_json(paths.metrics("linear_svm_capod"), {"skipped": "folder not found"})
-    write_json(paths.metrics("fewshot"), FEWSHOT)
+    write_json(paths.metrics("fewshot_synth"), FEWSHOT)
     write_json(paths.metrics("partseg"), PARTSEG)
     return tmp_path
 
 
-PLAN = R.Plan(["synth", "modelnet40", "capod"], "synth", ["5w10s", "10w10s"], "synth")
+PLAN = R.Plan(["synth", "modelnet40", "capod"], ["synth"], ["5w10s", "10w10s"], "synth")
 
 
 def by_key(rows: list[dict]) -> dict[tuple[str, str, str], dict]:
@@ -108,7 +108,7 @@ def test_missing_metrics_file_is_a_stage_error(results: Path):
     from crosspoint.store import StageError
 
     with pytest.raises(StageError, match="linear_svm_scanobjectnn"):
-        R.build_rows(R.Plan(["scanobjectnn"], None, [], None))
+        R.build_rows(R.Plan(["scanobjectnn"], [], [], None))
 
 
 def test_report_stage_with_figures(results: Path):
@@ -120,10 +120,10 @@ def test_report_stage_with_figures(results: Path):
     write_features(paths.features("synth"), fs)
     Path(paths.plots("confusion_synth.csv")).parent.mkdir(parents=True, exist_ok=True)
     Path(paths.plots("confusion_synth.csv")).write_text("actual,predicted\na,a\na,b\nb,b\nc,c\nd,d\n")
-    params = {"linear_svm": {"datasets": ["synth", "capod"]}, "fewshot": {"settings": [[5, 10], [10, 10]]},
+    params = {"linear_svm": {"datasets": ["synth", "capod"]}, "fewshot": {"datasets": ["synth"], "settings": [[5, 10], [10, 10]]},
               "partseg": {}}
-    rows = R.run(R.Params(tsne_max_points=40, perplexity=5.0), R.plan_from_params(params))
+    rows = R.run(R.Params(tsne_dataset="synth", tsne_max_points=40, perplexity=5.0), R.plan_from_params(params))
     assert len(rows) == 4 + 1 + 2 + 2
     for name in ("tsne_synth.png", "confusion_synth.png"):
         assert Path(paths.figures(name)).stat().st_size > 5000
-    assert json.loads(Path(paths.metrics("fewshot")).read_text()) == FEWSHOT  # inputs untouched
+    assert json.loads(Path(paths.metrics("fewshot_synth")).read_text()) == FEWSHOT  # inputs untouched

@@ -86,16 +86,39 @@ def test_finish_resamples_caps_background_and_normalises(scanner):
     assert np.mean(source != OBJECT) <= SMALL.max_background + 1e-9
 
 
+def test_random_heading_turns_the_scan_about_the_up_axis_only(scanner):
+    canonical = dataclasses.replace(SMALL, heading="canonical")
+    scan = scanner.scan(1, np.random.default_rng(3))
+    with Scanner(canonical, scanner.meshes) as fixed:
+        base, _ = fixed.finish(scan, np.random.default_rng(7))
+    turned, _ = scanner.finish(scan, np.random.default_rng(7))
+    assert not np.allclose(base, turned, atol=1e-3)
+    # same points (same resampling draws) up to a rigid motion and the unit-sphere rescale: pairwise
+    # distances scale by one factor s, and heights (y, the turning axis) by the same s
+    d_base = np.linalg.norm(base[:50, None] - base[None, :50], axis=2)
+    d_turned = np.linalg.norm(turned[:50, None] - turned[None, :50], axis=2)
+    off = ~np.eye(50, dtype=bool)
+    s = d_turned[off] / d_base[off]
+    assert np.allclose(s, s.mean(), rtol=1e-4)
+    assert np.allclose(turned[:, 1], s.mean() * base[:, 1], atol=1e-4)
+    assert np.isclose(np.linalg.norm(turned, axis=1).max(), 1.0, atol=1e-5)
+
+
 def test_params_check():
     with pytest.raises(ParamsError, match="max_background"):
         parse_section(Params, {"max_background": 1.5}, "scan")
+    with pytest.raises(ParamsError, match="scans per object"):
+        parse_section(Params, {"datasets": {"synth": 0}}, "scan")
+    with pytest.raises(ParamsError, match="heading"):
+        parse_section(Params, {"heading": "north"}, "scan")
     with pytest.raises(ParamsError, match="unknown key"):
         parse_section(Params, {"nieghbours": 2}, "scan")
 
 
-def _write_params(root, dataset: str, seed: int = 0) -> None:
+def _write_params(root, dataset: str, seed: int = 0, scans: int = 1) -> None:
     (root / "params.yaml").write_text(
-        f"scan:\n  dataset: {dataset}\n  points: {POINTS}\n  image_size: 64\n  min_object_points: 50\n  seed: {seed}\n"
+        f"scan:\n  datasets: {{{dataset}: {scans}}}\n  points: {POINTS}\n  image_size: 64\n"
+        f"  min_object_points: 50\n  seed: {seed}\n"
     )
 
 
@@ -124,6 +147,25 @@ def test_scan_stage_shapes_labels_and_determinism(tmp_path, monkeypatch):
     _write_params(tmp_path, "toy", seed=1)
     assert cli.main(["scan"]) == 0
     assert not np.allclose(read_point_store(paths.points("toy_scan")).points, ps.points)
+
+
+def test_several_scans_per_object_keep_the_object_split(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    meshes = toy_meshes()
+    write_mesh_store(paths.prepared("toy"), meshes, DatasetMeta("synthetic", ["ball", "box", "round"]))
+    _write_params(tmp_path, "toy", scans=3)
+    assert cli.main(["scan", "--dataset", "toy"]) == 0
+    ps = read_point_store(paths.points("toy_scan"))
+    assert ps.points.shape == (15, POINTS, 3)
+    assert ps.object_ids == [f"{m.object_id}#{r}" for m in meshes for r in range(3)]
+    assert ps.split == [m.split for m in meshes for _ in range(3)]
+    assert ps.labels.tolist() == [m.label for m in meshes for _ in range(3)]
+    # independent viewpoints: the three scans of an object differ
+    assert not np.allclose(ps.points[0], ps.points[1]) and not np.allclose(ps.points[1], ps.points[2])
+    with h5py.File(paths.points("toy_scan"), "r") as h5:
+        assert h5.attrs["scans_per_object"] == 3 and h5.attrs["heading"] == "random"
+    # a dataset that is not in scan.datasets is a clear error
+    assert cli.main(["scan", "--dataset", "other"]) != 0
 
 
 def test_scan_passes_an_empty_skipped_store_through(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""``crosspoint fewshot``: N-way K-shot linear SVMs on frozen features (mean ± std over runs).
+"""``crosspoint fewshot --dataset NAME``: N-way K-shot linear SVMs on frozen features (mean ± std over runs).
 
 Per setting ``[way, shot]`` and run: draw ``way`` classes, ``shot`` support objects per class from
 the train split, and ``queries`` query objects per class; fit ``StandardScaler`` on the support,
@@ -9,7 +9,8 @@ the train split (disjoint from the support). A support object is never a query i
 
 A setting the dataset cannot fill (too few classes with enough objects) is recorded as
 ``{"skipped": reason}`` and the others still run. Accuracies are in percent; std is the population
-std over runs (ddof=0), as the upstream script reports.
+std over runs (ddof=0), as the upstream script reports. One metrics file per dataset of
+``fewshot.datasets``: ``paths.metrics(f"fewshot_{NAME}")``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ log = logging.getLogger("crosspoint.fewshot")
 
 @dataclass(frozen=True)
 class Params:
-    dataset: str = "synth"
+    datasets: list[str] = field(default_factory=lambda: ["synth", "synth_scan", "capod_scan"])
     settings: list[tuple[int, int]] = field(default_factory=lambda: [(5, 10), (5, 20), (10, 10), (10, 20)])
     runs: int = 10
     queries: int = 20  # per class
@@ -41,6 +42,8 @@ class Params:
 
     def check(self) -> list[str]:
         problems = []
+        if not self.datasets:
+            problems.append("datasets must name at least one dataset")
         if any(w < 2 or s < 1 for w, s in self.settings):
             problems.append("each setting is [way >= 2, shot >= 1]")
         if self.runs < 1 or self.queries < 1:
@@ -71,15 +74,15 @@ def episode_accuracy(x: np.ndarray, labels: np.ndarray, episode: Episode, c: flo
     return accuracy(labels[episode.query], model.predict(scaler.transform(x[episode.query])))
 
 
-def run_setting(fs: FeatureSet, way: int, shot: int, prm: Params) -> dict[str, Any]:
+def run_setting(fs: FeatureSet, way: int, shot: int, prm: Params, dataset: str = "") -> dict[str, Any]:
     support_pool, query_pool = pools(fs, prm.query_split)
     ok = eligible_classes(fs.labels, support_pool, query_pool, shot, prm.queries)
     if len(ok) < way:
         reason = (
             f"{way}-way {shot}-shot with {prm.queries} {prm.query_split} queries per class needs {way} classes "
-            f"with enough objects; {prm.dataset} has {len(ok)}"
+            f"with enough objects; {dataset or 'the dataset'} has {len(ok)}"
         )
-        log.warning("fewshot %s: skipped (%s)", setting_name(way, shot), reason)
+        log.warning("fewshot %s %s: skipped (%s)", dataset, setting_name(way, shot), reason)
         return {"way": way, "shot": shot, "skipped": reason}
     # one generator per setting, so a setting's episodes do not depend on which others run
     rng = np.random.default_rng([prm.seed, way, shot])
@@ -94,41 +97,42 @@ def run_setting(fs: FeatureSet, way: int, shot: int, prm: Params) -> dict[str, A
             "mean": percent(accs.mean()), "std": percent(accs.std()), "runs": [percent(a) for a in accs],
         }
     log.info(
-        "fewshot %s: pretrained %.1f ± %.1f, random %.1f ± %.1f", setting_name(way, shot),
+        "fewshot %s %s: pretrained %.1f ± %.1f, random %.1f ± %.1f", dataset, setting_name(way, shot),
         out["pretrained"]["mean"], out["pretrained"]["std"], out["random"]["mean"], out["random"]["std"],
     )
     return out
 
 
-def evaluate(fs: FeatureSet, prm: Params) -> dict[str, Any]:
+def evaluate(fs: FeatureSet, prm: Params, dataset: str = "") -> dict[str, Any]:
     if fs.split_mask("train").sum() == 0:
-        raise StageError(f"fewshot: dataset {prm.dataset} has no train objects")
+        raise StageError(f"fewshot: dataset {dataset} has no train objects")
     return {
-        "dataset": prm.dataset, "query_split": prm.query_split, "queries": prm.queries, "runs": prm.runs,
+        "dataset": dataset, "query_split": prm.query_split, "queries": prm.queries, "runs": prm.runs,
         "c": prm.c, "unit": "percent",
-        "settings": {setting_name(w, s): run_setting(fs, w, s, prm) for w, s in prm.settings},
+        "settings": {setting_name(w, s): run_setting(fs, w, s, prm, dataset) for w, s in prm.settings},
     }
 
 
-def run(prm: Params) -> dict[str, Any]:
-    fs = read_features(paths.features(prm.dataset))
-    dest = paths.metrics("fewshot")
+def run(dataset: str, prm: Params) -> dict[str, Any]:
+    fs = read_features(paths.features(dataset))
+    dest = paths.metrics(f"fewshot_{dataset}")
     if fs.skipped is not None:
-        log.warning("fewshot %s: skipped (%s)", prm.dataset, fs.skipped)
+        log.warning("fewshot %s: skipped (%s)", dataset, fs.skipped)
         metrics: dict[str, Any] = {"skipped": fs.skipped}
     else:
-        metrics = evaluate(fs, prm)
+        metrics = evaluate(fs, prm, dataset)
     write_json(dest, metrics)
-    log.info("fewshot: wrote %s", dest)
+    log.info("fewshot %s: wrote %s", dataset, dest)
     return metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", help="override fewshot.dataset (must match the params to be tracked)")
+    parser.add_argument("--dataset", help="dataset name (default: every dataset in fewshot.datasets)")
 
 
 def main(args: argparse.Namespace) -> None:
     prm = config.section("fewshot", Params, path=args.params)
-    if args.dataset and args.dataset != prm.dataset:
-        prm = Params(**{**prm.__dict__, "dataset": args.dataset})
-    run(prm)
+    if args.dataset and args.dataset not in prm.datasets:
+        log.warning("fewshot: %s is not in fewshot.datasets; evaluating it anyway", args.dataset)
+    for name in [args.dataset] if args.dataset else prm.datasets:
+        run(name, prm)

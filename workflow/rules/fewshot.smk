@@ -1,8 +1,10 @@
 # Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
 
 rule fewshot:
+    wildcard_constraints:
+        dataset=one_of(P("fewshot.datasets")),
     input:
-        f"data/features/{P('fewshot.dataset')}.h5",
+        "data/features/{dataset}.h5",
         "crosspoint/evaluate/fewshot.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/metrics.py",
@@ -10,12 +12,11 @@ rule fewshot:
         "crosspoint/config.py",
         "crosspoint/paths.py",
     output:
-        "results/metrics/fewshot.json",
+        "results/metrics/fewshot_{dataset}.json",
     params:
         fewshot=P("fewshot"),
-        fewshot_dataset=P("fewshot.dataset"),
     log:
-        "logs/fewshot.log",
+        "logs/fewshot_{dataset}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 2
@@ -23,4 +24,4 @@ rule fewshot:
         mem_mb=2000,
         runtime=30,
     shell:
-        "crosspoint fewshot --dataset {params.fewshot_dataset} > {log} 2>&1"
+        "crosspoint fewshot --dataset {wildcards.dataset} > {log} 2>&1"

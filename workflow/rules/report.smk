@@ -3,7 +3,7 @@
 rule report:
     input:
         expand("results/metrics/linear_svm_{_each}.json", _each=P("linear_svm.datasets")),
-        "results/metrics/fewshot.json",
+        expand("results/metrics/fewshot_{_each}.json", _each=P("fewshot.datasets")),
         "results/metrics/partseg.json",
         f"data/features/{P('report.tsne_dataset')}.h5",
         f"results/plots/confusion_{P('report.tsne_dataset')}.csv",

@@ -1,20 +1,22 @@
 # Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
 
 rule scan:
+    wildcard_constraints:
+        dataset=one_of(P("scan.datasets")),
     input:
-        f"data/prepared/{P('scan.dataset')}.h5",
+        "data/prepared/{dataset}.h5",
         "crosspoint/scan.py",
         "crosspoint/rendering.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
     output:
-        f"data/points/{P('scan.dataset')}_scan.h5",
-        f"data/points/{P('scan.dataset')}_scan_rejects.csv",
+        "data/points/{dataset}_scan.h5",
+        "data/points/{dataset}_scan_rejects.csv",
     params:
         scan=P("scan"),
     log:
-        "logs/scan.log",
+        "logs/scan_{dataset}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 2
@@ -22,4 +24,4 @@ rule scan:
         mem_mb=2000,
         runtime=120,
     shell:
-        "crosspoint scan > {log} 2>&1"
+        "crosspoint scan --dataset {wildcards.dataset} > {log} 2>&1"
