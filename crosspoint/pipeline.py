@@ -221,8 +221,8 @@ STAGES: list[Stage] = [
     Stage(
         name="report",
         cmd="crosspoint report",
-        deps=[paths.metrics("linear_svm_{each:linear_svm.datasets}"), paths.metrics("fewshot_{each:fewshot.datasets}"),
-              paths.metrics("partseg"), paths.features("{p:report.tsne_dataset}"),
+        deps=[paths.metrics("linear_svm_{each:linear_svm.datasets}"),
+              paths.metrics("fewshot_{each:fewshot.datasets}"), paths.metrics("partseg"), paths.features("{p:report.tsne_dataset}"),
               paths.plots("confusion_{p:report.tsne_dataset}.csv"), "crosspoint/report.py",
               "crosspoint/evaluate/linear_svm.py", "crosspoint/evaluate/fewshot.py", "crosspoint/evaluate/partseg.py",
               *EVAL_CORE, *CORE],
