@@ -8,11 +8,26 @@ the mesh store. A *point source* (ScanObjectNN or ShapeNetPart HDF5 files) retur
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from crosspoint.store import StageError
+
+log = logging.getLogger("crosspoint.sources")
+
+
+def data_missing(name: str, required: bool, reason: str, how_to_fix: str, warn: bool = True) -> str:
+    """A dataset's files are absent: raise a StageError saying ``how_to_fix`` when the dataset is
+    ``required``; otherwise log (once, ``warn``) that it is skipped and return ``reason``."""
+    if required:
+        raise StageError(f"{reason}; {how_to_fix} (or set datasets.{name}.required: false to skip it)")
+    if warn:
+        log.warning("%s: %s; skipping (required: false)", name, reason)
+    return reason
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from crosspoint.sources import check_mesh, natural_key, stratified_split
-from crosspoint.sources.base import MeshItem, MeshSource, Reject
+from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
 from crosspoint.sources.off import OffError, read_off
 from crosspoint.store import StageError
 
@@ -305,15 +305,11 @@ class MeshDirSource(MeshSource):
 
     def ensure_available(self) -> str | None:
         if not self.root.is_dir():
-            reason = f"mesh folder {self.root} not found"
-            if self.params.required:
-                raise StageError(
-                    f"{reason} (cwd {Path.cwd()}); put the meshes there or set datasets.{self.name}.path, "
-                    f"or set datasets.{self.name}.required: false to skip this dataset"
-                )
-            if self._entries is None:
-                log.warning("%s: %s; skipping (required: false)", self.name, reason)
-                self._entries = []
+            reason = data_missing(
+                self.name, self.params.required, f"mesh folder {self.root} not found (cwd {Path.cwd()})",
+                f"put the meshes there or set datasets.{self.name}.path", warn=self._entries is None,
+            )
+            self._entries = []
             return reason
         self.entries()
         return None

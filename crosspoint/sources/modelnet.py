@@ -17,7 +17,7 @@ from typing import Literal
 
 from crosspoint import paths
 from crosspoint.sources import download
-from crosspoint.sources.base import MeshItem, MeshSource, Reject
+from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
 from crosspoint.sources.mesh_dir import Entry, limit_per_class, load_entries, scan_class_folders
 from crosspoint.store import StageError
 
@@ -106,14 +106,11 @@ class ModelNetSource(MeshSource):
     def _local_tree(self) -> Path | None:
         path = Path(self.params.path)
         if not path.exists():
-            message = f"{self.params.source} not found at {path} (cwd {Path.cwd()})"
-            if self.params.required:
-                raise StageError(
-                    f"{message}; set datasets.{self.name}.path to the extracted folder or the archive, or remove "
-                    f"path to download {self.params.archive_url}"
-                )
-            self._skip = message
-            log.warning("%s: %s; skipping (required: false)", self.name, message)
+            self._skip = data_missing(
+                self.name, self.params.required, f"{self.params.source} not found at {path} (cwd {Path.cwd()})",
+                f"set datasets.{self.name}.path to the extracted folder or the archive, or remove path to "
+                f"download {self.params.archive_url}",
+            )
             return None
         if path.is_dir():
             return path

@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from crosspoint.sources import normalize_unit_sphere
-from crosspoint.sources.base import PointSource
+from crosspoint.sources.base import PointSource, data_missing
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
 log = logging.getLogger("crosspoint.prepare")
@@ -92,10 +92,7 @@ class ScanObjectNNSource(PointSource):
             f"ScanObjectNN {self.params.variant} files ({subdir}/training_objectdataset{suffix}.h5 and "
             f"test_objectdataset{suffix}.h5) not found under {self.params.path}"
         )
-        if self.params.required:
-            raise StageError(f"{reason}. {HELP.format(name=self.name)} (or required: false to skip it)")
-        log.warning("%s: %s; skipping (required: false)", self.name, reason)
-        return reason
+        return data_missing(self.name, self.params.required, reason, HELP.format(name=self.name))
 
     def load_points(self) -> PointSet:
         meta = DatasetMeta(source="scanobjectnn", class_names=list(CLASS_NAMES))

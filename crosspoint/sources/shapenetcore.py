@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from crosspoint.sources import natural_key
-from crosspoint.sources.base import MeshItem, MeshSource, Reject
+from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
 from crosspoint.sources.mesh_dir import Entry, assign_missing_splits, load_entries
 from crosspoint.store import StageError
 
@@ -147,16 +147,12 @@ class ShapeNetCoreSource(MeshSource):
     def ensure_available(self) -> str | None:
         root = Path(self.params.path)
         if not root.is_dir():
-            reason = f"ShapeNetCore v2 not found at {root}"
-            if self.params.required:
-                raise StageError(
-                    f"{reason} (cwd {Path.cwd()}). {DOWNLOAD_HELP} and set datasets.{self.name}.path to the "
-                    f"folder holding the synset folders (or required: false to skip it)"
-                )
-            if self._skip is None:
-                log.warning("%s: %s; skipping (required: false)", self.name, reason)
-            self._skip = reason
-            return reason
+            self._skip = data_missing(
+                self.name, self.params.required, f"ShapeNetCore v2 not found at {root} (cwd {Path.cwd()})",
+                f"{DOWNLOAD_HELP} and set datasets.{self.name}.path to the folder holding the synset folders",
+                warn=self._skip is None,
+            )
+            return self._skip
         self.entries()
         return None
 

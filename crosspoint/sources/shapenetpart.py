@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from crosspoint.sources import natural_key, normalize_unit_sphere
-from crosspoint.sources.base import PointSource
+from crosspoint.sources.base import PointSource, data_missing
 from crosspoint.sources.scanobjectnn import read_h5_points
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
@@ -84,10 +84,7 @@ class ShapeNetPartSource(PointSource):
         if {"train", "test"} <= found:
             return None
         reason = f"ShapeNetPart files ply_data_train*.h5 and ply_data_test*.h5 not found in {self.params.path}"
-        if self.params.required:
-            raise StageError(f"{reason}; {HELP.format(name=self.name)} (or required: false to skip it)")
-        log.warning("%s: %s; skipping (required: false)", self.name, reason)
-        return reason
+        return data_missing(self.name, self.params.required, reason, HELP.format(name=self.name))
 
     def load_points(self) -> PointSet:
         meta = DatasetMeta(
