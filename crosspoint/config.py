@@ -146,3 +146,14 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+def pretrain_seeds(path: str | Path = DEFAULT_PARAMS, params: dict[str, Any] | None = None) -> list[int]:
+    """``pretrain.seeds``: the pretraining runs every evaluation averages over (without importing
+    the pretraining module, which loads torch)."""
+    params = load_params(path) if params is None else params
+    seeds = (params.get("pretrain") or {}).get("seeds", [0])
+    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise ParamsError(f"params pretrain.seeds: expected a list of distinct non-negative integers, got {seeds!r}")
+    return list(seeds)

@@ -1,15 +1,17 @@
 """``crosspoint features --dataset NAME --shard I``: frozen global features of one shard of a dataset.
 
-Shard ``I`` of ``S = len(features.shards)`` takes objects ``[I*N//S, (I+1)*N//S)`` of the point
-store ``paths.points(NAME)`` and writes ``paths.features_shard(NAME, I)``; ``crosspoint
-merge-features --dataset NAME`` (:mod:`crosspoint.merge_features`) concatenates the shards into
-``paths.features(NAME)`` (layout in :mod:`crosspoint.evaluate`). For each object, ``features.points``
+``crosspoint features --dataset NAME --shard I --seed K``: shard ``I`` of ``S = len(features.shards)``
+takes objects ``[I*N//S, (I+1)*N//S)`` of the point store ``paths.points(NAME)`` and writes
+``paths.features_shard(NAME, I, K)``; ``crosspoint merge-features --dataset NAME --seed K``
+(:mod:`crosspoint.merge_features`) concatenates the shards into ``paths.features(NAME, K)`` (layout
+in :mod:`crosspoint.evaluate`). One set per pretraining seed ``K`` of ``pretrain.seeds``. For each object, ``features.points``
 points (1024, the paper's linear protocol) are taken from the stored cloud (the first ones, or a
 random subset drawn with ``numpy.random.default_rng([seed, i])`` for object ``i`` of the whole store),
-and the global feature (DGCNN: max-pool ‖ avg-pool = 2048-d) is computed by the pretrained
-classification encoder (``paths.pretrain_dir("cls")/best.pt``) and by the same architecture at a
-random init drawn from ``seed`` (the same in every shard), so the merged file does not depend on the
-number of shards. The encoder keeps the k it was pretrained with (the upstream few-shot script used
+and the global feature (DGCNN: max-pool ‖ avg-pool = 2048-d) is computed by the classification
+encoder pretrained with seed ``K`` (``paths.pretrain_dir("cls", K)/best.pt``) and by the same
+architecture at the random init that run started from (drawn from ``K``; the same in every shard), so
+the merged file does not depend on the number of shards and the two encoders differ only by the
+pretraining. The encoder keeps the k it was pretrained with (the upstream few-shot script used
 a different one). An empty point store (``skipped``, an absent optional dataset) gives empty shards
 with the same mark.
 """
@@ -25,7 +27,7 @@ from typing import Any, Literal
 import h5py
 import numpy as np
 
-from crosspoint import config, paths
+from crosspoint import config, numerics, paths
 from crosspoint.evaluate import FeatureSet, resolve_device, write_features
 from crosspoint.shards import check_shard, shard_attrs, shard_block, shards_problems
 from crosspoint.store import DatasetMeta, StageError, get_meta
@@ -40,7 +42,7 @@ class Params:
     points: int = 256  # points per object fed to the encoder (paper: 1024)
     subset: Literal["random", "first"] = "random"  # which stored points: seeded random subset or the first
     batch_size: int = 32
-    seed: int = 0  # random-init encoder and point subset
+    seed: int = 0  # point subset (the random-init encoder comes from the pretraining seed)
     device: str = "auto"
 
     def check(self) -> list[str]:
@@ -54,8 +56,8 @@ class Params:
         return problems
 
 
-def checkpoint_path() -> Path:
-    return Path(paths.pretrain_dir("cls")) / "best.pt"
+def checkpoint_path(seed: int) -> Path:
+    return Path(paths.pretrain_dir("cls", seed)) / "best.pt"
 
 
 def point_subset(points: np.ndarray, n: int, mode: str, seed: int, offset: int = 0) -> np.ndarray:
@@ -85,17 +87,18 @@ def encode(encoder, points: np.ndarray, batch_size: int, device, desc: str = "en
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def extract(dataset: str, prm: Params) -> None:
+def extract(dataset: str, prm: Params, seed: int) -> None:
     """Every shard of ``dataset`` then the merge (what the pipeline does, in one process)."""
     from crosspoint.merge_features import merge_features
 
     for shard in prm.shards:
-        extract_shard(dataset, prm, shard)
-    merge_features(dataset, prm)
+        extract_shard(dataset, prm, shard, seed)
+    merge_features(dataset, prm, seed)
 
 
-def extract_shard(dataset: str, prm: Params, shard: int) -> int:
-    """Compute and write the features of block ``shard`` of ``dataset``; return its number of objects."""
+def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:
+    """Compute and write the features of block ``shard`` of ``dataset`` by the encoder pretrained
+    with ``seed`` and its random init; return the block's number of objects."""
     check_shard(shard, prm.shards, "features")
     src = Path(paths.points(dataset))
     if not src.exists():
@@ -107,8 +110,8 @@ def extract_shard(dataset: str, prm: Params, shard: int) -> int:
         skipped = get_meta(h5, "skipped")
         class_names = DatasetMeta.from_h5(h5).class_names
     start, stop = shard_block(n_total, shard, len(prm.shards))
-    dest = paths.features_shard(dataset, shard)
-    attrs: dict[str, Any] = {"points": prm.points, "subset": prm.subset, "seed": prm.seed,
+    dest = paths.features_shard(dataset, shard, seed)
+    attrs: dict[str, Any] = {"points": prm.points, "subset": prm.subset, "seed": prm.seed, "encoder_seed": seed,
                              **shard_attrs(shard, len(prm.shards), start, stop)}
     if skipped is not None or n_total == 0:
         reason = str(skipped) if skipped is not None else f"{src} holds no objects"
@@ -124,22 +127,23 @@ def extract_shard(dataset: str, prm: Params, shard: int) -> int:
 
     from crosspoint.pretrain import load_point_encoder, random_point_encoder
 
-    ckpt = checkpoint_path()
+    ckpt = checkpoint_path(seed)
     if not ckpt.exists():
         raise StageError(f"{ckpt}: pretrained encoder not found (run `crosspoint pretrain` first: dvc repro)")
     device = resolve_device(prm.device)
+    numerics.configure_torch(device)
     encoder, model_cfg = load_point_encoder(ckpt, map_location="cpu")
-    random_encoder = random_point_encoder(model_cfg, prm.seed)
+    random_encoder = random_point_encoder(model_cfg, seed)
     with h5py.File(src, "r") as h5:
         points = h5["points"][start:stop]
         labels = h5["labels"][start:stop]
         split = [str(v) for v in h5["split"].asstr()[start:stop]]
         object_ids = [str(v) for v in h5["object_ids"].asstr()[start:stop]]
     pts = point_subset(points, prm.points, prm.subset, prm.seed, offset=start)
-    log.info("features %s shard %d/%d: objects [%d, %d) x %d points, device %s", dataset, shard, len(prm.shards),
-             start, stop, prm.points, device)
+    log.info("features %s seed %d shard %d/%d: objects [%d, %d) x %d points, device %s", dataset, seed, shard,
+             len(prm.shards), start, stop, prm.points, device)
     torch.manual_seed(prm.seed)
-    tag = f"{dataset} shard {shard}"
+    tag = f"{dataset} seed {seed} shard {shard}"
     pretrained = encode(encoder, pts, prm.batch_size, device, desc=f"{tag} pretrained")
     random = encode(random_encoder, pts, prm.batch_size, device, desc=f"{tag} random")
     fs = FeatureSet(pretrained=pretrained, random=random, labels=np.asarray(labels, np.int64), split=split,
@@ -153,10 +157,11 @@ def extract_shard(dataset: str, prm: Params, shard: int) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset name (one of features.datasets)")
     parser.add_argument("--shard", type=int, required=True, help="shard index, one of features.shards")
+    parser.add_argument("--seed", type=int, required=True, help="pretraining seed, one of pretrain.seeds")
 
 
 def main(args: argparse.Namespace) -> None:
     prm = config.section("features", Params, path=args.params)
     if args.dataset not in prm.datasets:
         log.warning("features: %s is not in features.datasets; extracting it anyway", args.dataset)
-    extract_shard(args.dataset, prm, args.shard)
+    extract_shard(args.dataset, prm, args.shard, args.seed)

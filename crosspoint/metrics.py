@@ -10,6 +10,7 @@ Part IoU rule (ShapeNetPart practice): for one shape and one part of its categor
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -182,3 +183,44 @@ def sample_episode(
         support.append(s)
         query.append(q)
     return Episode(classes=classes, support=np.concatenate(support), query=np.concatenate(query))
+
+
+# ---------------------------------------------------------------------------------------------
+# Spread over seeds
+
+SIGNIFICANCE_LEVEL = 0.05
+
+
+def compare_over_seeds(pretrained: Sequence[float], random_init: Sequence[float],
+                       alpha: float = SIGNIFICANCE_LEVEL) -> dict:
+    """Mean and sample std (ddof 1) of each encoder's score over seeds, the gain (difference of the
+    means), Welch's two-sided t-test and a verdict: the gain is significant when p < ``alpha``.
+
+    With one seed there is no spread: std and p are None and nothing is significant. When both
+    encoders give the same score on every seed p is 1; when neither varies but they differ, p is 0.
+    """
+    from scipy import stats
+
+    a = np.asarray(pretrained, dtype=np.float64)
+    b = np.asarray(random_init, dtype=np.float64)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("compare_over_seeds needs at least one score per encoder")
+    gain = float(a.mean() - b.mean())
+    std_a = float(a.std(ddof=1)) if a.size > 1 else None
+    std_b = float(b.std(ddof=1)) if b.size > 1 else None
+    if a.size < 2 or b.size < 2:
+        p = None
+    elif std_a == 0 and std_b == 0:
+        p = 1.0 if gain == 0 else 0.0
+    else:
+        with warnings.catch_warnings():  # scipy warns when one side barely varies; the test is still defined
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    significant = p is not None and p < alpha
+    verdict = "no spread (one seed)" if p is None else (
+        ("better" if gain > 0 else "worse") if significant else "no significant difference")
+    return {
+        "pretrained": {"mean": float(a.mean()), "std": std_a, "values": a.tolist()},
+        "random": {"mean": float(b.mean()), "std": std_b, "values": b.tolist()},
+        "gain": gain, "p_value": p, "significant": significant, "verdict": verdict, "seeds": int(a.size),
+    }

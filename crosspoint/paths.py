@@ -40,9 +40,9 @@ def points_shard_rejects(dataset: str, shard: int | str) -> str:
     return f"{DATA}/points/shards/{dataset}/shard-{shard}_rejects.csv"
 
 
-def features_shard(dataset: str, shard: int | str) -> str:
-    """One shard of a features file (merged into ``features(dataset)`` by merge-features)."""
-    return f"{DATA}/features/shards/{dataset}/shard-{shard}.h5"
+def features_shard(dataset: str, shard: int | str, seed: int | str) -> str:
+    """One shard of a features file (merged into ``features(dataset, seed)`` by merge-features)."""
+    return f"{DATA}/features/shards/{dataset}/seed-{seed}/shard-{shard}.h5"
 
 
 def render_shard(shard: int) -> str:
@@ -62,18 +62,32 @@ def contact_sheet() -> str:
     return f"{RESULTS}/figures/contact_sheet.png"
 
 
-def pretrain_dir(variant: str) -> str:
-    """Checkpoints of a pretraining run: ``cls`` (the classification encoder) or ``seg`` (part-seg encoder)."""
-    return f"{MODELS}/pretrain_{variant}"
+def pretrain_dir(variant: str, seed: int | str) -> str:
+    """Checkpoints of a pretraining run: ``cls`` (the classification encoder) or ``seg`` (part-seg
+    encoder), one run per seed of ``pretrain.seeds``."""
+    return f"{MODELS}/pretrain_{variant}/seed-{seed}"
 
 
-def pretrain_live(variant: str) -> str:
+def pretrain_live(variant: str, seed: int | str) -> str:
     """DVCLive directory (metrics.json, plots) of a pretraining run."""
-    return f"{RESULTS}/pretrain_{variant}"
+    return f"{RESULTS}/pretrain_{variant}/seed-{seed}"
 
 
-def features(dataset: str) -> str:
-    return f"{DATA}/features/{dataset}.h5"
+def features(dataset: str, seed: int | str) -> str:
+    """Frozen features of a dataset by the encoder pretrained with ``seed`` (and its random init)."""
+    return f"{DATA}/features/{dataset}/seed-{seed}.h5"
+
+
+def partseg_metrics(seed: int | str) -> str:
+    return f"{RESULTS}/metrics/partseg/seed-{seed}.json"
+
+
+def partseg_curves(seed: int | str) -> str:
+    return f"{RESULTS}/plots/partseg_curves/seed-{seed}.csv"
+
+
+def partseg_examples(seed: int | str) -> str:
+    return f"{RESULTS}/figures/partseg_examples/seed-{seed}.png"
 
 
 def metrics(name: str) -> str:

@@ -29,7 +29,8 @@ DVC_YAML = Path("dvc.yaml")
 RULES_DIR = Path("workflow/rules")
 
 # Code each stage depends on, besides its own module: the shared storage and config layer.
-CORE = ["crosspoint/store.py", "crosspoint/config.py", "crosspoint/paths.py"]
+CORE = ["crosspoint/store.py", "crosspoint/config.py", "crosspoint/paths.py", "crosspoint/numerics.py",
+        "crosspoint/exact.py"]
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,11 @@ TRAIN_DEPS = ["crosspoint/models", "crosspoint/losses.py", "crosspoint/augment.p
 EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/metrics.py"]
 # The pretrain keys both variants read (the rest of the section is per variant: pretrain.cls, pretrain.seg).
 # tests/test_pipeline.py checks this against crosspoint.pretrain.Params.
-PRETRAIN_SHARED = ["dataset", "seed", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
-                   "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "workers", "threads",
+# (``seeds`` is the list of instances: each run reads only its own seed, from the command line.)
+PRETRAIN_SHARED = ["dataset", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
+                   "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "workers",
                    "sync_bn", "point_augment", "image_augment"]
+SEEDS = Axis("seed", param="pretrain.seeds")
 
 STAGES: list[Stage] = [
     Stage(
@@ -144,14 +147,14 @@ STAGES: list[Stage] = [
     ),
     Stage(
         name="pretrain",
-        cmd="crosspoint pretrain --variant {variant}",
+        cmd="crosspoint pretrain --variant {variant} --seed {seed}",
         deps=[paths.points("{p:pretrain.dataset}"), paths.views(), "crosspoint/pretrain.py", *TRAIN_DEPS, *CORE],
         params=["pretrain.{variant}", *(f"pretrain.{key}" for key in PRETRAIN_SHARED)],
-        outs=[f"{paths.pretrain_dir('{variant}')}/best.pt", f"{paths.pretrain_dir('{variant}')}/last.pt"],
+        outs=[f"{paths.pretrain_dir('{variant}', '{seed}')}/best.pt", f"{paths.pretrain_dir('{variant}', '{seed}')}/last.pt"],
         persist=True,  # kept while the stage runs, so a killed run resumes from last.pt
-        metrics=[f"{paths.pretrain_live('{variant}')}/metrics.json"],
-        plots={f"{paths.pretrain_live('{variant}')}/plots/metrics": {"x": "step"}},
-        over=(Axis("variant", values=("cls", "seg")),),
+        metrics=[f"{paths.pretrain_live('{variant}', '{seed}')}/metrics.json"],
+        plots={f"{paths.pretrain_live('{variant}', '{seed}')}/plots/metrics": {"x": "step"}},
+        over=(Axis("variant", values=("cls", "seg")), SEEDS),
         threads=8,
         mem_mb=16000,
         runtime=1440,
@@ -160,12 +163,12 @@ STAGES: list[Stage] = [
     ),
     Stage(
         name="features",
-        cmd="crosspoint features --dataset {dataset} --shard {shard}",
-        deps=[paths.points("{dataset}"), f"{paths.pretrain_dir('cls')}/best.pt", "crosspoint/features.py",
+        cmd="crosspoint features --dataset {dataset} --shard {shard} --seed {seed}",
+        deps=[paths.points("{dataset}"), f"{paths.pretrain_dir('cls', '{seed}')}/best.pt", "crosspoint/features.py",
               "crosspoint/shards.py", "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
         params=["features"],
-        outs=[paths.features_shard("{dataset}", "{shard}")],
-        over=(Axis("dataset", param="features.datasets"), Axis("shard", param="features.shards")),
+        outs=[paths.features_shard("{dataset}", "{shard}", "{seed}")],
+        over=(Axis("dataset", param="features.datasets"), Axis("shard", param="features.shards"), SEEDS),
         threads=4,
         mem_mb=8000,
         runtime=120,
@@ -174,19 +177,20 @@ STAGES: list[Stage] = [
     ),
     Stage(
         name="merge_features",
-        cmd="crosspoint merge-features --dataset {dataset}",
-        deps=[paths.features_shard("{dataset}", "{each:features.shards}"), paths.points("{dataset}"),
+        cmd="crosspoint merge-features --dataset {dataset} --seed {seed}",
+        deps=[paths.features_shard("{dataset}", "{each:features.shards}", "{seed}"), paths.points("{dataset}"),
               "crosspoint/merge_features.py", "crosspoint/features.py", "crosspoint/shards.py", *EVAL_CORE, *CORE],
         params=["features"],
-        outs=[paths.features("{dataset}")],
-        over=(Axis("dataset", param="features.datasets"),),
+        outs=[paths.features("{dataset}", "{seed}")],
+        over=(Axis("dataset", param="features.datasets"), SEEDS),
         group="eval",
     ),
     Stage(
         name="linear_svm",
         cmd="crosspoint linear-svm --dataset {dataset}",
-        deps=[paths.features("{dataset}"), "crosspoint/evaluate/linear_svm.py", *EVAL_CORE, *CORE],
-        params=["linear_svm"],
+        deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), "crosspoint/evaluate/linear_svm.py",
+              *EVAL_CORE, *CORE],
+        params=["linear_svm", "pretrain.seeds"],
         metrics=[paths.metrics("linear_svm_{dataset}")],
         plots={paths.plots("confusion_{dataset}.csv"): {"template": "confusion", "x": "predicted", "y": "actual"}},
         over=(Axis("dataset", param="linear_svm.datasets"),),
@@ -196,8 +200,9 @@ STAGES: list[Stage] = [
     Stage(
         name="fewshot",
         cmd="crosspoint fewshot --dataset {dataset}",
-        deps=[paths.features("{dataset}"), "crosspoint/evaluate/fewshot.py", *EVAL_CORE, *CORE],
-        params=["fewshot"],
+        deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), "crosspoint/evaluate/fewshot.py",
+              *EVAL_CORE, *CORE],
+        params=["fewshot", "pretrain.seeds"],
         metrics=[paths.metrics("fewshot_{dataset}")],
         over=(Axis("dataset", param="fewshot.datasets"),),
         threads=2,
@@ -205,13 +210,14 @@ STAGES: list[Stage] = [
     ),
     Stage(
         name="partseg",
-        cmd="crosspoint partseg --dataset {p:partseg.dataset}",
-        deps=[paths.points("{p:partseg.dataset}"), f"{paths.pretrain_dir('seg')}/best.pt",
+        cmd="crosspoint partseg --dataset {p:partseg.dataset} --seed {seed}",
+        deps=[paths.points("{p:partseg.dataset}"), f"{paths.pretrain_dir('seg', '{seed}')}/best.pt",
               "crosspoint/evaluate/partseg.py", "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
         params=["partseg"],
-        metrics=[paths.metrics("partseg")],
-        plots={paths.plots("partseg_curves.csv"): {"x": "epoch"}},
-        committed=[paths.figures("partseg_examples.png")],
+        metrics=[paths.partseg_metrics("{seed}")],
+        plots={paths.partseg_curves("{seed}"): {"x": "epoch"}},
+        committed=[paths.partseg_examples("{seed}")],
+        over=(SEEDS,),
         threads=8,
         mem_mb=16000,
         runtime=1440,
@@ -222,11 +228,12 @@ STAGES: list[Stage] = [
         name="report",
         cmd="crosspoint report",
         deps=[paths.metrics("linear_svm_{each:linear_svm.datasets}"),
-              paths.metrics("fewshot_{each:fewshot.datasets}"), paths.metrics("partseg"), paths.features("{p:report.tsne_dataset}"),
+              paths.metrics("fewshot_{each:fewshot.datasets}"), paths.partseg_metrics("{each:pretrain.seeds}"),
+              paths.features("{p:report.tsne_dataset}", "{each:pretrain.seeds}"),
               paths.plots("confusion_{p:report.tsne_dataset}.csv"), "crosspoint/report.py",
               "crosspoint/evaluate/linear_svm.py", "crosspoint/evaluate/fewshot.py", "crosspoint/evaluate/partseg.py",
               *EVAL_CORE, *CORE],
-        params=["report", "linear_svm", "fewshot", "partseg"],
+        params=["report", "linear_svm", "fewshot", "partseg", "pretrain.seeds"],
         committed=[paths.tables("summary.csv"), paths.tables("summary.md"),
                    paths.figures("tsne_{p:report.tsne_dataset}.png"),
                    paths.figures("confusion_{p:report.tsne_dataset}.png")],
@@ -316,6 +323,10 @@ def _smk_path(text: str, stage: Stage) -> str:
         pattern = _EACH_REF.sub("{_each}", text)
         for axis in stage.over:  # wildcards inside expand() are escaped
             pattern = pattern.replace("{" + axis.name + "}", "{{" + axis.name + "}}")
+        if _PARAM_REF.search(pattern):  # an f-string that fills in the params, leaving {_each} to expand()
+            pattern = pattern.replace("{", "{{").replace("}", "}}")
+            pattern = re.sub(r"\{\{p:([A-Za-z0-9_.]+)\}\}", lambda m: "{P('" + m.group(1) + "')}", pattern)
+            return f'expand(f"{pattern}", _each=P("{each.group(1)}"))'
         return f'expand("{pattern}", _each=P("{each.group(1)}"))'
     if _PARAM_REF.search(text):
         text = text.replace("{", "{{").replace("}", "}}")

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from crosspoint import config, paths, training
+from crosspoint import config, numerics, paths, training
 from crosspoint.augment import ImageAugment, PointAugment, augment_images, augment_points
 from crosspoint.losses import crosspoint_loss, nt_xent
 from crosspoint.models import build_image_encoder, build_point_encoder, image_head, point_head
@@ -98,7 +98,7 @@ class Variant:
 @dataclass(frozen=True)
 class Params:
     dataset: str = "synth"  # point store paths.points(dataset), matched by object_id to paths.views()
-    seed: int = 0
+    seeds: list[int] = field(default_factory=lambda: [0])  # one run per seed (an axis of the DAG)
     cls: Variant = Variant()
     seg: Variant = Variant(point_model="dgcnn_seg")
     lr: float = 1e-3  # Adam
@@ -113,7 +113,6 @@ class Params:
     knn_k: int = 5
     val_batch_size: int = 64  # feature extraction batch
     workers: int = 2  # DataLoader workers per process (does not change the result)
-    threads: int = 0  # CPU threads for torch ops (0 = torch's default: all cores)
     sync_bn: bool = True  # SyncBatchNorm under torchrun with several GPU processes
     point_augment: PointAugment = field(default_factory=PointAugment)
     image_augment: ImageAugment = field(default_factory=ImageAugment)
@@ -140,8 +139,8 @@ class Params:
             problems.append("val_batch_size must be positive")
         if self.workers < 0:
             problems.append("workers must be non-negative")
-        if self.threads < 0:
-            problems.append("threads must be 0 (torch's default) or positive")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
+            problems.append("seeds must list distinct non-negative seeds (at least one)")
         return problems
 
     def variant(self, name: str) -> Variant:
@@ -333,7 +332,7 @@ class TrainingSet:
     skipped: str | None = None
 
 
-def load_training_set(prm: Params, v: Variant, with_images: bool) -> TrainingSet:
+def load_training_set(prm: Params, v: Variant, with_images: bool, seed: int) -> TrainingSet:
     """Read the train split of the point store, match views by object_id, carve validation."""
     src = Path(paths.points(prm.dataset))
     ps = read_point_store(src)
@@ -365,13 +364,13 @@ def load_training_set(prm: Params, v: Variant, with_images: bool) -> TrainingSet
                         int((~keep).sum()), len(keep))
         train = train.subset(keep)
         view_rows = np.array([row_of[oid] for oid in train.object_ids], dtype=np.int64)
-    val = carve_validation(train.labels, prm.val_fraction, prm.seed)
+    val = carve_validation(train.labels, prm.val_fraction, seed)
     fit = ~val
     if fit.sum() < 2:
         raise StageError(f"pretrain: only {int(fit.sum())} training objects left after validation; "
                          "lower pretrain.val_fraction or use a larger dataset")
-    val_pts = fixed_subset(train.points[val], v.points, prm.seed + 1)
-    fit_pts = fixed_subset(train.points[fit], v.points, prm.seed + 2)
+    val_pts = fixed_subset(train.points[val], v.points, seed + 1)
+    fit_pts = fixed_subset(train.points[fit], v.points, seed + 2)
     digest = hashlib.sha256()
     digest.update(json.dumps([train.object_ids, [int(x) for x in train.labels], list(train.points.shape)]).encode())
     digest.update(np.ascontiguousarray(train.points[:, :8]).tobytes())
@@ -430,11 +429,15 @@ def validation_accuracy(encoder: nn.Module, data: TrainingSet, prm: Params, devi
 # Training
 
 
-def signature(prm: Params, variant: str, fingerprint: str) -> str:
-    """What a resumed run must share with the checkpoint: every result-changing param and the data."""
+def signature(prm: Params, variant: str, seed: int, fingerprint: str) -> str:
+    """What a resumed run must share with the checkpoint: every result-changing param, the seed,
+    the numerics and the data."""
     keys = config.to_dict(prm)
     keys.pop("workers")
     keys.pop("val_batch_size")
+    keys.pop("seeds")
+    keys["seed"] = seed
+    keys["numerics"] = numerics.record()
     keys = {k: v for k, v in keys.items() if k not in VARIANTS}
     keys["variant"] = {"name": variant, **config.to_dict(prm.variant(variant))}
     keys["data"] = fingerprint
@@ -442,8 +445,8 @@ def signature(prm: Params, variant: str, fingerprint: str) -> str:
 
 
 def _make_loader(data: PretrainData, batch: int, prm: Params, info: training.DistInfo,
-                 device: torch.device, generator: torch.Generator) -> tuple[DataLoader, EpochSampler]:
-    sampler = EpochSampler(data, info, prm.seed)
+                 device: torch.device, generator: torch.Generator, seed: int) -> tuple[DataLoader, EpochSampler]:
+    sampler = EpochSampler(data, info, seed)
     loader = DataLoader(
         data, batch_size=batch, sampler=sampler, drop_last=True, num_workers=prm.workers,
         pin_memory=device.type == "cuda", worker_init_fn=training.worker_init_fn, generator=generator,
@@ -470,7 +473,7 @@ def _write_live(live_dir: str | Path, history: list[dict[str, Any]], summary: di
 
 
 def _checkpoint(model: CrossPointModel, model_cfg: dict[str, Any], epoch: int, val_acc: float,
-                prm: Params, variant: str) -> dict[str, Any]:
+                prm: Params, variant: str, seed: int) -> dict[str, Any]:
     m = training.unwrap(model)
     return {
         "point_encoder": m.point_encoder.state_dict(),
@@ -481,7 +484,9 @@ def _checkpoint(model: CrossPointModel, model_cfg: dict[str, Any], epoch: int, v
         "epoch": epoch,
         "val_accuracy": val_acc,
         "variant": variant,
+        "seed": seed,
         "params": config.to_dict(prm),
+        "numerics": numerics.record(),
     }
 
 
@@ -515,41 +520,42 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, clouds: torch
     return total.detach(), imid.detach(), cmid.detach()
 
 
-def run(prm: Params, variant: str, *, stop_after: int | None = None, fresh: bool = False,
-        progress: bool = True) -> dict[str, Any]:
-    """Pretrain ``variant``; returns the summary (best/last validation accuracy, epochs run).
+def run(prm: Params, variant: str, seed: int | None = None, *, stop_after: int | None = None,
+        fresh: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Pretrain ``variant`` with ``seed`` (default: the first of ``pretrain.seeds``); returns the
+    summary (best/last validation accuracy, epochs run).
 
     ``stop_after``: end this invocation after that many epochs (for time-limited jobs; running
     again resumes). ``fresh``: ignore an existing last.pt."""
     v = prm.variant(variant)
-    out_dir = Path(paths.pretrain_dir(variant))
-    live_dir = Path(paths.pretrain_live(variant))
+    seed = prm.seeds[0] if seed is None else int(seed)
+    out_dir = Path(paths.pretrain_dir(variant, seed))
+    live_dir = Path(paths.pretrain_live(variant, seed))
     info = training.dist_info()
     device = training.select_device(info)
-    if prm.threads > 0:
-        torch.set_num_threads(prm.threads)
+    numerics.configure_torch(device)
     if not info.is_main:  # one voice per run: the other ranks report warnings only
         log.setLevel(logging.WARNING)
     training.init_distributed(info, device)
     try:
-        return _run(prm, variant, v, out_dir, live_dir, info, device, stop_after, fresh, progress)
+        return _run(prm, variant, seed, v, out_dir, live_dir, info, device, stop_after, fresh, progress)
     finally:
         training.cleanup_distributed()
 
 
-def _run(prm: Params, variant: str, v: Variant, out_dir: Path, live_dir: Path, info: training.DistInfo,
+def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_dir: Path, info: training.DistInfo,
          device: torch.device, stop_after: int | None, fresh: bool, progress: bool) -> dict[str, Any]:
     from tqdm import tqdm
 
     with_images = prm.w_cmid > 0
     model_cfg = model_config(v, with_images)
-    data = load_training_set(prm, v, with_images)
-    training.seed_everything(prm.seed)
+    data = load_training_set(prm, v, with_images, seed)
+    training.seed_everything(seed)
     model = CrossPointModel(v, with_images)
 
     if data.skipped is not None:
         if info.is_main:
-            ckpt = _checkpoint(model, model_cfg, 0, float("nan"), prm, variant) | {"skipped": data.skipped}
+            ckpt = _checkpoint(model, model_cfg, 0, float("nan"), prm, variant, seed) | {"skipped": data.skipped}
             training.save_checkpoint(out_dir / "last.pt", ckpt)
             training.save_checkpoint(out_dir / "best.pt", ckpt)
             write_json(live_dir / "metrics.json", {"skipped": data.skipped})
@@ -569,11 +575,11 @@ def _run(prm: Params, variant: str, v: Variant, out_dir: Path, live_dir: Path, i
     optimizer = torch.optim.Adam(model.parameters(), lr=prm.lr, weight_decay=prm.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=v.epochs, eta_min=0.0)
     aug_gen = torch.Generator(device=device)
-    aug_gen.manual_seed(prm.seed * 1009 + 17 + info.rank)
+    aug_gen.manual_seed(seed * 1009 + 17 + info.rank)
     loader_gen = torch.Generator()
-    loader_gen.manual_seed(prm.seed * 1009 + 31 + info.rank)
+    loader_gen.manual_seed(seed * 1009 + 31 + info.rank)
 
-    sig = signature(prm, variant, data.fingerprint)
+    sig = signature(prm, variant, seed, data.fingerprint)
     resumed = None if fresh else _resume(out_dir / "last.pt", sig, model, optimizer, scheduler, aug_gen,
                                          loader_gen, info, device)
     history: list[dict[str, Any]] = resumed["history"] if resumed else []
@@ -591,14 +597,15 @@ def _run(prm: Params, variant: str, v: Variant, out_dir: Path, live_dir: Path, i
         model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    dataset = PretrainData(data.train_points, paths.views(), data.view_rows, v.points, prm.seed)
-    loader, sampler = _make_loader(dataset, batch, prm, info, device, loader_gen)
+    dataset = PretrainData(data.train_points, paths.views(), data.view_rows, v.points, seed)
+    loader, sampler = _make_loader(dataset, batch, prm, info, device, loader_gen, seed)
     core = training.unwrap(model)
     n_params = sum(p.numel() for p in core.parameters())
-    log.info("pretrain %s: %s (k=%d, %d points) + %s, %.1fM parameters; %d objects (+%d validation), "
-             "batch %d x %d process(es), %d epochs, device %s",
-             variant, v.point_model, v.k, v.points, model_cfg["image_model"], n_params / 1e6,
-             len(data.train_points), len(data.val_labels), batch, info.world_size, v.epochs, device)
+    log.info("pretrain %s seed %d: %s (k=%d, %d points) + %s, %.1fM parameters; %d objects (+%d validation), "
+             "batch %d x %d process(es), %d epochs, device %s, numerics %s x %d threads",
+             variant, seed, v.point_model, v.k, v.points, model_cfg["image_model"], n_params / 1e6,
+             len(data.train_points), len(data.val_labels), batch, info.world_size, v.epochs, device,
+             numerics.record()["isa"], numerics.threads())
 
     if start == 0:
         acc0 = validation_accuracy(core.point_encoder, data, prm, device) if info.is_main else float("nan")
@@ -636,7 +643,7 @@ def _run(prm: Params, variant: str, v: Variant, out_dir: Path, live_dir: Path, i
         for key, total_value in sums.items():
             row[f"train/{key}"] = training.all_reduce_mean(total_value / max(steps, 1), device)
         row["train/lr"] = lr
-        row["train/samples_per_s"] = seen * info.world_size / max(elapsed, 1e-9)
+        rate = seen * info.world_size / max(elapsed, 1e-9)  # logged only: wall-clock stays out of the record
         val_acc = float("nan")
         if info.is_main and (epoch % prm.val_every == 0 or epoch == v.epochs):
             val_acc = validation_accuracy(core.point_encoder, data, prm, device)
@@ -651,8 +658,8 @@ def _run(prm: Params, variant: str, v: Variant, out_dir: Path, live_dir: Path, i
         if info.is_main:
             if improved or no_val:
                 training.save_checkpoint(out_dir / "best.pt",
-                                         _checkpoint(model, model_cfg, epoch, val_acc, prm, variant))
-            state = _checkpoint(model, model_cfg, epoch, val_acc, prm, variant) | {
+                                         _checkpoint(model, model_cfg, epoch, val_acc, prm, variant, seed))
+            state = _checkpoint(model, model_cfg, epoch, val_acc, prm, variant, seed) | {
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "rng": rng,
@@ -661,15 +668,15 @@ def _run(prm: Params, variant: str, v: Variant, out_dir: Path, live_dir: Path, i
                 "signature": sig,
             }
             training.save_checkpoint(last_path, state)
-            _write_live(live_dir, history, _summary(history, best, random_init_acc))
+            _write_live(live_dir, history, _summary(history, best, random_init_acc, seed))
         training.barrier()
         log.info("pretrain %s: epoch %d/%d loss %.4f (imid %.4f, cmid %.4f) lr %.2e, %.1f objects/s, "
                  "val accuracy %s", variant, epoch, v.epochs, row["train/loss"], row["train/imid"],
-                 row["train/cmid"], lr, row["train/samples_per_s"],
+                 row["train/cmid"], lr, rate,
                  "-" if math.isnan(val_acc) else f"{val_acc:.4f}")
         done += 1
 
-    summary = _summary(history, best, random_init_acc)
+    summary = _summary(history, best, random_init_acc, seed)
     if info.is_main:
         _write_live(live_dir, history, summary)
     last_epoch = history[-1]["epoch"]
@@ -715,12 +722,15 @@ def _gather_rng(local: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _summary(history: list[dict[str, Any]], best: dict[str, Any], random_init_acc: float) -> dict[str, Any]:
+def _summary(history: list[dict[str, Any]], best: dict[str, Any], random_init_acc: float,
+             seed: int) -> dict[str, Any]:
     return {
         "val/random_init_accuracy": random_init_acc,
         "val/best_accuracy": best["val_accuracy"],
         "val/best_epoch": best["epoch"],
         "epochs_done": history[-1]["epoch"],
+        "seed": seed,
+        "numerics": numerics.record(),
     }
 
 
@@ -742,13 +752,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-after", type=int, default=None, metavar="N",
                         help="end after N epochs of this invocation (time-limited jobs); run again to resume")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing last.pt and start afresh")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="the run's seed, one of pretrain.seeds (default: the first)")
 
 
 def main(args: argparse.Namespace) -> None:
     prm = config.section("pretrain", Params, path=args.params)
     if args.stop_after is not None and args.stop_after < 1:
         raise StageError("--stop-after must be at least 1")
-    run(prm, args.variant, stop_after=args.stop_after, fresh=args.fresh)
+    if args.seed is not None and args.seed not in prm.seeds:
+        log.warning("pretrain: seed %d is not in pretrain.seeds %s; running it anyway", args.seed, prm.seeds)
+    run(prm, args.variant, args.seed, stop_after=args.stop_after, fresh=args.fresh)
 
 
 __all__ = [

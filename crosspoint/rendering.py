@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crosspoint import exact
 from crosspoint import paths
 from crosspoint.store import Mesh, MeshStore, StageError, get_meta
 
@@ -108,12 +109,12 @@ def look_at(eye: np.ndarray, target: np.ndarray | None = None, up: Sequence[floa
     eye = np.asarray(eye, dtype=np.float64)
     target = np.zeros(3) if target is None else np.asarray(target, dtype=np.float64)
     back = eye - target
-    back /= np.linalg.norm(back)
+    back /= exact.norm(back)
     up_v = np.asarray(up, dtype=np.float64)
-    if abs(float(np.dot(back, up_v))) > 0.999:  # looking straight down or up: any horizontal "up"
+    if abs(float(exact.dot(back, up_v))) > 0.999:  # looking straight down or up: any horizontal "up"
         up_v = np.array([0.0, 0.0, -1.0]) if back[1] > 0 else np.array([0.0, 0.0, 1.0])
     right = np.cross(up_v, back)
-    right /= np.linalg.norm(right)
+    right /= exact.norm(right)
     true_up = np.cross(back, right)
     pose = np.eye(4)
     pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, true_up, back, eye
@@ -171,7 +172,7 @@ def backproject(depth: np.ndarray, pose: np.ndarray, K: np.ndarray) -> tuple[np.
     x = (cols + 0.5 - K[0, 2]) * z / K[0, 0]
     y = -(rows + 0.5 - K[1, 2]) * z / K[1, 1]
     cam = np.stack([x, y, -z], axis=1)
-    world = cam @ pose[:3, :3].T + pose[:3, 3]
+    world = exact.rigid(cam, pose)
     return world, np.stack([rows, cols], axis=1)
 
 
@@ -181,7 +182,7 @@ def backproject(depth: np.ndarray, pose: np.ndarray, K: np.ndarray) -> tuple[np.
 
 def _face_normals(tris: np.ndarray) -> np.ndarray:
     n = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
-    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    norm = exact.norm(n)[:, None]
     return n / np.maximum(norm, 1e-12)
 
 

@@ -5,9 +5,13 @@ stage reads their metrics JSON files and writes ``paths.tables("summary.csv")`` 
 ``summary.md``: one row per evaluation and metric, columns
 
     evaluation, dataset, metric, pretrained, pretrained_std, random_init, random_init_std, gain,
-    paper, paper_std, paper_random_init, paper_reference, note
+    p_value, significant, seeds, paper, paper_std, paper_random_init, paper_reference, note
 
-``gain`` = pretrained - random_init (percentage points). Paper numbers (CrossPoint, DGCNN) go in
+``pretrained`` / ``random_init`` are means over the pretraining seeds (``pretrain.seeds``), ``*_std``
+the sample std over seeds, ``gain`` = pretrained - random_init (percentage points), ``p_value`` of
+Welch's two-sided t-test over seeds and ``significant`` = ``better`` / ``worse`` when p < 0.05, else
+``no`` (:func:`crosspoint.metrics.compare_over_seeds`). Few-shot rows compare each seed's mean over
+its episodes. Paper numbers (CrossPoint, DGCNN) go in
 ``paper`` / ``paper_std`` / ``paper_random_init`` only when the dataset IS the paper's dataset
 (``modelnet40``, ``scanobjectnn``, ``shapenetpart``) and the metric is the paper's. The default
 pipeline's stand-ins (``synth`` for ModelNet40 and ShapeNetPart, ``synth_scan`` for ScanObjectNN)
@@ -15,9 +19,9 @@ get the number of the dataset they stand in for in ``paper_reference`` instead, 
 for orientation only, the data differ. Few-shot paper numbers were measured with queries from the
 train split (the upstream script); with ``fewshot.query_split: test`` the note says so.
 
-Figures: a t-SNE of the test features of ``report.tsne_dataset`` (pretrained beside random init,
-coloured by class) and the confusion matrix of its linear SVM (pretrained, C = ``c_paper``) drawn
-from ``paths.plots("confusion_<dataset>.csv")``.
+Figures: a t-SNE of the test features of ``report.tsne_dataset`` (first pretraining seed; pretrained
+beside random init, coloured by class) and the confusion matrix of its linear SVM (pretrained, first
+seed, C = ``c_paper``) drawn from ``paths.plots("confusion_<dataset>.csv")``.
 """
 
 from __future__ import annotations
@@ -89,6 +93,9 @@ class Row:
     random_init: float | None = None
     random_init_std: float | None = None
     gain: float | None = None
+    p_value: float | None = None
+    significant: str = ""
+    seeds: int | None = None
     paper: float | None = None
     paper_std: float | None = None
     paper_random_init: float | None = None
@@ -103,11 +110,15 @@ def _num(x: Any) -> float | None:
     return None if x is None else round(float(x), 2)
 
 
-def _row(evaluation: str, dataset: str, metric: str, pre: Any, rnd: Any, pre_std: Any = None,
-         rnd_std: Any = None, note: str = "") -> Row:
-    gain = None if pre is None or rnd is None else float(pre) - float(rnd)
-    return Row(evaluation, dataset, metric, _num(pre), _num(pre_std), _num(rnd), _num(rnd_std), _num(gain),
-               note=note)
+def _row(evaluation: str, dataset: str, metric: str, cmp: dict[str, Any], note: str = "") -> Row:
+    """A row from :func:`crosspoint.metrics.compare_over_seeds`'s result."""
+    p = cmp.get("p_value")
+    verdict = cmp.get("verdict", "")
+    significant = "better" if verdict == "better" else "worse" if verdict == "worse" else (
+        "no" if p is not None else "")
+    return Row(evaluation, dataset, metric, _num(cmp["pretrained"]["mean"]), _num(cmp["pretrained"]["std"]),
+               _num(cmp["random"]["mean"]), _num(cmp["random"]["std"]), _num(cmp["gain"]),
+               None if p is None else round(float(p), 4), significant, int(cmp.get("seeds", 0)) or None, note=note)
 
 
 def _attach_paper(row: Row, evaluation: str, paper: tuple[float, float | None, float | None] | None,
@@ -142,12 +153,13 @@ def linear_svm_rows(dataset: str, m: dict[str, Any]) -> list[Row]:
     rows = []
     paper_ds = _paper_dataset("linear_svm", dataset)
     for key, label in (("c_paper", "C=paper"), ("c_val", "C=val")):
-        pre, rnd = m["pretrained"][key], m["random"][key]
-        c_note = f"C={pre['c']:g} (pretrained), C={rnd['c']:g} (random init)"
+        chosen = {init: sorted({f"{s[init][key]['c']:g}" for s in m["per_seed"].values()}, key=float)
+                  for init in ("pretrained", "random")}
+        c_note = f"C={'/'.join(chosen['pretrained'])} (pretrained), C={'/'.join(chosen['random'])} (random init)"
         if key == "c_val":
             c_note += ", chosen on a validation split of train"
         for metric in ("overall_accuracy", "mean_class_accuracy"):
-            row = _row("linear_svm", dataset, f"{metric} ({label})", pre[metric], rnd[metric], note=c_note)
+            row = _row("linear_svm", dataset, f"{metric} ({label})", m["summary"][key][metric], note=c_note)
             if metric == "overall_accuracy" and key == "c_paper" and paper_ds is not None:
                 _attach_paper(row, "linear_svm", (PAPER_LINEAR[paper_ds], None, None), paper_ds)
             rows.append(row)
@@ -163,7 +175,7 @@ def fewshot_rows(m: dict[str, Any], dataset: str, settings: list[str]) -> list[R
     if m.get("query_split") == "test":
         split_note = "queries from the test split (the paper's numbers: queries from train, upstream script)"
     for name in settings:
-        s = m["settings"].get(name)
+        s = m["summary"].get(name)
         if s is None:
             raise StageError(f"report: {paths.metrics(f'fewshot_{dataset}')} has no setting {name}; "
                              "rerun `crosspoint fewshot`")
@@ -171,23 +183,27 @@ def fewshot_rows(m: dict[str, Any], dataset: str, settings: list[str]) -> list[R
         if "skipped" in s:
             rows.append(Row("fewshot", dataset, metric, note=f"skipped: {s['skipped']}"))
             continue
-        row = _row("fewshot", dataset, metric, s["pretrained"]["mean"], s["random"]["mean"],
-                   s["pretrained"]["std"], s["random"]["std"], note=f"mean ± std over {m.get('runs', '?')} runs")
+        row = _row("fewshot", dataset, metric, s, note=f"each seed: mean over {m.get('runs', '?')} episodes")
         if paper_ds is not None and name in PAPER_FEWSHOT[paper_ds]:
             _attach_paper(row, "fewshot", PAPER_FEWSHOT[paper_ds][name], paper_ds, split_note)
         rows.append(row)
     return rows
 
 
-def partseg_rows(m: dict[str, Any], dataset: str) -> list[Row]:
+def partseg_rows(per_seed: list[dict[str, Any]], dataset: str) -> list[Row]:
+    from crosspoint.metrics import compare_over_seeds
+
     metrics = ("instance_miou", "class_miou")
-    if "skipped" in m:
-        return [Row("partseg", dataset, k, note=f"skipped: {m['skipped']}") for k in metrics]
+    skipped = [m["skipped"] for m in per_seed if "skipped" in m]
+    if skipped:
+        return [Row("partseg", dataset, k, note=f"skipped: {skipped[0]}") for k in metrics]
     rows = []
     paper_ds = _paper_dataset("partseg", dataset)
+    m = per_seed[0]
     note = f"{m.get('epochs', '?')} epochs, {m.get('points', '?')} points; random_init = trained from scratch"
     for k in metrics:
-        row = _row("partseg", dataset, k, m["pretrained"][k], m["scratch"][k], note=note)
+        cmp = compare_over_seeds([s["pretrained"][k] for s in per_seed], [s["scratch"][k] for s in per_seed])
+        row = _row("partseg", dataset, k, cmp, note=note)
         if paper_ds is not None and k in PAPER_PARTSEG[paper_ds]:
             _attach_paper(row, "partseg", (PAPER_PARTSEG[paper_ds][k], None, None), paper_ds)
         rows.append(row)
@@ -209,6 +225,7 @@ class Plan:
     fewshot_datasets: list[str]
     fewshot_settings: list[str]
     partseg_dataset: str | None
+    seeds: list[int]
 
 
 def build_rows(plan: Plan) -> list[Row]:
@@ -218,7 +235,7 @@ def build_rows(plan: Plan) -> list[Row]:
     for d in plan.fewshot_datasets:
         rows += fewshot_rows(read_metrics(paths.metrics(f"fewshot_{d}")), d, plan.fewshot_settings)
     if plan.partseg_dataset is not None:
-        rows += partseg_rows(read_metrics(paths.metrics("partseg")), plan.partseg_dataset)
+        rows += partseg_rows([read_metrics(paths.partseg_metrics(s)) for s in plan.seeds], plan.partseg_dataset)
     return rows
 
 
@@ -239,7 +256,8 @@ def write_csv(dest: str | Path, rows: list[Row]) -> None:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for r in rows:
-            writer.writerow([_cell(getattr(r, c)) for c in COLUMNS])
+            writer.writerow([f"{r.p_value:.4g}" if c == "p_value" and r.p_value is not None else _cell(getattr(r, c))
+                             for c in COLUMNS])
 
 
 def _pm(mean: float | None, std: float | None) -> str:
@@ -249,11 +267,15 @@ def _pm(mean: float | None, std: float | None) -> str:
 
 
 def markdown(rows: list[Row]) -> str:
-    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "paper", "note"]
+    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "p", "significant", "paper",
+            "note"]
+    seeds = max((r.seeds or 0 for r in rows), default=0)
     lines = [
         "# CrossPoint evaluation summary",
         "",
-        "Accuracies and mIoU in percent; gain = pretrained − random init (percentage points). "
+        f"Accuracies and mIoU in percent, mean ± std over {seeds} pretraining seeds; gain = pretrained − random "
+        "init (percentage points); p: Welch's two-sided t-test over seeds, *significant* when p < 0.05 "
+        "(better / worse), else no. "
         "*paper* is the CrossPoint (DGCNN) number where the dataset is the paper's; a number in parentheses "
         "is the paper's result on the dataset this one stands in for (orientation only, different data).",
         "",
@@ -268,8 +290,10 @@ def markdown(rows: list[Row]) -> str:
         else:
             paper = ""
         gain = "" if r.gain is None else f"{r.gain:+.1f}"
+        p = "" if r.p_value is None else f"{r.p_value:.3f}"
+        sig = f"**{r.significant}**" if r.significant in ("better", "worse") else r.significant
         cells = [r.evaluation, r.dataset, r.metric, _pm(r.pretrained, r.pretrained_std),
-                 _pm(r.random_init, r.random_init_std), gain, paper, r.note.replace("|", "/")]
+                 _pm(r.random_init, r.random_init_std), gain, p, sig, paper, r.note.replace("|", "/")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -293,12 +317,13 @@ def _placeholder(dest: str | Path, text: str) -> None:
     plt.close(fig)
 
 
-def tsne_figure(dataset: str, prm: Params, dest: str | Path) -> None:
-    """t-SNE of the test features, pretrained beside random init, coloured by class."""
+def tsne_figure(dataset: str, prm: Params, dest: str | Path, seed: int) -> None:
+    """t-SNE of the test features (the encoder of pretraining seed ``seed``), pretrained beside
+    random init, coloured by class."""
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
 
-    fs = read_features(paths.features(dataset))
+    fs = read_features(paths.features(dataset, seed))
     test = np.flatnonzero(fs.split_mask("test"))
     if fs.skipped is not None or len(test) < 3:
         _placeholder(dest, f"t-SNE of {dataset}: skipped ({fs.skipped or 'fewer than 3 test objects'})")
@@ -315,7 +340,7 @@ def tsne_figure(dataset: str, prm: Params, dest: str | Path) -> None:
         for c in np.unique(labels):
             sel = labels == c
             ax.scatter(emb[sel, 0], emb[sel, 1], s=8, color=cmap(int(c) % cmap.N), label=fs.class_names[c])
-        ax.set_title(f"{dataset} test features: {'pretrained' if init == 'pretrained' else 'random init'}")
+        ax.set_title(f"{dataset} test features (seed {seed}): {'pretrained' if init == 'pretrained' else 'random init'}")
         ax.set_xticks([])
         ax.set_yticks([])
     if len(fs.class_names) <= 20:
@@ -380,6 +405,7 @@ def plan_from_params(params: dict[str, Any]) -> Plan:
         fewshot_datasets=list(few.datasets) if "fewshot" in params else [],
         fewshot_settings=[fewshot.setting_name(w, s) for w, s in few.settings],
         partseg_dataset=seg.dataset if "partseg" in params else None,
+        seeds=config.pretrain_seeds(params=params),
     )
 
 
@@ -390,13 +416,14 @@ def run(prm: Params, plan: Plan) -> list[Row]:
     rows = build_rows(plan)
     write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
     log.info("report: %d rows -> %s, %s", len(rows), paths.tables("summary.csv"), paths.tables("summary.md"))
-    tsne_figure(prm.tsne_dataset, prm, paths.figures(f"tsne_{prm.tsne_dataset}.png"))
+    tsne_figure(prm.tsne_dataset, prm, paths.figures(f"tsne_{prm.tsne_dataset}.png"), plan.seeds[0])
     confusion_figure(prm.tsne_dataset, paths.figures(f"confusion_{prm.tsne_dataset}.png"))
     log.info("report: figures tsne_%s.png, confusion_%s.png written", prm.tsne_dataset, prm.tsne_dataset)
     for r in rows:
         if r.gain is not None and not math.isnan(r.gain):
-            log.info("%s %s %s: pretrained %.1f, random %.1f", r.evaluation, r.dataset, r.metric, r.pretrained,
-                     r.random_init)
+            log.info("%s %s %s: pretrained %.1f ± %s, random %.1f ± %s, gain %+.1f (p=%s, %s)", r.evaluation,
+                     r.dataset, r.metric, r.pretrained, r.pretrained_std, r.random_init, r.random_init_std, r.gain,
+                     r.p_value, r.significant or "-")
     return rows
 
 

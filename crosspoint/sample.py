@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from crosspoint import exact
 from crosspoint import config, paths
 from crosspoint.shards import check_shard, shard_attrs, shard_block, shards_problems
 from crosspoint.store import (
@@ -198,7 +199,7 @@ def sample_surface(mesh: Mesh, n_points: int, rng: np.random.Generator) -> tuple
         raise ValueError(problem)
     tri = vertices[faces]  # [F, 3, 3]
     e1, e2 = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-    cdf = np.cumsum(0.5 * np.linalg.norm(np.cross(e1, e2), axis=1))
+    cdf = np.cumsum(0.5 * exact.norm(np.cross(e1, e2)))
     # a uniform position along the cumulative area picks a face with probability area / total;
     # zero-area faces own an empty interval and are never picked
     face = np.searchsorted(cdf, rng.random(n_points) * cdf[-1], side="right")
@@ -220,7 +221,7 @@ def mesh_problem(vertices: np.ndarray, faces: np.ndarray) -> str | None:
     if not np.all(np.isfinite(vertices[faces])):
         return "non-finite (NaN or infinite) vertex coordinates"
     tri = vertices[faces]
-    total = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
+    total = 0.5 * exact.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])).sum()
     if not np.isfinite(total) or total <= 0:
         return "zero total surface area"
     return None
@@ -230,7 +231,7 @@ def normalize_cloud(points: np.ndarray) -> np.ndarray:
     """Centre a cloud on its centroid and scale it so the farthest point has norm 1."""
     p = np.asarray(points, dtype=np.float64)
     p = p - p.mean(axis=0)
-    r = float(np.linalg.norm(p, axis=1).max())
+    r = float(exact.norm(p).max())
     if not np.isfinite(r) or r <= 0:
         raise ValueError("degenerate cloud (all points coincide)")
     return (p / r).astype(np.float32)

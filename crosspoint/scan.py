@@ -36,6 +36,7 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
+from crosspoint import exact
 from crosspoint import config, paths
 from crosspoint.rendering import (
     Renderer,
@@ -185,8 +186,8 @@ class Scanner:
             direction_az = azimuth + rng.uniform(np.pi / 3, 5 * np.pi / 3)
             u = np.array([np.sin(direction_az), 0.0, np.cos(direction_az)])
             R = _rot_y(rng.uniform(0.0, 2 * np.pi)) * rng.uniform(*p.neighbour_scale)
-            ov = np.asarray(other.vertices, dtype=np.float64) @ R.T
-            reach = float((tv @ u).max()) + float((-ov @ u).max()) + rng.uniform(*p.neighbour_gap)
+            ov = exact.transform(other.vertices, R)
+            reach = float(exact.dot(tv, u).max()) + float(exact.dot(-ov, u).max()) + rng.uniform(*p.neighbour_gap)
             pose = np.eye(4)
             pose[:3, :3] = R
             pose[:3, 3] = u * reach
@@ -200,7 +201,7 @@ class Scanner:
 
         if len(world):
             rays = world - eye
-            rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+            rays /= exact.norm(rays)[:, None]
             world = world + rays * rng.normal(0.0, p.depth_noise, size=(len(world), 1))
             lateral = rng.normal(0.0, p.lateral_noise, size=world.shape)
             world = world + lateral - rays * np.sum(lateral * rays, axis=1, keepdims=True)
@@ -221,9 +222,9 @@ class Scanner:
         rng.shuffle(idx)
         pts = scan.points[idx]
         if self.params.heading == "random":
-            pts = pts @ _rot_y(rng.uniform(0.0, 2 * np.pi)).T
+            pts = exact.transform(pts, _rot_y(rng.uniform(0.0, 2 * np.pi)))
         pts = pts - (pts.min(axis=0) + pts.max(axis=0)) / 2
-        pts = pts / max(float(np.linalg.norm(pts, axis=1).max()), 1e-9)
+        pts = pts / max(float(exact.norm(pts).max()), 1e-9)
         return pts.astype(np.float32), scan.source[idx]
 
 

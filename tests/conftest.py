@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import crosspoint  # noqa: F401  (first: pins the numerics before numpy and torch load)
+
 REPO = Path(__file__).resolve().parents[1]
 CAPOD = Path(os.environ.get("CROSSPOINT_CAPOD", REPO.parent / "shared" / "data" / "capod"))
 

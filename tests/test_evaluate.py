@@ -62,25 +62,34 @@ def test_stratified_split_keeps_classes_and_is_seeded():
 
 
 def test_linear_svm_stage_separable_vs_noise(workdir: Path):
-    fs = tiny_features()
-    write_features(paths.features("toy"), fs)
-    params = write_params(workdir / "params.yaml", linear_svm={"datasets": ["toy"], "c_grid": [0.01, 1.0]})
+    for seed in (0, 1):  # one features file per pretraining seed
+        write_features(paths.features("toy", seed), tiny_features(seed=seed))
+    params = write_params(workdir / "params.yaml", linear_svm={"datasets": ["toy"], "c_grid": [0.01, 1.0]},
+                          pretrain={"seeds": [0, 1]})
     assert cli_main(["linear-svm", "--dataset", "toy", "--params", str(params)]) == 0
     m = json.loads(Path(paths.metrics("linear_svm_toy")).read_text())
     assert m["num_train"] == 240 and m["num_test"] == 200 and m["unit"] == "percent"
+    assert m["seeds"] == [0, 1] and set(m["per_seed"]) == {"0", "1"} and m["numerics"]["threads"] >= 1
     for key in ("c_paper", "c_val"):
-        assert m["pretrained"][key]["overall_accuracy"] > 95
-        assert m["pretrained"][key]["mean_class_accuracy"] > 95
-        assert m["random"][key]["overall_accuracy"] < 35  # chance is 12.5
-    assert m["pretrained"]["c_paper"]["c"] == 0.01
-    assert m["pretrained"]["c_val"]["c"] in (0.01, 1.0)
-    assert set(m["pretrained"]["c_val"]["val_accuracy"]) == {"0.01", "1.0"}
+        for one in m["per_seed"].values():
+            assert one["pretrained"][key]["overall_accuracy"] > 95
+            assert one["pretrained"][key]["mean_class_accuracy"] > 95
+            assert one["random"][key]["overall_accuracy"] < 35  # chance is 12.5
+        s = m["summary"][key]["overall_accuracy"]
+        values = [one["pretrained"][key]["overall_accuracy"] for one in m["per_seed"].values()]
+        assert s["pretrained"]["mean"] == pytest.approx(np.mean(values), abs=1e-3)
+        assert s["pretrained"]["std"] == pytest.approx(np.std(values, ddof=1), abs=1e-3)
+        assert s["gain"] > 50 and s["significant"] and s["verdict"] == "better"
+    first = m["per_seed"]["0"]
+    assert first["pretrained"]["c_paper"]["c"] == 0.01
+    assert first["pretrained"]["c_val"]["c"] in (0.01, 1.0)
+    assert set(first["pretrained"]["c_val"]["val_accuracy"]) == {"0.01", "1.0"}
     with open(paths.plots("confusion_toy.csv"), newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 200 and set(rows[0]) == {"actual", "predicted"}
     assert {r["actual"] for r in rows} == set(CLASSES)
     assert sum(r["actual"] == r["predicted"] for r in rows) / 200 * 100 == pytest.approx(
-        m["pretrained"]["c_paper"]["overall_accuracy"]
+        first["pretrained"]["c_paper"]["overall_accuracy"]  # the confusion plot: the first seed's
     )
 
 
@@ -123,7 +132,7 @@ def test_select_c_prefers_smaller_c_on_ties():
 def skipped_features(name: str) -> None:
     fs = FeatureSet(np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), np.zeros(0, np.int64), [], [],
                     [], skipped="folder ../shared/data/capod not found")
-    write_features(paths.features(name), fs)
+    write_features(paths.features(name, 0), fs)
 
 
 def test_skipped_dataset_passes_through(workdir: Path):
@@ -139,18 +148,23 @@ def test_skipped_dataset_passes_through(workdir: Path):
 
 
 def test_fewshot_stage_separable_vs_noise_and_infeasible_setting(workdir: Path):
-    write_features(paths.features("toy"), tiny_features())
+    write_features(paths.features("toy", 0), tiny_features())
     params = write_params(workdir / "params.yaml", fewshot={"datasets": ["toy"], "settings": [[5, 10], [10, 10]],
                                                             "runs": 4})
     assert cli_main(["fewshot", "--params", str(params)]) == 0
     m = json.loads(Path(paths.metrics("fewshot_toy")).read_text())
-    assert m["dataset"] == "toy"
+    assert m["dataset"] == "toy" and m["seeds"] == [0]
     assert m["query_split"] == "test" and m["queries"] == 20
-    s = m["settings"]["5w10s"]
+    one_seed = m["summary"]["5w10s"]
+    assert one_seed["pretrained"]["std"] is None and one_seed["verdict"] == "no spread (one seed)"
+    assert "skipped" in m["summary"]["10w10s"]
+    s = m["per_seed"]["0"]["settings"]["5w10s"]
+    assert one_seed["pretrained"]["mean"] == pytest.approx(s["pretrained"]["mean"], abs=1e-3)
     assert s["pretrained"]["mean"] > 95 and len(s["pretrained"]["runs"]) == 4
     assert s["random"]["mean"] < 45  # chance is 20
     assert s["pretrained"]["std"] == pytest.approx(np.std(s["pretrained"]["runs"]), abs=1e-3)
-    assert "skipped" in m["settings"]["10w10s"] and "8" in m["settings"]["10w10s"]["skipped"]
+    skipped = m["per_seed"]["0"]["settings"]["10w10s"]
+    assert "skipped" in skipped and "8" in skipped["skipped"]
 
 
 def test_fewshot_is_seeded_and_upstream_mode_uses_train_queries():
@@ -204,17 +218,25 @@ def _features_stage_checks() -> None:
     ps = PointSet(rng.normal(size=(n, 64, 3)).astype(np.float32), np.arange(n) % 2, ["train"] * 6 + ["test"] * 4,
                   [f"o{i}" for i in range(n)], DatasetMeta("test", ["a", "b"]))
     write_point_store(paths.points("toy"), ps)
-    write_cls_checkpoint(FE.checkpoint_path())
+    write_cls_checkpoint(FE.checkpoint_path(5))
     prm = FE.Params(datasets=["toy"], points=32, batch_size=4)
-    FE.extract("toy", prm)
-    fs = read_features(paths.features("toy"))
+    FE.extract("toy", prm, 5)
+    fs = read_features(paths.features("toy", 5))
     assert fs.pretrained.shape == (n, 32) and fs.random.shape == (n, 32)  # DGCNN: 2 * emb_dims (max || avg)
     assert not np.allclose(fs.pretrained, fs.random)
     assert fs.split == ps.split and fs.object_ids == ps.object_ids and fs.class_names == ["a", "b"]
     assert fs.attrs["points"] == 32 and fs.attrs["k"] == 6 and fs.attrs["encoder"] == "dgcnn"
+    assert fs.attrs["encoder_seed"] == 5
+    import torch
+
+    from crosspoint.pretrain import random_point_encoder
+    with torch.no_grad():  # the random-init encoder is the pretraining run's starting point (seed 5)
+        start = random_point_encoder({"point_model": "dgcnn", "k": 6, "emb_dims": 16}, 5)
+        sub = FE.point_subset(ps.points, 32, "random", prm.seed)
+        np.testing.assert_allclose(start(torch.from_numpy(sub)).numpy(), fs.random, rtol=1e-5, atol=1e-6)
     first = fs.pretrained.copy()
-    FE.extract("toy", prm)  # deterministic: same subset, same random init
-    again = read_features(paths.features("toy"))
+    FE.extract("toy", prm, 5)  # deterministic: same subset, same random init
+    again = read_features(paths.features("toy", 5))
     np.testing.assert_allclose(again.pretrained, first, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(again.random, fs.random, rtol=1e-5, atol=1e-6)
 
@@ -235,6 +257,6 @@ def test_features_stage_skipped_store(workdir: Path):
 
     empty = PointSet(np.zeros((0, 64, 3), np.float32), np.zeros(0, np.int64), [], [], DatasetMeta("mesh_dir", []))
     write_point_store(paths.points("capod"), empty, skipped="../shared/data/capod not found")
-    FE.extract("capod", FE.Params())  # no checkpoint needed for a skipped dataset
-    fs = read_features(paths.features("capod"))
+    FE.extract("capod", FE.Params(), 0)  # no checkpoint needed for a skipped dataset
+    fs = read_features(paths.features("capod", 0))
     assert fs.skipped == "../shared/data/capod not found" and len(fs) == 0

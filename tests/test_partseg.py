@@ -117,20 +117,22 @@ def write_seg_checkpoint(path: str) -> None:
 def test_partseg_stage_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     write_point_store(paths.points("toy"), tiny_parts(n=24, points=96))
-    write_seg_checkpoint(str(P.checkpoint_path()))
+    write_seg_checkpoint(str(P.checkpoint_path(1)))
     prm = P.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, val_fraction=0.2, examples=2)
-    m = P.run(prm)
-    saved = json.loads(Path(paths.metrics("partseg")).read_text())
+    m = P.run(prm, seed=1)
+    saved = json.loads(Path(paths.partseg_metrics(1)).read_text())
     assert saved == json.loads(json.dumps(m))
+    assert saved["seed"] == 1 and "numerics" in saved
+    assert not any("seconds" in str(k) for run in P.RUNS for k in saved[run])  # no wall-clock in the record
     assert saved["num_test"] == 6 and saved["num_val"] == 4 and saved["num_train"] == 14
     for run in P.RUNS:
         assert 0 <= saved[run]["instance_miou"] <= 100 and 0 <= saved[run]["class_miou"] <= 100
         assert set(saved[run]["per_category_miou"]) == {"cup", "fan"}
         assert 1 <= saved[run]["epoch"] <= 2
-    with open(paths.plots("partseg_curves.csv"), newline="") as fh:
+    with open(paths.partseg_curves(1), newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 2 and "pretrained_train_loss" in rows[0] and "scratch_val_instance_miou" in rows[0]
-    assert Path(paths.figures("partseg_examples.png")).stat().st_size > 1000
+    assert Path(paths.partseg_examples(1)).stat().st_size > 1000
 
 
 def test_partseg_stage_skipped_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -139,5 +141,5 @@ def test_partseg_stage_skipped_store(tmp_path: Path, monkeypatch: pytest.MonkeyP
                      np.zeros((0, 96), np.int16))
     write_point_store(paths.points("toy"), empty, skipped="no such folder")
     assert P.run(P.Params(dataset="toy")) == {"skipped": "no such folder"}
-    assert json.loads(Path(paths.metrics("partseg")).read_text()) == {"skipped": "no such folder"}
-    assert Path(paths.figures("partseg_examples.png")).exists()
+    assert json.loads(Path(paths.partseg_metrics(0)).read_text()) == {"skipped": "no such folder"}
+    assert Path(paths.partseg_examples(0)).exists()

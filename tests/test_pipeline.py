@@ -88,8 +88,9 @@ def test_both_engines_have_the_same_stages_commands_inputs_and_outputs():
         s = smk[cmd]
         assert s["outs"] == d["outs"], (cmd, s["outs"] ^ d["outs"])
         # DVC depends on the folder of the render shards where Snakemake lists each shard.
-        smk_deps = {str(Path(p).parent) if "/shard-" in p or p.startswith("results/metrics/") else p
-                    for p in s["deps"]}
+        # (likewise for the features of every seed, expanded over pretrain.seeds)
+        smk_deps = {str(Path(p).parent) if "/shard-" in p or p.startswith("results/metrics/")
+                    or re.fullmatch(r"data/features/[^/]+/seed-\d+\.h5", p) else p for p in s["deps"]}
         # ... and a folder dep covers the files inside it
         folders = [f + "/" for f in d["deps"] if not Path(f).suffix]
         smk_deps = {p for p in smk_deps if not any(p.startswith(f) for f in folders)}
@@ -124,4 +125,5 @@ def test_pretrain_declares_exactly_the_keys_it_reads():
     from crosspoint.pretrain import Params
 
     fields = {f.name for f in dataclasses.fields(Params)}
-    assert set(pipeline.PRETRAIN_SHARED) == fields - {"cls", "seg"}
+    # seeds is the list of instances: each run gets its own seed on the command line
+    assert set(pipeline.PRETRAIN_SHARED) == fields - {"cls", "seg", "seeds"}

@@ -78,8 +78,8 @@ def build_stores(root: Path, n_points: int = 128, size: int = 32, views: int = 2
 
 TINY = Variant(point_model="dgcnn", k=8, emb_dims=64, points=96, image_model="resnet18", image_size=0,
                epochs=2, batch_size=6)
-PRM = Params(dataset="synth", seed=3, cls=TINY, seg=replace(TINY, point_model="dgcnn_seg"),
-             val_fraction=0.25, workers=0, val_batch_size=32, threads=1)
+PRM = Params(dataset="synth", seeds=[3], cls=TINY, seg=replace(TINY, point_model="dgcnn_seg"),
+             val_fraction=0.25, workers=0, val_batch_size=32)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -111,7 +111,7 @@ def straight(stores, tmp_path_factory) -> dict:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)
         run(PRM, "cls", progress=False)
-        return load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt")
+        return load_checkpoint(Path(paths.pretrain_dir("cls", 3)) / "last.pt")
 
 
 def _assert_same_weights(a: dict, b: dict) -> None:
@@ -129,7 +129,7 @@ def test_validation_split_is_stratified(stores, monkeypatch):
     assert not np.array_equal(mask, carve_validation(labels, 0.25, seed=1))
 
     monkeypatch.chdir(stores)
-    data = load_training_set(PRM, TINY, with_images=True)
+    data = load_training_set(PRM, TINY, with_images=True, seed=3)
     assert len(data.val_labels) == 6 and np.bincount(data.val_labels).tolist() == [2, 2, 2]
     test_ids = {f"{c}_{i:02d}" for c in CLASSES for i in range(N_TRAIN, N_TRAIN + N_TEST)}
     assert not test_ids & set(data.val_ids)
@@ -139,7 +139,7 @@ def test_validation_split_is_stratified(stores, monkeypatch):
 
 def test_a_few_steps_lower_the_loss(stores, monkeypatch):
     monkeypatch.chdir(stores)
-    data = load_training_set(PRM, TINY, with_images=True)
+    data = load_training_set(PRM, TINY, with_images=True, seed=3)
     ds = PretrainData(data.train_points, paths.views(), data.view_rows, TINY.points, seed=0)
     items = [ds[(1, i)] for i in range(12)]
     clouds = torch.stack([c for c, _ in items])
@@ -172,7 +172,7 @@ def test_kill_and_resume_gives_identical_weights(stores, straight, tmp_path, mon
     # resuming with DataLoader workers: per-object randomness does not depend on them
     second = run(replace(PRM, workers=2), "cls", progress=False)
     assert second["epochs_run"] == 1 and second["last_epoch"] == 2
-    resumed = load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt")
+    resumed = load_checkpoint(Path(paths.pretrain_dir("cls", 3)) / "last.pt")
     _assert_same_weights(straight, resumed)
     assert [r["epoch"] for r in resumed["history"]] == [0, 1, 2]
     assert resumed["history"][2]["train/loss"] == straight["history"][2]["train/loss"]
@@ -181,9 +181,10 @@ def test_kill_and_resume_gives_identical_weights(stores, straight, tmp_path, mon
 def test_same_seed_same_weights_other_seed_differs(stores, straight, tmp_path, monkeypatch):
     monkeypatch.chdir(_workdir(stores, tmp_path / "again"))
     run(PRM, "cls", progress=False)
-    _assert_same_weights(straight, load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt"))
-    run(replace(PRM, seed=4), "cls", progress=False)  # other params: starts afresh, not a resume
-    other = load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt")
+    _assert_same_weights(straight, load_checkpoint(Path(paths.pretrain_dir("cls", 3)) / "last.pt"))
+    run(PRM, "cls", 4, progress=False)  # another seed: its own run, in its own folder
+    other = load_checkpoint(Path(paths.pretrain_dir("cls", 4)) / "last.pt")
+    assert other["seed"] == 4 and straight["seed"] == 3
     assert not torch.equal(other["point_head"]["0.weight"], straight["point_head"]["0.weight"])
 
 
@@ -192,7 +193,7 @@ def test_loss_ablations_run(stores, tmp_path, monkeypatch, w_imid, w_cmid):
     monkeypatch.chdir(_workdir(stores, tmp_path / "ablation"))
     prm = replace(PRM, w_imid=w_imid, w_cmid=w_cmid, cls=replace(TINY, epochs=1))
     run(prm, "cls", progress=False)
-    ckpt = load_checkpoint(Path(paths.pretrain_dir("cls")) / "last.pt")
+    ckpt = load_checkpoint(Path(paths.pretrain_dir("cls", 3)) / "last.pt")
     row = ckpt["history"][1]
     assert np.isfinite(row["train/loss"])
     if w_cmid == 0:  # IMID only: no image branch at all
@@ -210,22 +211,24 @@ def test_cli_end_to_end_and_strict_loading(stores, tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     variant = {"point_model": "dgcnn_seg", "k": 8, "emb_dims": 64, "points": 96, "image_model": "resnet18",
                "epochs": 1, "batch_size": 6}
-    section = {"dataset": "synth", "seed": 1, "seg": variant, "val_fraction": 0.25, "workers": 0, "threads": 1}
+    section = {"dataset": "synth", "seeds": [1, 2], "seg": variant, "val_fraction": 0.25, "workers": 0}
     import yaml
 
     (work / "params.yaml").write_text(yaml.safe_dump({"pretrain": section}))
-    assert main(["pretrain", "--variant", "seg"]) == 0
-    out = work / paths.pretrain_dir("seg")
+    assert main(["pretrain", "--variant", "seg", "--seed", "2"]) == 0
+    out = work / paths.pretrain_dir("seg", 2)
     assert (out / "best.pt").exists() and (out / "last.pt").exists()
-    live = work / paths.pretrain_live("seg")
+    live = work / paths.pretrain_live("seg", 2)
     metrics = json.loads((live / "metrics.json").read_text())
     assert 0.0 <= metrics["val"]["accuracy"] <= 1.0
     assert "random_init_accuracy" in metrics["val"] and "loss" in metrics["train"]
+    assert metrics["seed"] == 2 and metrics["numerics"]["threads"] >= 1
+    assert not any("per_s" in key for key in metrics["train"])  # no wall-clock in the record
     assert (live / "plots" / "metrics" / "train" / "loss.tsv").exists()
 
     encoder, model_cfg = load_point_encoder(out / "best.pt")
     assert model_cfg["point_model"] == "dgcnn_seg" and not encoder.training
-    pts = torch.from_numpy(load_training_set(PRM, TINY, with_images=False).val_points[:4])
+    pts = torch.from_numpy(load_training_set(PRM, TINY, with_images=False, seed=3).val_points[:4])
     with torch.no_grad():
         feats = encoder(pts)
         rand = random_point_encoder(model_cfg, seed=0)(pts)

@@ -15,7 +15,7 @@ from crosspoint.evaluate import FeatureSet, write_features
 from crosspoint.store import write_json
 
 
-def svm_metrics(pre: float, rnd: float) -> dict:
+def svm_seed(pre: float, rnd: float) -> dict:
     def at(c: float, oa: float) -> dict:
         return {"c": c, "overall_accuracy": oa, "mean_class_accuracy": oa - 2.0}
 
@@ -25,16 +25,33 @@ def svm_metrics(pre: float, rnd: float) -> dict:
     }
 
 
-FEWSHOT = {
-    "dataset": "synth", "query_split": "test", "queries": 20, "runs": 10, "c": 1.0,
-    "settings": {
-        "5w10s": {"way": 5, "shot": 10, "pretrained": {"mean": 90.0, "std": 4.0, "runs": []},
-                  "random": {"mean": 35.5, "std": 6.25, "runs": []}},
+def svm_metrics(pre: float, rnd: float) -> dict:
+    """Two seeds: pretrained at pre -/+ 1, random init at rnd -/+ 0.5 (so the means are pre, rnd)."""
+    from crosspoint.evaluate.linear_svm import summarize
+
+    per_seed = {"0": svm_seed(pre - 1, rnd - 0.5), "1": svm_seed(pre + 1, rnd + 0.5)}
+    return {"seeds": [0, 1], "summary": summarize(per_seed), "per_seed": per_seed}
+
+
+def fewshot_seed(pre: float, rnd: float) -> dict:
+    return {"settings": {
+        "5w10s": {"way": 5, "shot": 10, "pretrained": {"mean": pre, "std": 4.0, "runs": []},
+                  "random": {"mean": rnd, "std": 6.25, "runs": []}},
         "10w10s": {"way": 10, "shot": 10, "skipped": "needs 10 classes; synth has 8"},
-    },
-}
-PARTSEG = {"epochs": 3, "points": 256, "pretrained": {"instance_miou": 70.25, "class_miou": 66.0},
-           "scratch": {"instance_miou": 60.0, "class_miou": 61.5}}
+    }}
+
+
+def fewshot_metrics() -> dict:
+    from crosspoint.evaluate.fewshot import summarize
+
+    per_seed = {"0": fewshot_seed(89.0, 35.0), "1": fewshot_seed(91.0, 36.0)}
+    return {"dataset": "synth", "query_split": "test", "queries": 20, "runs": 10, "c": 1.0, "seeds": [0, 1],
+            "summary": summarize(per_seed), "per_seed": per_seed}
+
+
+FEWSHOT = fewshot_metrics()
+PARTSEG = [{"epochs": 3, "points": 256, "pretrained": {"instance_miou": 70.25 + d, "class_miou": 66.0},
+            "scratch": {"instance_miou": 60.0 - d, "class_miou": 61.5}} for d in (-0.5, 0.5)]
 
 
 @pytest.fixture
@@ -44,11 +61,12 @@ def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_json(paths.metrics("linear_svm_modelnet40"), svm_metrics(88.5, 30.25))
     write_json(paths.metrics("linear_svm_capod"), {"skipped": "folder not found"})
     write_json(paths.metrics("fewshot_synth"), FEWSHOT)
-    write_json(paths.metrics("partseg"), PARTSEG)
+    for seed, m in enumerate(PARTSEG):
+        write_json(paths.partseg_metrics(seed), m)
     return tmp_path
 
 
-PLAN = R.Plan(["synth", "modelnet40", "capod"], ["synth"], ["5w10s", "10w10s"], "synth")
+PLAN = R.Plan(["synth", "modelnet40", "capod"], ["synth"], ["5w10s", "10w10s"], "synth", [0, 1])
 
 
 def by_key(rows: list[dict]) -> dict[tuple[str, str, str], dict]:
@@ -81,8 +99,9 @@ def test_summary_tables(results: Path):
     assert capod["pretrained"] == "" and capod["gain"] == "" and "skipped: folder not found" in capod["note"]
 
     fs = t[("fewshot", "synth", "accuracy 5w10s")]
-    assert float(fs["pretrained"]) == 90.0 and float(fs["pretrained_std"]) == 4.0
-    assert float(fs["random_init_std"]) == 6.25 and float(fs["gain"]) == pytest.approx(54.5)
+    assert float(fs["pretrained"]) == 90.0 and float(fs["pretrained_std"]) == pytest.approx(2 ** 0.5, abs=0.01)
+    assert float(fs["random_init"]) == 35.5 and float(fs["gain"]) == pytest.approx(54.5)
+    assert fs["significant"] == "better" and float(fs["p_value"]) < 0.05 and fs["seeds"] == "2"
     assert float(fs["paper_reference"]) == 92.5 and "92.5 ± 3.0, random init 31.6" in fs["note"]
     assert "queries from the test split" in fs["note"]
     assert "skipped" in t[("fewshot", "synth", "accuracy 10w10s")]["note"]
@@ -91,11 +110,13 @@ def test_summary_tables(results: Path):
     assert float(inst["gain"]) == pytest.approx(10.25) and float(inst["paper_reference"]) == 85.5
     cls = t[("partseg", "synth", "class_miou")]
     assert float(cls["gain"]) == pytest.approx(4.5) and cls["paper_reference"] == ""
+    assert cls["pretrained_std"] == "0.00" and float(cls["p_value"]) == 0.0 and cls["significant"] == "better"
 
     md = Path(paths.tables("summary.md")).read_text()
     assert md.count("\n| ") == 1 + len(table)  # header + one line per row
-    assert "| fewshot | synth | accuracy 5w10s | 90.0 ± 4.0 | 35.5 ± 6.2 | +54.5 | (92.5) |" in md
-    assert "| linear_svm | modelnet40 | overall_accuracy (C=paper) | 88.5 | 30.2 | +58.2 | 91.2 |" in md
+    assert "| fewshot | synth | accuracy 5w10s | 90.0 ± 1.4 | 35.5 ± 0.7 | +54.5 |" in md
+    assert "| linear_svm | modelnet40 | overall_accuracy (C=paper) | 88.5 ± 1.4 | 30.2 ± 0.7 | +58.2 |" in md
+    assert "mean ± std over 2 pretraining seeds" in md
 
 
 def test_gain_equals_difference_on_every_row(results: Path):
@@ -108,7 +129,7 @@ def test_missing_metrics_file_is_a_stage_error(results: Path):
     from crosspoint.store import StageError
 
     with pytest.raises(StageError, match="linear_svm_scanobjectnn"):
-        R.build_rows(R.Plan(["scanobjectnn"], [], [], None))
+        R.build_rows(R.Plan(["scanobjectnn"], [], [], None, [0]))
 
 
 def test_report_stage_with_figures(results: Path):
@@ -117,11 +138,11 @@ def test_report_stage_with_figures(results: Path):
     pre = (np.eye(4)[labels] * 5 + rng.normal(size=(48, 4))).astype(np.float32)
     fs = FeatureSet(pre, rng.normal(size=(48, 4)).astype(np.float32), labels, ["test"] * 48,
                     [str(i) for i in range(48)], ["a", "b", "c", "d"])
-    write_features(paths.features("synth"), fs)
+    write_features(paths.features("synth", 0), fs)
     Path(paths.plots("confusion_synth.csv")).parent.mkdir(parents=True, exist_ok=True)
     Path(paths.plots("confusion_synth.csv")).write_text("actual,predicted\na,a\na,b\nb,b\nc,c\nd,d\n")
     params = {"linear_svm": {"datasets": ["synth", "capod"]}, "fewshot": {"datasets": ["synth"], "settings": [[5, 10], [10, 10]]},
-              "partseg": {}}
+              "partseg": {}, "pretrain": {"seeds": [0, 1]}}
     rows = R.run(R.Params(tsne_dataset="synth", tsne_max_points=40, perplexity=5.0), R.plan_from_params(params))
     assert len(rows) == 4 + 1 + 2 + 2
     for name in ("tsne_synth.png", "confusion_synth.png"):

@@ -163,7 +163,7 @@ def test_shard_out_of_range_is_a_one_line_error(workdir: Path, capsys):
     write_mesh_store(paths.prepared("toy"), _meshes(), META)
     write_params(sample={"datasets": ["toy"], "shards": [0, 1], "points": 16}, features={"shards": [0, 1]})
     assert cli.main(["sample", "--dataset", "toy", "--shard", "2"]) == 2
-    assert cli.main(["features", "--dataset", "toy", "--shard", "-1"]) == 2
+    assert cli.main(["features", "--dataset", "toy", "--shard", "-1", "--seed", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --shard 2 is not one of sample.shards [0, 1] (valid: 0..1)",
                    "error: --shard -1 is not one of features.shards [0, 1] (valid: 0..1)"]
@@ -235,8 +235,8 @@ def one_thread():
 def _features_all(dataset: str, n_shards: int) -> list[int]:
     write_params(features={"datasets": [dataset], "shards": list(range(n_shards)), "points": 24, "batch_size": 4,
                            "seed": 2, "device": "cpu"})
-    codes = [cli.main(["features", "--dataset", dataset, "--shard", str(s)]) for s in range(n_shards)]
-    return [*codes, cli.main(["merge-features", "--dataset", dataset])]
+    codes = [cli.main(["features", "--dataset", dataset, "--shard", str(s), "--seed", "0"]) for s in range(n_shards)]
+    return [*codes, cli.main(["merge-features", "--dataset", dataset, "--seed", "0"])]
 
 
 def test_features_shards_equal_one_shard_bit_for_bit(workdir: Path, one_thread):
@@ -247,19 +247,19 @@ def test_features_shards_equal_one_shard_bit_for_bit(workdir: Path, one_thread):
     ps = PointSet(rng.normal(size=(n, 48, 3)).astype(np.float32), np.arange(n) % 3, ["train"] * 6 + ["test"] * 4,
                   [f"o{i}" for i in range(n)], DatasetMeta("test", ["a", "b", "c"]))
     write_point_store(paths.points("toy"), ps)
-    write_cls_checkpoint(checkpoint_path())
+    write_cls_checkpoint(checkpoint_path(0))
 
     assert _features_all("toy", 1) == [0, 0]
-    one = read_features(paths.features("toy"))
+    one = read_features(paths.features("toy", 0))
     assert one.pretrained.shape == (n, 32) and one.object_ids == ps.object_ids
     for n_shards in (3, 12):  # 12 shards of 10 objects: two empty blocks
         assert _features_all("toy", n_shards) == [0] * (n_shards + 1)
-        many = read_features(paths.features("toy"))
+        many = read_features(paths.features("toy", 0))
         np.testing.assert_array_equal(many.pretrained, one.pretrained)
         np.testing.assert_array_equal(many.random, one.random)
         np.testing.assert_array_equal(many.labels, one.labels)
         assert many.split == one.split and many.object_ids == one.object_ids and many.attrs == one.attrs
-    assert read_features(paths.features_shard("toy", 0)).pretrained.shape == (0, 0)  # block [0, 0)
+    assert read_features(paths.features_shard("toy", 0, 0)).pretrained.shape == (0, 0)  # block [0, 0)
     assert not np.allclose(one.pretrained, one.random)
 
 
@@ -277,5 +277,5 @@ def test_features_skipped_store_with_shards(workdir: Path):
     empty = PointSet(np.zeros((0, 64, 3), np.float32), np.zeros(0, np.int64), [], [], DatasetMeta("mesh_dir", []))
     write_point_store(paths.points("capod"), empty, skipped="../shared/data/capod not found")
     assert _features_all("capod", 2) == [0, 0, 0]  # no checkpoint needed
-    fs = read_features(paths.features("capod"))
+    fs = read_features(paths.features("capod", 0))
     assert fs.skipped == "../shared/data/capod not found" and len(fs) == 0

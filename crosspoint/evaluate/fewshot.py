@@ -10,7 +10,9 @@ the train split (disjoint from the support). A support object is never a query i
 A setting the dataset cannot fill (too few classes with enough objects) is recorded as
 ``{"skipped": reason}`` and the others still run. Accuracies are in percent; std is the population
 std over runs (ddof=0), as the upstream script reports. One metrics file per dataset of
-``fewshot.datasets``: ``paths.metrics(f"fewshot_{NAME}")``.
+``fewshot.datasets``: ``paths.metrics(f"fewshot_{NAME}")``, with ``per_seed`` (each pretraining seed
+of ``pretrain.seeds``: the same episodes on its pretrained and random-init features) and ``summary``
+(per setting: the per-seed means of both encoders over seeds, gain and Welch's t-test).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from crosspoint import config, paths
-from crosspoint.evaluate import INITS, FeatureSet, percent, read_features
-from crosspoint.metrics import Episode, accuracy, eligible_classes, sample_episode
+from crosspoint import config, numerics, paths
+from crosspoint.evaluate import INITS, FeatureSet, percent, read_features, rounded
+from crosspoint.metrics import Episode, accuracy, compare_over_seeds, eligible_classes, sample_episode
 from crosspoint.store import StageError, write_json
 
 log = logging.getLogger("crosspoint.fewshot")
@@ -113,14 +115,42 @@ def evaluate(fs: FeatureSet, prm: Params, dataset: str = "") -> dict[str, Any]:
     }
 
 
-def run(dataset: str, prm: Params) -> dict[str, Any]:
-    fs = read_features(paths.features(dataset))
+def summarize(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per setting (not skipped): the per-seed mean accuracies of both encoders compared over seeds."""
+    first = next(iter(per_seed.values()))
+    out: dict[str, Any] = {}
+    for name, setting in first["settings"].items():
+        if "skipped" in setting:
+            out[name] = {"skipped": setting["skipped"]}
+            continue
+        pre = [m["settings"][name]["pretrained"]["mean"] for m in per_seed.values()]
+        rnd = [m["settings"][name]["random"]["mean"] for m in per_seed.values()]
+        out[name] = rounded(compare_over_seeds(pre, rnd))
+    return out
+
+
+def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
     dest = paths.metrics(f"fewshot_{dataset}")
-    if fs.skipped is not None:
-        log.warning("fewshot %s: skipped (%s)", dataset, fs.skipped)
-        metrics: dict[str, Any] = {"skipped": fs.skipped}
-    else:
-        metrics = evaluate(fs, prm, dataset)
+    per_seed: dict[str, dict[str, Any]] = {}
+    metrics: dict[str, Any] = {}
+    for seed in seeds:
+        fs = read_features(paths.features(dataset, seed))
+        if fs.skipped is not None:
+            log.warning("fewshot %s: skipped (%s)", dataset, fs.skipped)
+            metrics = {"skipped": fs.skipped}
+            break
+        per_seed[str(seed)] = evaluate(fs, prm, f"{dataset} seed {seed}")
+    if per_seed:
+        common = {k: v for k, v in next(iter(per_seed.values())).items() if k != "settings"}
+        common["dataset"] = dataset
+        metrics = {**common, "seeds": list(seeds), "summary": summarize(per_seed),
+                   "per_seed": {s: {"settings": m["settings"]} for s, m in per_seed.items()},
+                   "numerics": numerics.record()}
+        for name, s in metrics["summary"].items():
+            if "skipped" not in s:
+                log.info("fewshot %s %s over %d seeds: pretrained %.1f ± %s, random %.1f ± %s: %s (p=%s)", dataset,
+                         name, len(seeds), s["pretrained"]["mean"], s["pretrained"]["std"], s["random"]["mean"],
+                         s["random"]["std"], s["verdict"], s["p_value"])
     write_json(dest, metrics)
     log.info("fewshot %s: wrote %s", dataset, dest)
     return metrics
@@ -132,7 +162,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     prm = config.section("fewshot", Params, path=args.params)
+    seeds = config.pretrain_seeds(args.params)
     if args.dataset and args.dataset not in prm.datasets:
         log.warning("fewshot: %s is not in fewshot.datasets; evaluating it anyway", args.dataset)
     for name in [args.dataset] if args.dataset else prm.datasets:
-        run(name, prm)
+        run(name, prm, seeds)

@@ -5,9 +5,13 @@ on the train split and scored on the test split twice: at the paper's C (0.01), 
 from ``c_grid`` on a validation split carved (stratified, seeded) from train, then refit on all of
 train. The selection function only ever receives train rows; test is touched once per final model.
 
-Outputs: ``paths.metrics("linear_svm_<name>")`` (accuracies in percent) and
-``paths.plots("confusion_<name>.csv")`` (one row per test object: actual, predicted class names of
-the pretrained features at the paper's C) for DVC's confusion plot templates.
+This runs once per pretraining seed (``pretrain.seeds``: the features of the encoder pretrained with
+that seed and of its random init), and ``summary`` gives, per protocol and metric, the mean and std
+over seeds of both encoders, the gain, and Welch's t-test (:func:`crosspoint.metrics.compare_over_seeds`).
+
+Outputs: ``paths.metrics("linear_svm_<name>")`` (accuracies in percent: ``summary`` and ``per_seed``)
+and ``paths.plots("confusion_<name>.csv")`` (one row per test object: actual, predicted class names
+of the first seed's pretrained features at the paper's C) for DVC's confusion plot templates.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from crosspoint import config, paths
-from crosspoint.evaluate import INITS, FeatureSet, percent, read_features, stratified_split
-from crosspoint.metrics import accuracy, mean_class_accuracy
+from crosspoint import config, numerics, paths
+from crosspoint.evaluate import INITS, FeatureSet, percent, read_features, rounded, stratified_split
+from crosspoint.metrics import accuracy, compare_over_seeds, mean_class_accuracy
 from crosspoint.store import StageError, atomic_path, write_json
 
 log = logging.getLogger("crosspoint.linear_svm")
@@ -125,22 +129,49 @@ def write_confusion_csv(dest: str, actual: list[str], predicted: list[str]) -> N
         writer.writerows(zip(actual, predicted, strict=True))
 
 
-def run(dataset: str, prm: Params) -> dict[str, Any]:
-    fs = read_features(paths.features(dataset))
+PROTOCOLS = ("c_paper", "c_val")
+MEASURES = ("overall_accuracy", "mean_class_accuracy")
+
+
+def summarize(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per protocol and measure: both encoders over seeds, gain and significance."""
+    out: dict[str, Any] = {}
+    for proto in PROTOCOLS:
+        out[proto] = {}
+        for measure in MEASURES:
+            pre = [m["pretrained"][proto][measure] for m in per_seed.values()]
+            rnd = [m["random"][proto][measure] for m in per_seed.values()]
+            out[proto][measure] = rounded(compare_over_seeds(pre, rnd))
+    return out
+
+
+def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
     metrics_path, plot_path = paths.metrics(f"linear_svm_{dataset}"), paths.plots(f"confusion_{dataset}.csv")
-    if fs.skipped is not None:
-        log.warning("linear_svm %s: skipped (%s)", dataset, fs.skipped)
-        write_json(metrics_path, {"skipped": fs.skipped})
-        write_confusion_csv(plot_path, [], [])
-        return {"skipped": fs.skipped}
-    metrics, pred = evaluate_features(fs, prm, dataset)
-    metrics = {"dataset": dataset, **metrics}
-    names = fs.class_names
-    test = fs.split_mask("test")
-    write_json(metrics_path, metrics)
-    write_confusion_csv(plot_path, [names[i] for i in fs.labels[test]], [names[i] for i in pred])
-    log.info("linear_svm %s: wrote %s and %s", dataset, metrics_path, plot_path)
-    return metrics
+    per_seed: dict[str, dict[str, Any]] = {}
+    confusion: tuple[list[str], list[str]] = ([], [])
+    common: dict[str, Any] = {}
+    for seed in seeds:
+        fs = read_features(paths.features(dataset, seed))
+        if fs.skipped is not None:
+            log.warning("linear_svm %s: skipped (%s)", dataset, fs.skipped)
+            write_json(metrics_path, {"skipped": fs.skipped})
+            write_confusion_csv(plot_path, [], [])
+            return {"skipped": fs.skipped}
+        metrics, pred = evaluate_features(fs, prm, f"{dataset} seed {seed}")
+        common = {k: metrics.pop(k) for k in ("num_train", "num_test", "num_classes", "feature_dim", "unit")}
+        per_seed[str(seed)] = metrics
+        if not confusion[0]:
+            names, test = fs.class_names, fs.split_mask("test")
+            confusion = ([names[i] for i in fs.labels[test]], [names[i] for i in pred])
+    out = {"dataset": dataset, **common, "seeds": list(seeds), "summary": summarize(per_seed),
+           "per_seed": per_seed, "numerics": numerics.record()}
+    write_json(metrics_path, out)
+    write_confusion_csv(plot_path, *confusion)
+    s = out["summary"]["c_val"]["overall_accuracy"]
+    log.info("linear_svm %s: C=val OA pretrained %.2f ± %s, random %.2f ± %s over %d seeds: %s (p=%s); wrote %s",
+             dataset, s["pretrained"]["mean"], s["pretrained"]["std"], s["random"]["mean"], s["random"]["std"],
+             len(seeds), s["verdict"], s["p_value"], metrics_path)
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,5 +180,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     prm = config.section("linear_svm", Params, path=args.params)
+    seeds = config.pretrain_seeds(args.params)
     for name in [args.dataset] if args.dataset else prm.datasets:
-        run(name, prm)
+        run(name, prm, seeds)

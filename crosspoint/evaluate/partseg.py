@@ -2,7 +2,7 @@
 
 A :class:`~crosspoint.models.PartSegModel` (categories = the dataset's classes, parts = its global
 part ids, one-hot category input) is trained twice with identical data order and head init: once
-with its encoder loaded strictly from ``paths.pretrain_dir("seg")/best.pt`` (a missing or
+with its encoder loaded strictly from ``paths.pretrain_dir("seg", K)/best.pt`` (a missing or
 unexpected key stops the stage; everything outside the encoder is the new head, whose keys must
 all start with ``SEG_HEAD_PREFIXES``), and once from scratch.
 
@@ -13,9 +13,14 @@ params.yaml). The epoch kept is the best by instance mIoU on a validation split 
 (never the test split); ``val_fraction: 0`` keeps the last epoch. At evaluation the prediction is
 restricted to the parts of the shape's category (ShapeNetPart practice).
 
-Outputs: ``paths.metrics("partseg")`` (instance and class mIoU on test, in percent),
-``paths.plots("partseg_curves.csv")`` (per epoch, both runs side by side) and
-``paths.figures("partseg_examples.png")`` (a few test shapes: truth beside both predictions).
+One instance per pretraining seed ``K`` of ``pretrain.seeds`` (``crosspoint partseg --seed K``): the
+encoder pretrained with ``K``, the head init, dropout and data order drawn from ``K``; the shapes
+(train/val/test subsets) are the same for every seed (``partseg.seed``). The report compares the two
+runs over seeds.
+
+Outputs: ``paths.partseg_metrics(K)`` (instance and class mIoU on test, in percent),
+``paths.partseg_curves(K)`` (per epoch, both runs side by side) and ``paths.partseg_examples(K)``
+(a few test shapes: truth beside both predictions).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crosspoint import config, paths
+from crosspoint import config, numerics, paths
 from crosspoint.evaluate import balanced_subset, percent, resolve_device, store_skipped, stratified_split
 from crosspoint.metrics import segmentation_scores
 from crosspoint.store import PointSet, StageError, atomic_path, read_point_store, write_json
@@ -62,7 +67,7 @@ class Params:
     max_test: int = 150  # test shapes scored (class-balanced subset); 0 = all (paper)
     val_fraction: float = 0.1  # of train, for choosing the epoch; 0 = keep the last epoch
     examples: int = 4  # test shapes drawn in the figure
-    seed: int = 0
+    seed: int = 0  # the shapes used (subsets, validation split); training draws from the pretraining seed
     device: str = "auto"
 
     def check(self) -> list[str]:
@@ -80,8 +85,8 @@ class Params:
         return problems
 
 
-def checkpoint_path() -> Path:
-    return Path(paths.pretrain_dir("seg")) / "best.pt"
+def checkpoint_path(seed: int) -> Path:
+    return Path(paths.pretrain_dir("seg", seed)) / "best.pt"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,12 +244,12 @@ class RunResult:
     curve: list[dict[str, float]]
     best_epoch: int
     val_instance_miou: float | None
-    seconds: float
+    seconds: float  # logged, not recorded (wall-clock differs between machines)
 
 
 def fine_tune(
     model: nn.Module, train: SegData, val: SegData | None, num_categories: int, mask: torch.Tensor,
-    category_parts: dict[int, list[int]], prm: Params, device: torch.device, name: str,
+    category_parts: dict[int, list[int]], prm: Params, device: torch.device, name: str, seed: int = 0,
 ) -> RunResult:
     """Train ``model`` for ``prm.epochs``; keep the epoch with the best validation instance mIoU."""
     from tqdm import tqdm
@@ -253,8 +258,8 @@ def fine_tune(
     model = model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=prm.lr, momentum=prm.momentum, weight_decay=prm.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=prm.epochs, eta_min=prm.lr_min)
-    rng = np.random.default_rng(prm.seed)  # same data order and point subsets for both runs
-    torch.manual_seed(prm.seed)  # same dropout draws
+    rng = np.random.default_rng(seed)  # same data order and point subsets for both runs
+    torch.manual_seed(seed)  # same dropout draws
     curve: list[dict[str, float]] = []
     best_state, best_epoch, best_val = None, prm.epochs, None
     for epoch in tqdm(range(1, prm.epochs + 1), desc=f"partseg {name}", unit="epoch", leave=False):
@@ -329,19 +334,19 @@ def draw_examples(dest: str, data: SegData, preds: dict[str, np.ndarray], catego
     plt.close(fig)
 
 
-def write_skipped(reason: str) -> dict[str, Any]:
+def write_skipped(reason: str, seed: int) -> dict[str, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     log.warning("partseg: skipped (%s)", reason)
-    write_json(paths.metrics("partseg"), {"skipped": reason})
-    with atomic_path(paths.plots("partseg_curves.csv")) as tmp:
+    write_json(paths.partseg_metrics(seed), {"skipped": reason})
+    with atomic_path(paths.partseg_curves(seed)) as tmp:
         tmp.write_text("epoch,lr\n")
     fig = plt.figure(figsize=(4, 2))
     fig.text(0.5, 0.5, f"part segmentation skipped:\n{reason}", ha="center", va="center", wrap=True)
-    with atomic_path(paths.figures("partseg_examples.png")) as tmp:
+    with atomic_path(paths.partseg_examples(seed)) as tmp:
         fig.savefig(tmp, format="png", dpi=80)
     plt.close(fig)
     return {"skipped": reason}
@@ -360,7 +365,8 @@ def build_model(num_categories: int, num_parts: int, model_cfg: dict[str, Any], 
     )
 
 
-def run(prm: Params) -> dict[str, Any]:
+def run(prm: Params, seed: int = 0) -> dict[str, Any]:
+    """Fine-tune from the seg encoder pretrained with ``seed`` and from scratch; write the outputs."""
     from crosspoint.models import SEG_HEAD_PREFIXES
     from crosspoint.pretrain import load_point_encoder
 
@@ -368,7 +374,7 @@ def run(prm: Params) -> dict[str, Any]:
     ps = read_point_store(src)
     skipped = store_skipped(src)
     if skipped is not None or len(ps) == 0:
-        return write_skipped(skipped or f"{src} holds no objects")
+        return write_skipped(skipped or f"{src} holds no objects", seed)
     meta = ps.meta
     if ps.part_labels is None or not meta.has_parts:
         raise StageError(f"partseg: {src} has no part labels; set partseg.dataset to a part-labelled dataset")
@@ -395,7 +401,7 @@ def run(prm: Params) -> dict[str, Any]:
             log.warning("partseg: too few train shapes per category for a validation split; keeping the last epoch")
     mask = part_mask(num_categories, num_parts, category_parts)
 
-    ckpt = checkpoint_path()
+    ckpt = checkpoint_path(seed)
     if not ckpt.exists():
         raise StageError(f"{ckpt}: pretrained seg encoder not found (run `crosspoint pretrain --variant seg`)")
     encoder, model_cfg = load_point_encoder(ckpt, map_location="cpu")
@@ -404,6 +410,7 @@ def run(prm: Params) -> dict[str, Any]:
             f"partseg: {ckpt} holds a {model_cfg.get('point_model')!r} encoder; part seg needs dgcnn_seg"
         )
     device = resolve_device(prm.device)
+    numerics.configure_torch(device)
     log.info(
         "partseg %s: %d train, %d val, %d test shapes; %d categories, %d parts; %d points; device %s",
         prm.dataset, len(train_all), 0 if val is None else len(val), len(test), num_categories, num_parts,
@@ -412,14 +419,16 @@ def run(prm: Params) -> dict[str, Any]:
 
     results: dict[str, RunResult] = {}
     for name in RUNS:
-        model = build_model(num_categories, num_parts, model_cfg, prm, prm.seed)  # same head init for both
+        model = build_model(num_categories, num_parts, model_cfg, prm, seed)  # same head init for both
         if name == "pretrained":
             head = load_encoder_strict(model, encoder.state_dict(), tuple(SEG_HEAD_PREFIXES))
             log.info("partseg: loaded the pretrained encoder strictly; %d head tensors start fresh", len(head))
-        results[name] = fine_tune(model, train_all, val, num_categories, mask, category_parts, prm, device, name)
+        results[name] = fine_tune(model, train_all, val, num_categories, mask, category_parts, prm, device,
+                                  f"{name} seed {seed}", seed)
+        log.info("partseg %s seed %d: %d epochs in %.1f s", name, seed, prm.epochs, results[name].seconds)
 
     metrics: dict[str, Any] = {
-        "dataset": prm.dataset, "unit": "percent", "num_train": len(train_all),
+        "dataset": prm.dataset, "seed": seed, "unit": "percent", "num_train": len(train_all),
         "num_val": 0 if val is None else len(val), "num_test": len(test), "epochs": prm.epochs, "points": prm.points,
     }
     preds = {}
@@ -430,23 +439,30 @@ def run(prm: Params) -> dict[str, Any]:
         metrics[name] = {
             "instance_miou": percent(s.instance_miou), "class_miou": percent(s.class_miou),
             "per_category_miou": {names[c]: percent(v) for c, v in s.per_category.items()},
-            "epoch": res.best_epoch, "val_instance_miou": res.val_instance_miou, "seconds": round(res.seconds, 1),
+            "epoch": res.best_epoch, "val_instance_miou": res.val_instance_miou,
         }
         log.info("partseg %s: test instance mIoU %.2f, class mIoU %.2f (epoch %d)", name,
                  metrics[name]["instance_miou"], metrics[name]["class_miou"], res.best_epoch)
-    write_json(paths.metrics("partseg"), metrics)
-    write_curves(paths.plots("partseg_curves.csv"), results)
-    draw_examples(paths.figures("partseg_examples.png"), test, preds, names, category_parts, prm.examples)
-    log.info("partseg: wrote %s", paths.metrics("partseg"))
+    metrics["numerics"] = numerics.record()
+    write_json(paths.partseg_metrics(seed), metrics)
+    write_curves(paths.partseg_curves(seed), results)
+    draw_examples(paths.partseg_examples(seed), test, preds, names, category_parts, prm.examples)
+    log.info("partseg: wrote %s", paths.partseg_metrics(seed))
     return metrics
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="override partseg.dataset (must match the params to be tracked)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="pretraining seed whose seg encoder to fine-tune, one of pretrain.seeds (default: the first)")
 
 
 def main(args: argparse.Namespace) -> None:
     prm = config.section("partseg", Params, path=args.params)
     if args.dataset and args.dataset != prm.dataset:
         prm = Params(**{**prm.__dict__, "dataset": args.dataset})
-    run(prm)
+    seeds = config.pretrain_seeds(args.params)
+    seed = seeds[0] if args.seed is None else args.seed
+    if seed not in seeds:
+        log.warning("partseg: seed %d is not in pretrain.seeds %s; running it anyway", seed, seeds)
+    run(prm, seed)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from crosspoint import exact
 from crosspoint.config import ParamsError, parse_section
 
 # source name -> (module, class)
@@ -140,7 +141,7 @@ def check_mesh(vertices: np.ndarray, faces: np.ndarray) -> str | None:
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     v = np.asarray(vertices, dtype=np.float64)
     a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
-    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    return 0.5 * exact.norm(np.cross(b - a, c - a))
 
 
 def normalize_unit_sphere(points: np.ndarray) -> np.ndarray:
@@ -151,6 +152,6 @@ def normalize_unit_sphere(points: np.ndarray) -> np.ndarray:
     lo = p.min(axis=-2, keepdims=True)
     hi = p.max(axis=-2, keepdims=True)
     p = p - (lo + hi) / 2
-    r = np.linalg.norm(p, axis=-1).max(axis=-1)
+    r = exact.norm(p).max(axis=-1)
     r = np.where(r > 0, r, 1.0)
     return p / np.asarray(r)[..., None, None]

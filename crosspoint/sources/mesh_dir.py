@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from crosspoint import exact
 from crosspoint.sources import check_mesh, natural_key, stratified_split
 from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
 from crosspoint.sources.off import OffError, read_off
@@ -106,7 +107,7 @@ def _load_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None
     offset = 0
     for geom, transform in meshes:
         v = np.asarray(geom.vertices, dtype=np.float64)
-        v = v @ transform[:3, :3].T + transform[:3, 3]
+        v = exact.rigid(v, transform)
         vertices.append(v)
         faces.append(np.asarray(geom.faces, dtype=np.int64) + offset)
         colors.append(_face_colors(geom))

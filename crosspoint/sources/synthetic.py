@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 import trimesh
 
+from crosspoint import exact
 from crosspoint.sources.base import MeshItem, MeshSource
 
 # class -> its fixed part vocabulary (face_parts index into this list)
@@ -189,10 +190,10 @@ def _unit(kind: str) -> VF:
         v, f = trimesh.remesh.subdivide(v, f)
     elif kind == "cylinder":
         m = trimesh.creation.cylinder(radius=1.0, height=1.0, sections=20)
-        v, f = trimesh.remesh.subdivide(m.vertices @ to_y.T, m.faces)
+        v, f = trimesh.remesh.subdivide(exact.transform(m.vertices, to_y), m.faces)
     elif kind == "cone":
         m = trimesh.creation.cone(radius=1.0, height=1.0, sections=20)
-        v, f = trimesh.remesh.subdivide(m.vertices @ to_y.T, m.faces)
+        v, f = trimesh.remesh.subdivide(exact.transform(m.vertices, to_y), m.faces)
     elif kind == "sphere":
         m = trimesh.creation.icosphere(subdivisions=2, radius=1.0)
         v, f = m.vertices, m.faces
@@ -208,22 +209,22 @@ def _unit(kind: str) -> VF:
 def _rot(axis: Sequence[float], angle: float) -> np.ndarray:
     """Rotation matrix about ``axis`` by ``angle`` (right hand)."""
     a = np.asarray(axis, dtype=np.float64)
-    a = a / np.linalg.norm(a)
+    a = a / exact.norm(a)
     k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * exact.matmul(k, k)
 
 
 def _rot_to(a: Sequence[float], b: Sequence[float]) -> np.ndarray:
     """A rotation taking direction ``a`` to direction ``b``."""
-    a = np.asarray(a, dtype=np.float64) / np.linalg.norm(a)
-    b = np.asarray(b, dtype=np.float64) / np.linalg.norm(b)
+    a = np.asarray(a, dtype=np.float64) / exact.norm(a)
+    b = np.asarray(b, dtype=np.float64) / exact.norm(b)
     v = np.cross(a, b)
-    c = float(np.dot(a, b))
+    c = float(exact.dot(a, b))
     if c < -1 + 1e-9:
         perp = np.cross(a, [1.0, 0, 0] if abs(a[0]) < 0.9 else [0, 1.0, 0])
         return _rot(perp, np.pi)
     k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + k + (k @ k) / (1 + c)
+    return np.eye(3) + k + exact.matmul(k, k) / (1 + c)
 
 
 def _xf(mesh: VF, m: np.ndarray | None = None, t: Sequence[float] = (0, 0, 0),
@@ -233,7 +234,7 @@ def _xf(mesh: VF, m: np.ndarray | None = None, t: Sequence[float] = (0, 0, 0),
     v, f = mesh
     v = v * np.asarray(s, dtype=np.float64)
     if m is not None:
-        v = v @ np.asarray(m).T
+        v = exact.transform(v, m)
         if np.linalg.det(m) < 0:
             f = f[:, ::-1]
     if np.ndim(s) and np.prod(np.sign(s)) < 0:
@@ -256,7 +257,7 @@ def _strut(p0: Sequence[float], p1: Sequence[float], r0: float, r1: float | None
     p1 = np.asarray(p1, dtype=np.float64)
     r1 = r0 if r1 is None else r1
     v, f = _unit("box" if square else "cylinder")
-    length = float(np.linalg.norm(p1 - p0))
+    length = float(exact.norm(p1 - p0))
     radius = r0 + (r1 - r0) * (v[:, 1:2] + 0.5)
     v = np.column_stack([v[:, 0:1] * radius * (2 if square else 1), v[:, 1] * length,
                          v[:, 2:3] * radius * (2 if square else 1)])
@@ -266,7 +267,7 @@ def _strut(p0: Sequence[float], p1: Sequence[float], r0: float, r1: float | None
 def _cone(base: Sequence[float], apex: Sequence[float], r: float) -> VF:
     base = np.asarray(base, dtype=np.float64)
     d = np.asarray(apex, dtype=np.float64) - base
-    return _xf(_unit("cone"), _rot_to((0, 1, 0), d), base, (r, float(np.linalg.norm(d)), r))
+    return _xf(_unit("cone"), _rot_to((0, 1, 0), d), base, (r, float(exact.norm(d)), r))
 
 
 def _ellipsoid(radii: Sequence[float], center: Sequence[float], m: np.ndarray | None = None) -> VF:
@@ -326,12 +327,12 @@ def _tube(path: np.ndarray, radius: float | np.ndarray, sections: int = 10, loop
         t = p[np.r_[1:m, 0]] - p[np.r_[m - 1, 0:m - 1]]
     else:
         t = np.gradient(p, axis=0)
-    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    t /= exact.norm(t)[:, None]
     normal = np.cross(t[0], [0.0, 1.0, 0.0] if abs(t[0][1]) < 0.9 else [1.0, 0.0, 0.0])
     normals = np.empty_like(p)
     for i in range(m):
-        normal = normal - np.dot(normal, t[i]) * t[i]
-        normal /= np.linalg.norm(normal)
+        normal = normal - exact.dot(normal, t[i]) * t[i]
+        normal /= exact.norm(normal)
         normals[i] = normal
     binormals = np.cross(t, normals)
     theta = np.linspace(0, 2 * np.pi, sections, endpoint=False)
@@ -808,7 +809,7 @@ def _lamp(o: _Object, rng: np.random.Generator) -> None:
         top = j + np.array([l2 * np.sin(a2), l2 * np.cos(a2), 0.0])
         o.add("stem", _strut((0, hb, 0), j, rs), _strut(j, top, rs), _ellipsoid((rs * 2,) * 3, j))
         axis = np.array([_u(rng, 0.2, 1.0), -1.0, 0.0])
-    axis /= np.linalg.norm(axis)
+    axis /= exact.norm(axis)
     style = rng.choice(["drum", "cone", "globe", "dome"], p=[0.4, 0.25, 0.15, 0.2])
     size = _u(rng, 0.08, 0.18) * (1.8 if kind == "floor" else 1.0)
     e = size * 0.04
@@ -927,7 +928,7 @@ def _rocket(o: _Object, rng: np.random.Generator) -> None:
     phase = _u(rng, 0, 2 * np.pi)
     for k in range(n_fins):
         turn = _rot((0, 1, 0), phase + 2 * np.pi * k / n_fins)
-        o.add("fin", _xf(fin, turn, turn @ np.array([r * 0.9, y0, 0.0])))
+        o.add("fin", _xf(fin, turn, exact.transform(np.array([r * 0.9, y0, 0.0]), turn)))
     if rng.random() < 0.25:  # boosters
         nb = int(rng.choice([2, 4]))
         rb = r * _u(rng, 0.3, 0.5)

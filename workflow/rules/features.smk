@@ -4,9 +4,10 @@ rule features:
     wildcard_constraints:
         dataset=one_of(P("features.datasets")),
         shard=one_of(P("features.shards")),
+        seed=one_of(P("pretrain.seeds")),
     input:
         "data/points/{dataset}.h5",
-        "models/pretrain_cls/best.pt",
+        "models/pretrain_cls/seed-{seed}/best.pt",
         "crosspoint/features.py",
         "crosspoint/shards.py",
         "crosspoint/pretrain.py",
@@ -19,12 +20,14 @@ rule features:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
-        "data/features/shards/{dataset}/shard-{shard}.h5",
+        "data/features/shards/{dataset}/seed-{seed}/shard-{shard}.h5",
     params:
         features=P("features"),
     log:
-        "logs/features_{dataset}_{shard}.log",
+        "logs/features_{dataset}_{shard}_{seed}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 4
@@ -33,4 +36,4 @@ rule features:
         runtime=120,
         gpu=1,
     shell:
-        "crosspoint features --dataset {wildcards.dataset} --shard {wildcards.shard} > {log} 2>&1"
+        "crosspoint features --dataset {wildcards.dataset} --shard {wildcards.shard} --seed {wildcards.seed} > {log} 2>&1"

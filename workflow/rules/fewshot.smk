@@ -4,17 +4,20 @@ rule fewshot:
     wildcard_constraints:
         dataset=one_of(P("fewshot.datasets")),
     input:
-        "data/features/{dataset}.h5",
+        expand("data/features/{{dataset}}/seed-{_each}.h5", _each=P("pretrain.seeds")),
         "crosspoint/evaluate/fewshot.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
         "results/metrics/fewshot_{dataset}.json",
     params:
         fewshot=P("fewshot"),
+        pretrain_seeds=P("pretrain.seeds"),
     log:
         "logs/fewshot_{dataset}.log",
     conda:

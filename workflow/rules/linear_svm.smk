@@ -4,18 +4,21 @@ rule linear_svm:
     wildcard_constraints:
         dataset=one_of(P("linear_svm.datasets")),
     input:
-        "data/features/{dataset}.h5",
+        expand("data/features/{{dataset}}/seed-{_each}.h5", _each=P("pretrain.seeds")),
         "crosspoint/evaluate/linear_svm.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
         "results/metrics/linear_svm_{dataset}.json",
         "results/plots/confusion_{dataset}.csv",
     params:
         linear_svm=P("linear_svm"),
+        pretrain_seeds=P("pretrain.seeds"),
     log:
         "logs/linear_svm_{dataset}.log",
     conda:

@@ -3,8 +3,9 @@
 rule merge_features:
     wildcard_constraints:
         dataset=one_of(P("features.datasets")),
+        seed=one_of(P("pretrain.seeds")),
     input:
-        expand("data/features/shards/{{dataset}}/shard-{_each}.h5", _each=P("features.shards")),
+        expand("data/features/shards/{{dataset}}/seed-{{seed}}/shard-{_each}.h5", _each=P("features.shards")),
         "data/points/{dataset}.h5",
         "crosspoint/merge_features.py",
         "crosspoint/features.py",
@@ -14,12 +15,14 @@ rule merge_features:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
-        "data/features/{dataset}.h5",
+        "data/features/{dataset}/seed-{seed}.h5",
     params:
         features=P("features"),
     log:
-        "logs/merge_features_{dataset}.log",
+        "logs/merge_features_{dataset}_{seed}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 1
@@ -27,4 +30,4 @@ rule merge_features:
         mem_mb=2000,
         runtime=30,
     shell:
-        "crosspoint merge-features --dataset {wildcards.dataset} > {log} 2>&1"
+        "crosspoint merge-features --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"

@@ -13,6 +13,8 @@ rule merge_points:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
         "data/points/{dataset}.h5",
         "data/points/{dataset}_rejects.csv",

@@ -11,6 +11,8 @@ rule merge_views:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
         "data/views/views.h5",
         "results/figures/contact_sheet.png",

@@ -1,9 +1,11 @@
 # Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
 
 rule partseg:
+    wildcard_constraints:
+        seed=one_of(P("pretrain.seeds")),
     input:
         f"data/points/{P('partseg.dataset')}.h5",
-        "models/pretrain_seg/best.pt",
+        "models/pretrain_seg/seed-{seed}/best.pt",
         "crosspoint/evaluate/partseg.py",
         "crosspoint/pretrain.py",
         "crosspoint/models",
@@ -15,15 +17,17 @@ rule partseg:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
-        "results/figures/partseg_examples.png",
-        "results/metrics/partseg.json",
-        "results/plots/partseg_curves.csv",
+        "results/figures/partseg_examples/seed-{seed}.png",
+        "results/metrics/partseg/seed-{seed}.json",
+        "results/plots/partseg_curves/seed-{seed}.csv",
     params:
         partseg=P("partseg"),
         partseg_dataset=P("partseg.dataset"),
     log:
-        "logs/partseg.log",
+        "logs/partseg_{seed}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 8
@@ -32,4 +36,4 @@ rule partseg:
         runtime=1440,
         gpu=1,
     shell:
-        "crosspoint partseg --dataset {params.partseg_dataset} > {log} 2>&1"
+        "crosspoint partseg --dataset {params.partseg_dataset} --seed {wildcards.seed} > {log} 2>&1"

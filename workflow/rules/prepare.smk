@@ -9,6 +9,8 @@ rule prepare:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
         "data/prepared/{dataset}.h5",
         "data/prepared/{dataset}_rejects.csv",

@@ -3,6 +3,7 @@
 rule pretrain:
     wildcard_constraints:
         variant=one_of(['cls', 'seg']),
+        seed=one_of(P("pretrain.seeds")),
     input:
         f"data/points/{P('pretrain.dataset')}.h5",
         "data/views/views.h5",
@@ -14,15 +15,16 @@ rule pretrain:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
-        "models/pretrain_{variant}/best.pt",
-        "models/pretrain_{variant}/last.pt",
-        "results/pretrain_{variant}/metrics.json",
-        directory("results/pretrain_{variant}/plots/metrics"),
+        "models/pretrain_{variant}/seed-{seed}/best.pt",
+        "models/pretrain_{variant}/seed-{seed}/last.pt",
+        "results/pretrain_{variant}/seed-{seed}/metrics.json",
+        directory("results/pretrain_{variant}/seed-{seed}/plots/metrics"),
     params:
         pretrain_variant=lambda wildcards: P("pretrain")[wildcards.variant],
         pretrain_dataset=P("pretrain.dataset"),
-        pretrain_seed=P("pretrain.seed"),
         pretrain_lr=P("pretrain.lr"),
         pretrain_weight_decay=P("pretrain.weight_decay"),
         pretrain_temperature=P("pretrain.temperature"),
@@ -35,12 +37,11 @@ rule pretrain:
         pretrain_knn_k=P("pretrain.knn_k"),
         pretrain_val_batch_size=P("pretrain.val_batch_size"),
         pretrain_workers=P("pretrain.workers"),
-        pretrain_threads=P("pretrain.threads"),
         pretrain_sync_bn=P("pretrain.sync_bn"),
         pretrain_point_augment=P("pretrain.point_augment"),
         pretrain_image_augment=P("pretrain.image_augment"),
     log:
-        "logs/pretrain_{variant}.log",
+        "logs/pretrain_{variant}_{seed}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 8
@@ -49,4 +50,4 @@ rule pretrain:
         runtime=1440,
         gpu=1,
     shell:
-        "crosspoint pretrain --variant {wildcards.variant} > {log} 2>&1"
+        "crosspoint pretrain --variant {wildcards.variant} --seed {wildcards.seed} > {log} 2>&1"

@@ -11,6 +11,8 @@ rule render:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
         "data/render/shard-{shard}.h5",
         "data/render/shard-{shard}_rejects.csv",

@@ -4,8 +4,8 @@ rule report:
     input:
         expand("results/metrics/linear_svm_{_each}.json", _each=P("linear_svm.datasets")),
         expand("results/metrics/fewshot_{_each}.json", _each=P("fewshot.datasets")),
-        "results/metrics/partseg.json",
-        f"data/features/{P('report.tsne_dataset')}.h5",
+        expand("results/metrics/partseg/seed-{_each}.json", _each=P("pretrain.seeds")),
+        expand(f"data/features/{P('report.tsne_dataset')}/seed-{{_each}}.h5", _each=P("pretrain.seeds")),
         f"results/plots/confusion_{P('report.tsne_dataset')}.csv",
         "crosspoint/report.py",
         "crosspoint/evaluate/linear_svm.py",
@@ -16,6 +16,8 @@ rule report:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
         "results/tables/summary.csv",
         "results/tables/summary.md",
@@ -26,6 +28,7 @@ rule report:
         linear_svm=P("linear_svm"),
         fewshot=P("fewshot"),
         partseg=P("partseg"),
+        pretrain_seeds=P("pretrain.seeds"),
     log:
         "logs/report.log",
     conda:

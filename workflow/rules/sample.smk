@@ -11,6 +11,8 @@ rule sample:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
         "data/points/shards/{dataset}/shard-{shard}.h5",
         "data/points/shards/{dataset}/shard-{shard}_rejects.csv",

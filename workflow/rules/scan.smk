@@ -10,6 +10,8 @@ rule scan:
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
+        "crosspoint/numerics.py",
+        "crosspoint/exact.py",
     output:
         "data/points/{dataset}_scan.h5",
         "data/points/{dataset}_scan_rejects.csv",

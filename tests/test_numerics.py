@@ -1,0 +1,155 @@
+"""Numbers that do not depend on the CPU: the data stages and a few training steps give the same
+bits whichever kernels the libraries would pick (crosspoint/exact.py, crosspoint/numerics.py).
+
+"Another dispatch setting" is what a machine without AVX-512 presents to the libraries: numpy's
+AVX-512 targets off, OpenBLAS on its Haswell (AVX2) kernels, torch on its AVX2 kernels, oneDNN and
+MKL capped at AVX2, llvmpipe at 256-bit vectors. On an AVX-512 machine (like the one the record was
+made on) the two settings take different code paths; on an AVX2-only machine they coincide.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from crosspoint import numerics, presets
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+AVX2_MACHINE = {
+    "NPY_DISABLE_CPU_FEATURES": numerics.NUMPY_ABOVE_AVX2,
+    "OPENBLAS_CORETYPE": "Haswell",
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "DNNL_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "LP_NATIVE_VECTOR_WIDTH": "256",
+}
+LIBRARY_VARS = (*numerics.AVX2_SETTINGS, *numerics.THREAD_VARS, numerics.ISA_ENV)
+
+
+def _env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in LIBRARY_VARS}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PYOPENGL_PLATFORM", "egl")
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], cwd: Path, extra: dict[str, str]) -> None:
+    proc = subprocess.run(args, cwd=cwd, env=_env(extra), capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"{' '.join(args)}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+
+
+def _tiny_params(dest: Path) -> Path:
+    params = presets.merge(yaml.safe_load((REPO / "params.yaml").read_text()), presets.load_overlay("tiny"))
+    params["datasets"]["synth"]["classes"] = ["stool", "table", "chair", "lamp"]
+    params["datasets"]["synth"]["objects_per_class"] = 12  # stool 5, 6, 8, table 5, chair 10, 11 differed
+    params["datasets"]["capod"]["required"] = False
+    params["datasets"]["capod"]["path"] = str(dest / "no-capod")
+    params["scan"]["datasets"] = {"synth": 1}
+    path = dest / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+DATA_STAGES = [
+    ["crosspoint", "prepare", "--dataset", "synth"],
+    ["crosspoint", "render", "--shard", "0"],
+    ["crosspoint", "render", "--shard", "1"],
+    ["crosspoint", "merge-views"],
+    ["crosspoint", "sample", "--dataset", "synth", "--shard", "0"],
+    ["crosspoint", "sample", "--dataset", "synth", "--shard", "1"],
+    ["crosspoint", "merge-points", "--dataset", "synth"],
+    ["crosspoint", "scan", "--dataset", "synth"],
+]
+DATA_FILES = ["data/prepared/synth.h5", "data/views/views.h5", "data/points/synth.h5", "data/points/synth_scan.h5"]
+
+
+def _arrays(path: Path) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as h5:
+        h5.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+@pytest.mark.slow
+def test_data_stages_write_the_same_arrays_under_two_dispatch_settings(tmp_path):
+    """The data code itself (unpinned: CROSSPOINT_ISA=native) is independent of the kernels."""
+    runs = {"native": {numerics.ISA_ENV: "native"}, "avx2-machine": {numerics.ISA_ENV: "native", **AVX2_MACHINE}}
+    for name, extra in runs.items():
+        work = tmp_path / name
+        work.mkdir()
+        _tiny_params(work)
+        for stage in DATA_STAGES:
+            _run(stage, work, extra)
+    for rel in DATA_FILES:
+        a, b = (_arrays(tmp_path / name / rel) for name in runs)
+        assert a.keys() == b.keys(), rel
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=f"{rel}:{key}")
+
+
+TRAIN_SCRIPT = r"""
+import hashlib, sys
+import crosspoint  # pins the numerics first
+import torch
+from crosspoint import numerics, pretrain
+from crosspoint.pretrain import CrossPointModel, Params, Variant, train_step
+numerics.configure_torch()
+v = Variant(point_model=sys.argv[1], k=8, emb_dims=64, points=96, image_model="resnet18", epochs=1, batch_size=6)
+prm = Params(cls=v)
+torch.manual_seed(0)
+model = CrossPointModel(v, with_images=True)
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+gen = torch.Generator().manual_seed(1)
+data = torch.Generator().manual_seed(2)
+for _ in range(3):
+    clouds = torch.rand(6, 96, 3, generator=data) * 2 - 1
+    images = (torch.rand(6, 32, 32, 3, generator=data) * 255).to(torch.uint8)
+    train_step(model, opt, clouds, images, prm, 32, gen)
+h = hashlib.sha256()
+for k, t in sorted(model.state_dict().items()):
+    h.update(k.encode()); h.update(t.detach().contiguous().numpy().tobytes())
+print(h.hexdigest(), torch.backends.cpu.get_cpu_capability())
+"""
+
+
+@pytest.mark.parametrize("point_model", ["dgcnn", "dgcnn_seg"])
+def test_training_steps_give_the_same_weights_under_two_dispatch_settings(tmp_path, point_model):
+    """Pinned (the default): the weights after three steps are the same bits whether the libraries
+    see this CPU as it is or as an AVX2-only machine."""
+    outs = []
+    for extra in ({}, AVX2_MACHINE):
+        proc = subprocess.run([sys.executable, "-c", TRAIN_SCRIPT, point_model], cwd=tmp_path, env=_env(extra),
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs.append(proc.stdout.split())
+    assert outs[0][0] == outs[1][0]
+    if numerics.cpu_has_avx2():
+        assert outs[0][1] == outs[1][1] == "AVX2"
+
+
+def test_the_record_names_the_pinned_settings():
+    import torch  # noqa: F401  (the record names torch's kernels once it is loaded)
+
+    rec = numerics.record()
+    assert rec["threads"] == numerics.threads()
+    if numerics.cpu_has_avx2() and os.environ.get(numerics.ISA_ENV, "avx2") == "avx2":
+        assert rec["isa"] == "avx2"
+        assert rec["env"]["ATEN_CPU_CAPABILITY"] == "avx2"
+        assert rec["torch_cpu_capability"] == "AVX2"
+    assert numerics.check() == []
+
+
+def test_bad_thread_count_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(numerics.THREADS_ENV, "lots")
+    with pytest.raises(ValueError, match="CROSSPOINT_THREADS"):
+        numerics.threads()
