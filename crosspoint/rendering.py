@@ -27,8 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from crosspoint import exact
-from crosspoint import paths
+from crosspoint import exact, paths
 from crosspoint.store import Mesh, MeshStore, StageError, get_meta
 
 log = logging.getLogger("crosspoint.rendering")

@@ -30,8 +30,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from crosspoint import exact
-from crosspoint import config, paths
+from crosspoint import config, exact, paths
 from crosspoint.shards import check_shard, shard_attrs, shard_block, shards_problems
 from crosspoint.store import (
     DatasetMeta,

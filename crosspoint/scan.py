@@ -36,8 +36,7 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
-from crosspoint import exact
-from crosspoint import config, paths
+from crosspoint import config, exact, paths
 from crosspoint.rendering import (
     Renderer,
     backproject,

@@ -159,9 +159,12 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """``torch.save`` to a temporary file beside ``path``, renamed into place when complete."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """``torch.save`` to a temporary file beside ``path``, renamed into place when complete.
+
+    Saved through a file object: given a path, torch names the records inside the zip after the
+    file, and the temporary name is random, so the same state would not give the same bytes."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(state, fh)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -28,7 +28,11 @@ pytestmark = pytest.mark.slow
 DATA_OUTPUTS = ["data/prepared/synth.h5", "data/points/synth.h5", "data/points/synth_scan.h5",
                 "data/views/views.h5", "data/points/capod.h5", "data/points/capod_scan.h5"]
 METRIC_OUTPUTS = ["results/metrics/linear_svm_synth.json", "results/metrics/fewshot_synth.json",
-                  "results/metrics/partseg.json", "results/tables/summary.csv"]
+                  "results/metrics/partseg/seed-0.json", "results/metrics/partseg/seed-1.json",
+                  "results/tables/summary.csv"]
+# one pretraining run per seed of the tiny preset's pretrain.seeds: [0, 1]
+SEED_OUTPUTS = ["models/pretrain_cls/seed-0/best.pt", "models/pretrain_cls/seed-1/best.pt",
+                "models/pretrain_seg/seed-1/best.pt", "data/features/synth/seed-1.h5"]
 
 
 def _env() -> dict[str, str]:
@@ -80,21 +84,18 @@ def test_dvc_repro_makes_every_output_then_does_nothing(dvc_run):
     assert summary.exists()
     assert (dvc_run / "results/figures/contact_sheet.png").stat().st_size > 1000
     lock = yaml.safe_load((dvc_run / "dvc.lock").read_text())
-    assert {"report", "fewshot@synth", "fewshot@capod_scan", "scan@capod", "partseg", "merge_views"} <= set(
+    assert {"report", "fewshot@synth", "fewshot@capod_scan", "scan@capod", "partseg@0", "partseg@1", "merge_views",
+            "pretrain@cls-0", "pretrain@seg-1", "features@synth-0-1", "merge_features@capod_scan-1"} <= set(
         lock["stages"])
+    for rel in SEED_OUTPUTS:
+        assert (dvc_run / rel).exists(), rel
+    svm = json.loads((dvc_run / "results/metrics/linear_svm_synth.json").read_text())
+    assert svm["seeds"] == [0, 1] and set(svm["per_seed"]) == {"0", "1"}
+    assert svm["summary"]["c_val"]["overall_accuracy"]["pretrained"]["std"] is not None
     again = run(["dvc", "repro"], dvc_run)
     assert "Running stage" not in again.stdout, again.stdout
     status = run(["dvc", "status"], dvc_run)
     assert "up to date" in status.stdout.lower(), status.stdout
-
-
-def _without_timings(value):
-    """A metrics document less its wall-clock fields (seconds, rates), which differ between runs."""
-    if isinstance(value, dict):
-        return {k: _without_timings(v) for k, v in value.items() if "seconds" not in k and "per_s" not in k}
-    if isinstance(value, list):
-        return [_without_timings(v) for v in value]
-    return value
 
 
 def _same_h5(a: Path, b: Path) -> None:
@@ -107,14 +108,12 @@ def _same_h5(a: Path, b: Path) -> None:
 def test_snakemake_produces_the_same_files(dvc_run, tmp_path):
     repo = make_copy(tmp_path / "smk")
     run(["snakemake", "--cores", "2"], repo)
+    for rel in SEED_OUTPUTS:
+        assert (repo / rel).exists(), rel
     for rel in DATA_OUTPUTS:
         _same_h5(dvc_run / rel, repo / rel)
-    for rel in METRIC_OUTPUTS:
-        if rel.endswith(".json"):
-            ours, theirs = (json.loads((r / rel).read_text()) for r in (repo, dvc_run))
-            assert _without_timings(ours) == _without_timings(theirs), rel
-        else:
-            assert (repo / rel).read_text() == (dvc_run / rel).read_text(), rel
+    for rel in METRIC_OUTPUTS + SEED_OUTPUTS[:3]:  # metrics, tables and checkpoints: the same bytes
+        assert (repo / rel).read_bytes() == (dvc_run / rel).read_bytes(), rel
     assert (repo / "logs").is_dir() and any((repo / "logs").iterdir())
 
 
