@@ -86,6 +86,16 @@ PRETRAIN_SHARED = ["dataset", "lr", "weight_decay", "temperature", "w_imid", "w_
                    "sync_bn", "point_augment", "image_augment"]
 SEEDS = Axis("seed", param="pretrain.seeds")
 
+
+def _section_keys(section: str, module: str, but: tuple[str, ...] = ("datasets",)) -> list[str]:
+    """``section.<field>`` for every field of ``module.Params`` except ``but``: what one instance of a
+    per-dataset stage reads, without the list of datasets (adding a dataset reruns only its stages)."""
+    import dataclasses
+    import importlib
+
+    fields = dataclasses.fields(importlib.import_module(module).Params)
+    return [f"{section}.{f.name}" for f in fields if f.name not in but]
+
 STAGES: list[Stage] = [
     Stage(
         name="prepare",
@@ -121,7 +131,7 @@ STAGES: list[Stage] = [
         name="sample",
         cmd="crosspoint sample --dataset {dataset} --shard {shard}",
         deps=[paths.prepared("{dataset}"), *DATA_MODULE_DEPS["sample"], *CORE],
-        params=["sample"],
+        params=_section_keys("sample", "crosspoint.sample"),
         outs=[paths.points_shard("{dataset}", "{shard}"), paths.points_shard_rejects("{dataset}", "{shard}")],
         over=(Axis("dataset", param="sample.datasets"), Axis("shard", param="sample.shards")),
     ),
@@ -131,7 +141,7 @@ STAGES: list[Stage] = [
         deps=[paths.points_shard("{dataset}", "{each:sample.shards}"),
               paths.points_shard_rejects("{dataset}", "{each:sample.shards}"), paths.prepared("{dataset}"),
               *DATA_MODULE_DEPS["merge_points"], *CORE],
-        params=["sample"],
+        params=_section_keys("sample", "crosspoint.sample"),
         outs=[paths.points("{dataset}"), paths.points_rejects("{dataset}")],
         over=(Axis("dataset", param="sample.datasets"),),
     ),
@@ -139,7 +149,7 @@ STAGES: list[Stage] = [
         name="scan",
         cmd="crosspoint scan --dataset {dataset}",
         deps=[paths.prepared("{dataset}"), *DATA_MODULE_DEPS["scan"], *CORE],
-        params=["scan"],
+        params=[*_section_keys("scan", "crosspoint.scan"), "scan.datasets.{dataset}"],
         outs=[paths.points("{dataset}_scan"), paths.points_rejects("{dataset}_scan")],
         over=(Axis("dataset", param="scan.datasets", mapping=True),),
         threads=2,
@@ -166,7 +176,7 @@ STAGES: list[Stage] = [
         cmd="crosspoint features --dataset {dataset} --shard {shard} --seed {seed}",
         deps=[paths.points("{dataset}"), f"{paths.pretrain_dir('cls', '{seed}')}/best.pt", "crosspoint/features.py",
               "crosspoint/shards.py", "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
-        params=["features"],
+        params=_section_keys("features", "crosspoint.features"),
         outs=[paths.features_shard("{dataset}", "{shard}", "{seed}")],
         over=(Axis("dataset", param="features.datasets"), Axis("shard", param="features.shards"), SEEDS),
         threads=4,
@@ -180,7 +190,7 @@ STAGES: list[Stage] = [
         cmd="crosspoint merge-features --dataset {dataset} --seed {seed}",
         deps=[paths.features_shard("{dataset}", "{each:features.shards}", "{seed}"), paths.points("{dataset}"),
               "crosspoint/merge_features.py", "crosspoint/features.py", "crosspoint/shards.py", *EVAL_CORE, *CORE],
-        params=["features"],
+        params=_section_keys("features", "crosspoint.features"),
         outs=[paths.features("{dataset}", "{seed}")],
         over=(Axis("dataset", param="features.datasets"), SEEDS),
         group="eval",
@@ -190,7 +200,7 @@ STAGES: list[Stage] = [
         cmd="crosspoint linear-svm --dataset {dataset}",
         deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), "crosspoint/evaluate/linear_svm.py",
               *EVAL_CORE, *CORE],
-        params=["linear_svm", "pretrain.seeds"],
+        params=[*_section_keys("linear_svm", "crosspoint.evaluate.linear_svm"), "pretrain.seeds"],
         metrics=[paths.metrics("linear_svm_{dataset}")],
         plots={paths.plots("confusion_{dataset}.csv"): {"template": "confusion", "x": "predicted", "y": "actual"}},
         over=(Axis("dataset", param="linear_svm.datasets"),),
@@ -202,7 +212,7 @@ STAGES: list[Stage] = [
         cmd="crosspoint fewshot --dataset {dataset}",
         deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), "crosspoint/evaluate/fewshot.py",
               *EVAL_CORE, *CORE],
-        params=["fewshot", "pretrain.seeds"],
+        params=[*_section_keys("fewshot", "crosspoint.evaluate.fewshot"), "pretrain.seeds"],
         metrics=[paths.metrics("fewshot_{dataset}")],
         over=(Axis("dataset", param="fewshot.datasets"),),
         threads=2,
