@@ -7,7 +7,8 @@ merge-features --dataset NAME`` (:mod:`crosspoint.merge_features`) concatenates 
 points (1024, the paper's linear protocol) are taken from the stored cloud (the first ones, or a
 random subset drawn with ``numpy.random.default_rng([seed, i])`` for object ``i`` of the whole store),
 and the global feature (DGCNN: max-pool ‖ avg-pool = 2048-d) is computed by the pretrained
-classification encoder (``paths.pretrain_dir("cls")/best.pt``) and by the same architecture at a
+classification encoder (``paths.pretrain_dir("cls")/best.pt``, or ``features.checkpoint``, e.g. the
+authors' weights through ``crosspoint import-weights``) and by the same architecture at a
 random init drawn from ``seed`` (the same in every shard), so the merged file does not depend on the
 number of shards. The encoder keeps the k it was pretrained with (the upstream few-shot script used
 a different one). An empty point store (``skipped``, an absent optional dataset) gives empty shards
@@ -42,9 +43,12 @@ class Params:
     batch_size: int = 32
     seed: int = 0  # random-init encoder and point subset
     device: str = "auto"
+    checkpoint: str | None = None  # encoder checkpoint (e.g. from import-weights); null: pretrain's best.pt
 
     def check(self) -> list[str]:
         problems = shards_problems(self.shards)
+        if self.checkpoint is not None and not self.checkpoint.strip():
+            problems.append("checkpoint must be a path or null")
         if self.points < 16:
             problems.append("points must be at least 16")
         if self.batch_size < 1:
@@ -54,7 +58,10 @@ class Params:
         return problems
 
 
-def checkpoint_path() -> Path:
+def checkpoint_path(prm: Params | None = None) -> Path:
+    """``prm.checkpoint`` when set, else pretrain's ``best.pt`` of the classification encoder."""
+    if prm is not None and prm.checkpoint is not None:
+        return Path(prm.checkpoint)
     return Path(paths.pretrain_dir("cls")) / "best.pt"
 
 
@@ -124,7 +131,9 @@ def extract_shard(dataset: str, prm: Params, shard: int) -> int:
 
     from crosspoint.pretrain import load_point_encoder, random_point_encoder
 
-    ckpt = checkpoint_path()
+    ckpt = checkpoint_path(prm)
+    if prm.checkpoint is not None and not ckpt.is_file():
+        raise StageError(f"{ckpt}: features.checkpoint not found (make it with `crosspoint import-weights`)")
     if not ckpt.exists():
         raise StageError(f"{ckpt}: pretrained encoder not found (run `crosspoint pretrain` first: dvc repro)")
     device = resolve_device(prm.device)

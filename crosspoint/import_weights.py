@@ -166,8 +166,12 @@ def upstream_state(obj: Any, what: str) -> dict[str, Tensor]:
 
 
 def _names(keys: list[str], limit: int = 8) -> str:
+    """The first ``limit`` keys; when cut, also every top-level module among them all."""
     shown = ", ".join(keys[:limit])
-    return shown + (f" ... ({len(keys)} in all)" if len(keys) > limit else "")
+    if len(keys) <= limit:
+        return shown
+    tops = sorted({k.split(".")[0] for k in keys})
+    return f"{shown} ... ({len(keys)} in all, under {', '.join(tops)})"
 
 
 def map_state(src: dict[str, Tensor], lay: Layout, targets: dict[str, dict[str, Tensor]],
