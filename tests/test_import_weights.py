@@ -213,3 +213,21 @@ def test_features_stage_uses_the_checkpoint_param(tmp_path: Path, monkeypatch: p
     assert cli.main(["features", "--dataset", "toy", "--shard", "0"]) == 0  # no pretrain best.pt needed
     fs = read_features(paths.features_shard("toy", 0))
     assert fs.pretrained.shape == (6, 2 * EMB) and fs.attrs["checkpoint"] == "weights/authors.pt"
+
+
+def test_partseg_stage_uses_the_checkpoint_param(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from crosspoint.evaluate import partseg as P
+    from tests.test_partseg import tiny_parts
+
+    monkeypatch.chdir(tmp_path)
+    write_point_store(paths.points("toy"), tiny_parts(n=12, points=48))
+    prm = P.Params(dataset="toy", epochs=1, batch_size=6, points=32, k=6, val_fraction=0.0, examples=1,
+                   checkpoint="weights/missing.pt")
+    with pytest.raises(StageError, match="partseg.checkpoint not found"):
+        P.run(prm)
+    import_weights(_save(upstream_dgcnn(), tmp_path / "cls.pth"), "weights/cls.pt", "upstream-dgcnn", k=6)
+    with pytest.raises(StageError, match="needs dgcnn_seg"):
+        P.run(P.Params(**{**prm.__dict__, "checkpoint": "weights/cls.pt"}))
+    import_weights(_save(upstream_dgcnn_seg(), tmp_path / "seg.pth"), "weights/seg.pt", "upstream-dgcnn-seg", k=6)
+    m = P.run(P.Params(**{**prm.__dict__, "checkpoint": "weights/seg.pt"}))  # no pretrain best.pt needed
+    assert 0 <= m["pretrained"]["instance_miou"] <= 100
