@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "linear-svm": ("crosspoint.evaluate.linear_svm", "linear SVM classification on frozen features"),
     "fewshot": ("crosspoint.evaluate.fewshot", "N-way K-shot linear SVM evaluation"),
     "partseg": ("crosspoint.evaluate.partseg", "part segmentation fine-tuning, pretrained and from scratch"),
+    "import-weights": ("crosspoint.import_weights", "import the authors' released weights as a checkpoint"),
     "report": ("crosspoint.report", "collect metrics into summary tables and figures"),
     "dag": ("crosspoint.pipeline", "write or check dvc.yaml and the Snakemake rules from the stage list"),
     "preset": ("crosspoint.presets", "switch params.yaml to a preset (default, paper, tiny)"),

@@ -8,7 +8,8 @@ in :mod:`crosspoint.evaluate`). One set per pretraining seed ``K`` of ``pretrain
 points (1024, the paper's linear protocol) are taken from the stored cloud (the first ones, or a
 random subset drawn with ``numpy.random.default_rng([seed, i])`` for object ``i`` of the whole store),
 and the global feature (DGCNN: max-pool ‖ avg-pool = 2048-d) is computed by the classification
-encoder pretrained with seed ``K`` (``paths.pretrain_dir("cls", K)/best.pt``) and by the same
+encoder pretrained with seed ``K`` (``paths.pretrain_dir("cls", K)/best.pt``, or ``features.checkpoint``,
+e.g. the authors' weights through ``crosspoint import-weights``, for every seed) and by the same
 architecture at the random init that run started from (drawn from ``K``; the same in every shard), so
 the merged file does not depend on the number of shards and the two encoders differ only by the
 pretraining. The encoder keeps the k it was pretrained with (the upstream few-shot script used
@@ -44,9 +45,12 @@ class Params:
     batch_size: int = 32
     seed: int = 0  # point subset (the random-init encoder comes from the pretraining seed)
     device: str = "auto"
+    checkpoint: str | None = None  # encoder checkpoint (e.g. from import-weights); null: pretrain's best.pt
 
     def check(self) -> list[str]:
         problems = shards_problems(self.shards)
+        if self.checkpoint is not None and not self.checkpoint.strip():
+            problems.append("checkpoint must be a path or null")
         if self.points < 16:
             problems.append("points must be at least 16")
         if self.batch_size < 1:
@@ -56,7 +60,10 @@ class Params:
         return problems
 
 
-def checkpoint_path(seed: int) -> Path:
+def checkpoint_path(seed: int, prm: Params | None = None) -> Path:
+    """``prm.checkpoint`` when set, else the ``best.pt`` of the classification encoder pretrained with ``seed``."""
+    if prm is not None and prm.checkpoint is not None:
+        return Path(prm.checkpoint)
     return Path(paths.pretrain_dir("cls", seed)) / "best.pt"
 
 
@@ -127,7 +134,9 @@ def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:
 
     from crosspoint.pretrain import load_point_encoder, random_point_encoder
 
-    ckpt = checkpoint_path(seed)
+    ckpt = checkpoint_path(seed, prm)
+    if prm.checkpoint is not None and not ckpt.is_file():
+        raise StageError(f"{ckpt}: features.checkpoint not found (make it with `crosspoint import-weights`)")
     if not ckpt.exists():
         raise StageError(f"{ckpt}: pretrained encoder not found (run `crosspoint pretrain` first: dvc repro)")
     device = resolve_device(prm.device)

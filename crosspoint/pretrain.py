@@ -175,6 +175,8 @@ def load_point_encoder(path: str | Path, map_location: str | torch.device = "cpu
     if not path.exists():
         raise StageError(f"{path}: checkpoint not found (run `crosspoint pretrain` first: dvc repro)")
     ckpt = training.load_checkpoint(path, map_location=map_location)
+    if not isinstance(ckpt, dict) or ckpt.get("point_encoder") is None:
+        raise StageError(f"{path}: holds no point encoder (an image-only import?)")
     model_cfg = dict(ckpt["model"])
     encoder = _build_encoder(model_cfg)
     training.load_state_strict(encoder, ckpt["point_encoder"], f"{path} point_encoder")

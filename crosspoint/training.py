@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pickle
 import random
 import resource
 import sys
@@ -24,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from crosspoint.store import atomic_path
+from crosspoint.store import StageError, atomic_path
 
 log = logging.getLogger("crosspoint.training")
 
@@ -49,10 +50,14 @@ def worker_init_fn(worker_id: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Every global generator's state (Python, NumPy, torch CPU, and CUDA when present)."""
+    """Every global generator's state (Python, NumPy, torch CPU, and CUDA when present), as tensors,
+    numbers and strings only, so a checkpoint holding it loads with ``weights_only=True``."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": {"version": int(version), "state": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -61,9 +66,12 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` captured."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    """Restore what :func:`rng_state` captured (bit-exactly)."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    npy = state["numpy"]
+    keys = npy["keys"].numpy().astype(np.uint32)
+    np.random.set_state((npy["kind"], keys, npy["pos"], npy["has_gauss"], npy["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -167,10 +175,16 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         torch.save(state, fh)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` (it holds RNG states and plain data,
-    hence ``weights_only=False``: load only checkpoints you made)."""
-    return torch.load(path, map_location=map_location, weights_only=False)
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """Load a checkpoint with ``torch.load(weights_only=True)``: tensors, numbers, strings, lists,
+    tuples and dicts only. Anything else (pickled objects, which could run code) is refused."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise StageError(
+            f"{path}: not a plain-tensor checkpoint (refusing to unpickle arbitrary objects): {first}"
+        ) from err
 
 
 def load_state_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:

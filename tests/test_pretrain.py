@@ -236,7 +236,7 @@ def test_cli_end_to_end_and_strict_loading(stores, tmp_path, monkeypatch):
     assert torch.equal(rand, random_point_encoder(model_cfg, seed=0)(pts))
     assert not torch.equal(rand, feats)
 
-    ckpt = torch.load(out / "best.pt", weights_only=False)
+    ckpt = torch.load(out / "best.pt", weights_only=True)
     ckpt["point_encoder"]["extra.weight"] = torch.zeros(1)
     torch.save(ckpt, tmp_path / "bad.pt")
     with pytest.raises(RuntimeError, match="unexpected"):

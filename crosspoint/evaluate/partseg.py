@@ -2,7 +2,8 @@
 
 A :class:`~crosspoint.models.PartSegModel` (categories = the dataset's classes, parts = its global
 part ids, one-hot category input) is trained twice with identical data order and head init: once
-with its encoder loaded strictly from ``paths.pretrain_dir("seg", K)/best.pt`` (a missing or
+with its encoder loaded strictly from ``paths.pretrain_dir("seg", K)/best.pt`` or ``partseg.checkpoint``
+(e.g. the authors' weights through ``crosspoint import-weights``; a missing or
 unexpected key stops the stage; everything outside the encoder is the new head, whose keys must
 all start with ``SEG_HEAD_PREFIXES``), and once from scratch.
 
@@ -69,9 +70,12 @@ class Params:
     examples: int = 4  # test shapes drawn in the figure
     seed: int = 0  # the shapes used (subsets, validation split); training draws from the pretraining seed
     device: str = "auto"
+    checkpoint: str | None = None  # seg encoder checkpoint (e.g. from import-weights); null: pretrain's best.pt
 
     def check(self) -> list[str]:
         problems = []
+        if self.checkpoint is not None and not self.checkpoint.strip():
+            problems.append("checkpoint must be a path or null")
         if self.epochs < 1 or self.batch_size < 1:
             problems.append("epochs and batch_size must be positive")
         if self.points < self.k or self.k < 1:
@@ -85,7 +89,10 @@ class Params:
         return problems
 
 
-def checkpoint_path(seed: int) -> Path:
+def checkpoint_path(seed: int, prm: Params | None = None) -> Path:
+    """``prm.checkpoint`` when set, else the ``best.pt`` of the seg encoder pretrained with ``seed``."""
+    if prm is not None and prm.checkpoint is not None:
+        return Path(prm.checkpoint)
     return Path(paths.pretrain_dir("seg", seed)) / "best.pt"
 
 
@@ -401,7 +408,9 @@ def run(prm: Params, seed: int = 0) -> dict[str, Any]:
             log.warning("partseg: too few train shapes per category for a validation split; keeping the last epoch")
     mask = part_mask(num_categories, num_parts, category_parts)
 
-    ckpt = checkpoint_path(seed)
+    ckpt = checkpoint_path(seed, prm)
+    if prm.checkpoint is not None and not ckpt.is_file():
+        raise StageError(f"{ckpt}: partseg.checkpoint not found (make it with `crosspoint import-weights`)")
     if not ckpt.exists():
         raise StageError(f"{ckpt}: pretrained seg encoder not found (run `crosspoint pretrain --variant seg`)")
     encoder, model_cfg = load_point_encoder(ckpt, map_location="cpu")
