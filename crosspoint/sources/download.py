@@ -28,7 +28,7 @@ import zipfile
 from pathlib import Path
 
 from crosspoint.progress import progress
-from crosspoint.store import StageError
+from crosspoint.store import StageError, write_text
 
 log = logging.getLogger("crosspoint.prepare")
 
@@ -226,10 +226,7 @@ def _record_sum(folder: Path, name: str, digest: str) -> None:
     sums = _read_sums(folder)
     sums[name] = digest
     text = "".join(f"{d}  {n}\n" for n, d in sorted(sums.items()))
-    fd, tmp = tempfile.mkstemp(prefix=f".{SUMS_FILE}.", dir=folder)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, folder / SUMS_FILE)
+    write_text(folder / SUMS_FILE, text)
 
 
 # ---------------------------------------------------------------------------------------------
