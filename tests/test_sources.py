@@ -245,6 +245,7 @@ def shapenet_tree(root: Path) -> None:
             write(root / sid / f"model{k}" / "models" / "model_normalized.obj",
                   "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nf 1 3 4\nf 2 3 4\n")
     (root / "03001627" / "broken" / "models").mkdir(parents=True)  # no model file
+    (root / "03001627" / "odd" / "models" / "model_normalized.obj").mkdir(parents=True)  # a folder
 
 
 def test_shapenetcore_local_folder(tmp_path):
@@ -254,7 +255,9 @@ def test_shapenetcore_local_folder(tmp_path):
     items, rejects = items_and_rejects(source)
     assert source.class_names == ["airplane", "chair"]
     assert len(items) == 6 and items[0].object_id == "02691156/model0"
-    assert [Path(r.path).name for r in rejects] == ["broken"]
+    assert [(Path(r.path).name, r.reason) for r in rejects] == [
+        ("broken", "no models/model_normalized.obj in this model folder"),
+        ("model_normalized.obj", "not a regular file (a directory)")]
     for cls in ("airplane", "chair"):
         assert Counter(i.split for i in items if i.class_name == cls) == {"train": 2, "test": 1}
     # a category subset by name and a split CSV
