@@ -71,3 +71,15 @@ def test_disabled_logs_nothing(caplog):
     caplog.set_level(logging.INFO)
     assert list(progress(range(100), desc="off", disable=True, clock=FakeClock(100.0))) == list(range(100))
     assert lines(caplog) == []
+
+
+def test_on_a_terminal_a_tqdm_bar_and_no_log_lines(monkeypatch, caplog, capsys):
+    monkeypatch.setattr(progress_mod, "on_terminal", lambda: True)
+    caplog.set_level(logging.INFO)
+    bar = progress(range(50), desc="tty", unit="obj", clock=FakeClock(100.0))
+    out = []
+    for i in bar:
+        out.append(i)
+        bar.set_postfix(loss=1.0)
+    assert out == list(range(50)) and lines(caplog) == []
+    assert "tty" in capsys.readouterr().err  # tqdm drew on stderr
