@@ -1,16 +1,19 @@
 """The ``crosspoint`` command: one subcommand per pipeline stage, plus tools.
 
-Each stage module exposes ``add_arguments(parser)`` and ``main(args)``; it is imported only when
-its subcommand runs, so ``crosspoint --help`` stays fast and a stage's heavy imports (torch,
-pyrender) are paid only by the stages that need them.
+Each stage module exposes ``add_arguments(parser)`` and ``main(args)``. Only the module of the
+subcommand named on the command line is imported (its options are then part of the parser, so
+``crosspoint <stage> --help`` lists them all); ``crosspoint --help`` imports no stage, and a stage's
+heavy imports (torch, pyrender) are paid only by the stages that need them.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import logging
 import sys
+from collections.abc import Iterable, Sequence
 
 from crosspoint.config import ParamsError
 from crosspoint.store import StageError, setup_logging
@@ -37,27 +40,52 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crosspoint", description=__doc__.splitlines()[0])
+def version() -> str:
+    """The installed ``crosspoint`` distribution's version (the package's own when not installed)."""
+    try:
+        return importlib.metadata.version("crosspoint")
+    except importlib.metadata.PackageNotFoundError:
+        from crosspoint import __version__
+
+        return __version__
+
+
+def build_parser(commands: Iterable[str] = ()) -> argparse.ArgumentParser:
+    """The parser; the options of each subcommand in ``commands`` come from its module's ``add_arguments``."""
+    parser = argparse.ArgumentParser(prog="crosspoint", description=__doc__.splitlines()[0].replace("``", ""),
+                                     epilog="crosspoint COMMAND --help lists a command's options.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    wanted = set(commands)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
         p.set_defaults(_module=module)
+        if name in wanted:
+            add_arguments = getattr(importlib.import_module(module), "add_arguments", None)
+            if add_arguments is not None:
+                add_arguments(p)
     return parser
+
+
+def command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: its first word not starting with ``-`` (the top-level
+    options take no value), or None when there is none or it is not a command."""
+    for token in argv:
+        if token == "--":
+            return None
+        if not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    # Parse once to find the subcommand, then let its module add its own arguments.
-    known, _ = parser.parse_known_args(argv)
-    module = importlib.import_module(known._module)
-    sub_parser = parser._subparsers._group_actions[0].choices[known.command]  # noqa: SLF001
-    if hasattr(module, "add_arguments"):
-        module.add_arguments(sub_parser)
-    args = parser.parse_args(argv)
+    command = command_in(argv)
+    args = build_parser([command] if command else []).parse_args(argv)
+    module = importlib.import_module(args._module)
     setup_logging(args.verbose)
     try:
         module.main(args)

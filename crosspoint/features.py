@@ -30,6 +30,7 @@ import numpy as np
 
 from crosspoint import config, numerics, paths
 from crosspoint.evaluate import FeatureSet, resolve_device, write_features
+from crosspoint.progress import progress
 from crosspoint.shards import check_shard, shard_attrs, shard_block, shards_problems
 from crosspoint.store import DatasetMeta, StageError, get_meta
 
@@ -83,12 +84,11 @@ def point_subset(points: np.ndarray, n: int, mode: str, seed: int, offset: int =
 def encode(encoder, points: np.ndarray, batch_size: int, device, desc: str = "encode") -> np.ndarray:
     """Global features ``[N, D]`` of clouds ``[N, P, 3]`` by a frozen encoder (eval mode, no grad)."""
     import torch
-    from tqdm import tqdm
 
     encoder = encoder.to(device).eval()
     out = []
     with torch.no_grad():
-        for start in tqdm(range(0, len(points), batch_size), desc=desc, unit="batch", leave=False):
+        for start in progress(range(0, len(points), batch_size), desc=desc, unit="batch"):
             batch = torch.from_numpy(np.ascontiguousarray(points[start : start + batch_size], np.float32))
             out.append(encoder(batch.to(device)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)

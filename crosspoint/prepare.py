@@ -17,10 +17,10 @@ from typing import Any
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from crosspoint import paths
 from crosspoint.config import ParamsError, load_params
+from crosspoint.progress import progress
 from crosspoint.sources import (
     check_mesh,
     ensure_available,
@@ -125,7 +125,7 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
     seen: set[str] = set()
     entries = getattr(source, "entries", None)
     total = len(entries()) if callable(entries) else None
-    for item in tqdm(source.items(), desc=desc, unit="mesh", total=total):
+    for item in progress(source.items(), desc=desc, unit="mesh", total=total, leave=True):
         if isinstance(item, Reject):
             rejects.add(item.path, item.reason)
             continue

@@ -54,6 +54,7 @@ from crosspoint import config, numerics, paths, training
 from crosspoint.augment import ImageAugment, PointAugment, augment_images, augment_points
 from crosspoint.losses import crosspoint_loss, nt_xent
 from crosspoint.models import build_image_encoder, build_point_encoder, image_head, point_head
+from crosspoint.progress import Progress
 from crosspoint.store import StageError, get_meta, read_point_store, read_strings, write_json
 
 log = logging.getLogger("crosspoint.pretrain")
@@ -547,8 +548,6 @@ def run(prm: Params, variant: str, seed: int | None = None, *, stop_after: int |
 
 def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_dir: Path, info: training.DistInfo,
          device: torch.device, stop_after: int | None, fresh: bool, progress: bool) -> dict[str, Any]:
-    from tqdm import tqdm
-
     with_images = prm.w_cmid > 0
     model_cfg = model_config(v, with_images)
     data = load_training_set(prm, v, with_images, seed)
@@ -626,8 +625,8 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
         steps = 0
         seen = 0
         t0 = time.perf_counter()
-        bar = tqdm(loader, desc=f"pretrain {variant} {epoch}/{v.epochs}", unit="batch", leave=False,
-                   disable=not (progress and info.is_main))
+        bar = Progress(loader, desc=f"pretrain {variant} {epoch}/{v.epochs}", unit="batch",
+                       disable=not (progress and info.is_main))
         for clouds, images in bar:
             clouds = clouds.to(device, non_blocking=True)
             images = images.to(device, non_blocking=True) if with_images else None

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from crosspoint import config, paths
+from crosspoint.progress import progress
 from crosspoint.rendering import Renderer, camera_poses, mesh_problem, open_mesh_store, read_skipped
 from crosspoint.shards import shard_block, shards_problems
 from crosspoint.store import (
@@ -170,7 +170,7 @@ def render_shard(params: Params, shard: int) -> int:
                 backend=params.backend,
             )
             try:
-                for i in tqdm(range(start, stop), desc=f"render shard {shard}", unit="obj", leave=False):
+                for i in progress(range(start, stop), desc=f"render shard {shard}", unit="obj"):
                     _render_one(renderer, store, i, params, writer, rejects)
             finally:
                 renderer.close()

@@ -28,9 +28,9 @@ from typing import Any
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from crosspoint import config, exact, paths
+from crosspoint.progress import progress
 from crosspoint.shards import check_shard, shard_attrs, shard_block, shards_problems
 from crosspoint.store import (
     DatasetMeta,
@@ -120,7 +120,7 @@ def sample_shard(name: str, params: Params, shard: int) -> int:
     parts = np.empty((n, params.points), dtype=np.int16)
     ids, labels, splits = [], [], []
     objects = _read_block(src, kind, start, stop)
-    for i, obj in enumerate(tqdm(objects, total=n, desc=f"sample {name} shard {shard}", unit="obj", leave=False)):
+    for i, obj in enumerate(progress(objects, total=n, desc=f"sample {name} shard {shard}", unit="obj")):
         rng = np.random.default_rng([params.seed, start + i])  # the global index: shard-independent draws
         try:
             pts, lab = sampler(obj, params.points, rng)

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from tqdm import tqdm
 
 from crosspoint import config, exact, paths
+from crosspoint.progress import progress
 from crosspoint.rendering import (
     Renderer,
     backproject,
@@ -269,7 +269,7 @@ def scan_dataset(params: Params, dataset: str) -> int:
     if valid:
         with Scanner(params, store) as scanner:
             jobs = [(i, r) for i in valid for r in range(repeats)]
-            for i, r in tqdm(jobs, desc=f"scan {dataset}", unit="scan", leave=False):
+            for i, r in progress(jobs, desc=f"scan {dataset}", unit="scan"):
                 rng = np.random.default_rng([params.seed, i, r])
                 sid = scan_id(store.object_ids[i], r, repeats)
                 try:

@@ -40,7 +40,10 @@ import csv
 import json
 import logging
 import os
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +55,10 @@ import numpy as np
 log = logging.getLogger("crosspoint")
 
 STR = h5py.string_dtype("utf-8")
+
+# When this process started (this module is imported at start-up by every stage): temporaries older
+# than that belong to an earlier run.
+PROCESS_STARTED = time.time()
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -65,9 +72,14 @@ def setup_logging(verbose: bool = False) -> None:
 
 @contextlib.contextmanager
 def atomic_path(dest: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``dest``; rename it onto ``dest`` only if the block succeeds."""
+    """Yield a temporary path beside ``dest``; rename it onto ``dest`` only if the block succeeds.
+
+    The temporary is ``.<name>.<8 random characters>.tmp``; ones a killed earlier run left beside
+    ``dest`` are removed first (see :func:`remove_stale_temporaries`).
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(dest)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -78,6 +90,38 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def remove_stale_temporaries(dest: str | Path, suffix: str = ".tmp") -> list[Path]:
+    """Remove the temporaries of ``dest`` (``.<name>.XXXXXXXX<suffix>`` beside it, as :func:`atomic_path`
+    and ``tempfile`` name them) last modified before this process started, and log each one.
+
+    Every destination has a single writer (each shard writes its own files), so such a file was left by
+    an earlier run that was killed; one changed since this process started belongs to a live writer
+    and is kept. Returns the paths removed.
+    """
+    dest = Path(dest)
+    pattern = re.compile(re.escape(f".{dest.name}.") + r"[a-z0-9_]{8}" + re.escape(suffix))
+    removed = []
+    try:
+        entries = list(os.scandir(dest.parent))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime >= PROCESS_STARTED:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:  # removed meanwhile by someone else
+            continue
+        log.info("removed %s, a temporary file left by an interrupted earlier run", entry.path)
+        removed.append(Path(entry.path))
+    return removed
 
 
 def _umask() -> int:

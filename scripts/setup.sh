@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up everything the pipeline and the tests need on a fresh Debian machine with Python 3.11:
+# Set up everything the pipeline and the tests need on a fresh Debian machine with Python 3.11-3.13:
 # the EGL/Mesa system libraries for headless rendering (installed with apt when run as root),
 # a virtual environment in .venv, and this package with its pinned dependencies.
 # Idempotent: a second run checks and returns in seconds.
@@ -16,13 +16,15 @@ have_lib 'libGL.so.1' || need_pkgs+=(libgl1)
 have_lib 'libEGL_mesa.so.0' || need_pkgs+=(libegl-mesa0)
 compgen -G '/usr/lib/*/dri/swrast_dri.so' >/dev/null || compgen -G '/usr/lib/*/dri/kms_swrast_dri.so' >/dev/null \
   || need_pkgs+=(libgl1-mesa-dri)
+# Python 3.11 (the tested default), 3.12 or 3.13: PYTHON=... picks another interpreter.
 python_bin="${PYTHON:-python3.11}"
 command -v "$python_bin" >/dev/null || python_bin=python3
-if ! "$python_bin" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
-  say "Python 3.11 is required (found: $("$python_bin" --version 2>&1)); set PYTHON=/path/to/python3.11"
+if ! "$python_bin" -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13)' 2>/dev/null; then
+  say "Python 3.11, 3.12 or 3.13 is required (found: $("$python_bin" --version 2>&1)); set PYTHON=/path/to/python3.11"
   exit 1
 fi
-"$python_bin" -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=(python3.11-venv)
+py_version="$("$python_bin" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+"$python_bin" -c 'import ensurepip, venv' 2>/dev/null || need_pkgs+=("python${py_version}-venv")
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing system packages: ${need_pkgs[*]}"

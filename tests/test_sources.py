@@ -140,6 +140,46 @@ def test_mesh_dir_keeps_split_folders_and_scenes_are_concatenated(tmp_path):
     assert f.max() < len(v)
 
 
+def test_mesh_dir_rejects_a_folder_named_like_a_mesh(tmp_path):
+    root = tmp_path / "m"
+    write(root / "a" / "good.off", tetra_off())
+    (root / "a" / "x.obj" / "inside").mkdir(parents=True)  # a folder with a mesh extension
+    (root / "a" / "train").mkdir()
+    os.mkfifo(root / "a" / "train" / "pipe.ply")
+    source = make_source(parse_dataset("m", {"source": "mesh_dir", "path": str(root)}))
+    items, rejects = items_and_rejects(source)
+    assert [i.object_id for i in items] == ["a/good"]
+    assert {Path(r.path).name: r.reason for r in rejects} == {
+        "x.obj": "not a regular file (a directory)", "pipe.ply": "not a regular file (a named pipe)"}
+    assert [e.object_id for e in source.entries()] == ["a/good"]  # not part of the split either
+    # only such names: the error says what was found
+    (root / "a" / "good.off").unlink()
+    with pytest.raises(StageError, match=r"no meshes found.*x\.obj: not a regular file \(a directory\)"):
+        make_source(parse_dataset("m", {"source": "mesh_dir", "path": str(root)})).entries()
+
+
+def test_cla_model_that_is_a_folder_is_rejected(tmp_path):
+    root = tmp_path / "psb"
+    write(root / "models" / "m1.off", tetra_off())
+    (root / "models" / "m2.off").mkdir()
+    write(root / "c.cla", "PSB 1\n1 2\n\nthing 0 2\n1\n2\n")
+    source = make_source(parse_dataset("psb", {"source": "mesh_dir", "path": str(root), "test_fraction": 0.0}))
+    items, rejects = items_and_rejects(source)
+    assert [i.object_id for i in items] == ["m1"]
+    assert [(Path(r.path).name, r.reason) for r in rejects] == [
+        ("m2.off", "model 2 of class thing: not a regular file (a directory)")]
+
+
+def test_modelnet_folder_rejects_a_folder_named_like_a_mesh(tmp_path):
+    root = tmp_path / "ModelNet10"
+    write(root / "chair" / "train" / "chair_0001.off", tetra_off())
+    (root / "chair" / "test" / "chair_0002.off").mkdir(parents=True)
+    source = make_source(parse_dataset("mn", {"source": "modelnet10", "path": str(root)}))
+    items, rejects = items_and_rejects(source)
+    assert [i.object_id for i in items] == ["chair_0001"]
+    assert [(Path(r.path).name, r.reason) for r in rejects] == [("chair_0002.off", "not a regular file (a directory)")]
+
+
 def test_capod_cla_layout(capod_dir):
     params = parse_dataset("capod", {"source": "mesh_dir", "path": str(capod_dir), "test_fraction": 0.5, "seed": 0})
     source = make_source(params, "capod")
@@ -205,6 +245,7 @@ def shapenet_tree(root: Path) -> None:
             write(root / sid / f"model{k}" / "models" / "model_normalized.obj",
                   "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\nf 1 3 4\nf 2 3 4\n")
     (root / "03001627" / "broken" / "models").mkdir(parents=True)  # no model file
+    (root / "03001627" / "odd" / "models" / "model_normalized.obj").mkdir(parents=True)  # a folder
 
 
 def test_shapenetcore_local_folder(tmp_path):
@@ -214,7 +255,9 @@ def test_shapenetcore_local_folder(tmp_path):
     items, rejects = items_and_rejects(source)
     assert source.class_names == ["airplane", "chair"]
     assert len(items) == 6 and items[0].object_id == "02691156/model0"
-    assert [Path(r.path).name for r in rejects] == ["broken"]
+    assert [(Path(r.path).name, r.reason) for r in rejects] == [
+        ("broken", "no models/model_normalized.obj in this model folder"),
+        ("model_normalized.obj", "not a regular file (a directory)")]
     for cls in ("airplane", "chair"):
         assert Counter(i.split for i in items if i.class_name == cls) == {"train": 2, "test": 1}
     # a category subset by name and a split CSV

@@ -43,6 +43,7 @@ from torch import nn
 from crosspoint import config, numerics, paths
 from crosspoint.evaluate import balanced_subset, percent, resolve_device, store_skipped, stratified_split
 from crosspoint.metrics import segmentation_scores
+from crosspoint.progress import progress
 from crosspoint.store import PointSet, StageError, atomic_path, read_point_store, write_json
 
 log = logging.getLogger("crosspoint.partseg")
@@ -259,8 +260,6 @@ def fine_tune(
     category_parts: dict[int, list[int]], prm: Params, device: torch.device, name: str, seed: int = 0,
 ) -> RunResult:
     """Train ``model`` for ``prm.epochs``; keep the epoch with the best validation instance mIoU."""
-    from tqdm import tqdm
-
     start = time.perf_counter()
     model = model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=prm.lr, momentum=prm.momentum, weight_decay=prm.weight_decay)
@@ -269,7 +268,7 @@ def fine_tune(
     torch.manual_seed(seed)  # same dropout draws
     curve: list[dict[str, float]] = []
     best_state, best_epoch, best_val = None, prm.epochs, None
-    for epoch in tqdm(range(1, prm.epochs + 1), desc=f"partseg {name}", unit="epoch", leave=False):
+    for epoch in progress(range(1, prm.epochs + 1), desc=f"partseg {name}", unit="epoch"):
         lr = optimizer.param_groups[0]["lr"]
         loss, acc = train_epoch(model, train, num_categories, optimizer, prm, rng, device)
         scheduler.step()  # after the epoch's optimiser steps

@@ -27,9 +27,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from tqdm import tqdm
-
-from crosspoint.store import StageError
+from crosspoint.progress import progress
+from crosspoint.store import StageError, write_text
 
 log = logging.getLogger("crosspoint.prepare")
 
@@ -146,9 +145,8 @@ def _fetch_into(url: str, part: Path, size: int | None, timeout: float) -> None:
             expected = int(length) if length is not None else None
         total = expected if expected is not None else size
         received = offset
-        with open(part, mode) as fh, tqdm(
-            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-            desc=part.name.removesuffix(".part"), leave=False,
+        with open(part, mode) as fh, progress(
+            desc=part.name.removesuffix(".part"), total=total, unit="B", initial=offset, unit_scale=True,
         ) as bar:
             while True:
                 block = response.read(CHUNK)
@@ -228,10 +226,7 @@ def _record_sum(folder: Path, name: str, digest: str) -> None:
     sums = _read_sums(folder)
     sums[name] = digest
     text = "".join(f"{d}  {n}\n" for n, d in sorted(sums.items()))
-    fd, tmp = tempfile.mkstemp(prefix=f".{SUMS_FILE}.", dir=folder)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, folder / SUMS_FILE)
+    write_text(folder / SUMS_FILE, text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,12 +248,12 @@ def extract(archive: str | Path, dest: str | Path) -> Path:
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                for member in tqdm(zf.infolist(), desc=f"extract {archive.name}", unit="file", leave=False):
+                for member in progress(zf.infolist(), desc=f"extract {archive.name}", unit="file"):
                     zf.extract(member, tmp)  # zipfile drops absolute paths and '..' components
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
                 members = tf.getmembers()
-                for member in tqdm(members, desc=f"extract {archive.name}", unit="file", leave=False):
+                for member in progress(members, desc=f"extract {archive.name}", unit="file"):
                     tf.extract(member, tmp, filter="data")  # refuses paths escaping tmp, links, devices
         else:
             raise StageError(f"{archive}: not a zip or tar archive; delete it and run again, or check the url")

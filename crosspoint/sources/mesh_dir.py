@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +71,28 @@ class Entry:
     path: Path
 
 
+def file_problem(path: str | Path) -> str | None:
+    """``not a regular file (a directory)`` and the like for something that exists but cannot be a
+    mesh file; None for a regular file, a link to one, or a path that cannot be read (the loader
+    reports those with the reason)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
+    kind = next((name for test, name in kinds if test(mode)), "of an unknown kind")
+    return f"not a regular file ({kind})"
+
+
 def load_mesh_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Vertices [V, 3], triangles [F, 3] and face colours (uint8 [F, 3] or None) of a mesh file."""
     path = Path(path)
+    problem = file_problem(path)
+    if problem is not None:
+        raise MeshReadError(problem)
     try:
         if path.stat().st_size == 0:
             raise MeshReadError("empty file")
@@ -149,19 +169,27 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("__MACOSX")
 
 
-def scan_class_folders(root: Path, extensions: tuple[str, ...] = MESH_EXTENSIONS) -> list[Entry]:
-    """Entries of the ``<class>/[train|test/]<name>.<ext>`` layout, sorted."""
-    entries = []
+def scan_class_folders(
+    root: Path, extensions: tuple[str, ...] = MESH_EXTENSIONS,
+) -> tuple[list[Entry], list[Reject]]:
+    """Entries of the ``<class>/[train|test/]<name>.<ext>`` layout, sorted, and rejects for names
+    with a mesh extension that are not regular files (a folder ``x.obj``, a named pipe, ...)."""
+    entries, rejects = [], []
     for class_dir in sorted((d for d in root.iterdir() if d.is_dir() and not _is_hidden(d.name)), key=lambda d: d.name):
         for split in (None, *SPLITS):
             folder = class_dir if split is None else class_dir / split
             if not folder.is_dir():
                 continue
             for f in sorted(folder.iterdir(), key=lambda p: natural_key(p.name)):
-                if f.suffix.lower() in extensions and not _is_hidden(f.name) and not f.is_dir():
-                    rel = f.relative_to(root).with_suffix("").as_posix()
-                    entries.append(Entry(object_id=rel, class_name=class_dir.name, split=split, path=f))
-    return entries
+                if f.suffix.lower() not in extensions or _is_hidden(f.name):
+                    continue
+                problem = file_problem(f)
+                if problem is not None:
+                    rejects.append(Reject(str(f), problem))
+                    continue
+                rel = f.relative_to(root).with_suffix("").as_posix()
+                entries.append(Entry(object_id=rel, class_name=class_dir.name, split=split, path=f))
+    return entries, rejects
 
 
 def parse_cla(path: Path) -> list[tuple[str, list[str]]]:
@@ -196,19 +224,23 @@ def _index_models(root: Path) -> dict[str, Path]:
     """Model id -> file, for files named ``m<id>.<ext>`` or ``<id>.<ext>`` anywhere below ``root``."""
     index: dict[str, Path] = {}
     rank = {ext: k for k, ext in enumerate(MESH_EXTENSIONS)}
+    odd: dict[str, Path] = {}  # ids whose only candidates are not regular files (kept to be rejected)
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
-        for fname in sorted(filenames):
+        for fname in sorted({*filenames, *dirnames}):
             f = Path(dirpath) / fname
             ext = f.suffix.lower()
             if ext not in rank or _is_hidden(fname):
                 continue
             m = re.fullmatch(r"m?(\d+)", f.stem)
             key = m.group(1) if m else f.stem
+            if file_problem(f) is not None:
+                odd.setdefault(key, f)
+                continue
             old = index.get(key)
             if old is None or rank[ext] < rank[old.suffix.lower()]:
                 index[key] = f
-    return index
+    return {**{k: f for k, f in odd.items() if k not in index}, **index}
 
 
 def scan_cla(root: Path, cla_files: list[Path]) -> tuple[list[Entry], list[Reject], list[str]]:
@@ -239,6 +271,10 @@ def scan_cla(root: Path, cla_files: list[Path]) -> tuple[list[Entry], list[Rejec
                 f = index.get(key)
                 if f is None:
                     rejects.append(Reject(f"{cla}:{model_id}", f"model {model_id} of class {name} not found below {root}"))
+                    continue
+                problem = file_problem(f)
+                if problem is not None:
+                    rejects.append(Reject(str(f), f"model {model_id} of class {name}: {problem}"))
                     continue
                 if f.stem in seen:
                     rejects.append(Reject(str(f), f"model {model_id} listed twice in the .cla file(s)"))
@@ -324,12 +360,13 @@ class MeshDirSource(MeshSource):
         if cla_files:
             entries, self._rejects, class_names = scan_cla(root, cla_files)
         else:
-            entries = scan_class_folders(root)
+            entries, self._rejects = scan_class_folders(root)
             class_names = sorted({e.class_name for e in entries})
         if not entries:
+            odd = "".join(f"; {r.path}: {r.reason}" for r in self._rejects[:3])
             raise StageError(
                 f"{root}: no meshes found; expected <class>/[train|test/]<name>.{{off,obj,ply,stl,glb}} "
-                f"or a Princeton Shape Benchmark .cla file with m<id>.<ext> models"
+                f"or a Princeton Shape Benchmark .cla file with m<id>.<ext> models{odd}"
             )
         entries = limit_per_class(entries, self.params.max_per_class)
         assign_missing_splits(entries, self.params.test_fraction, self.params.seed)

@@ -77,6 +77,7 @@ class ModelNetSource(MeshSource):
         self.class_names: list[str] | None = None
         self._root: Path | None = None
         self._skip: str | None = None
+        self._rejects: list[Reject] = []
 
     def ensure_available(self) -> str | None:
         if self._root is not None or self._skip is not None:
@@ -134,7 +135,8 @@ class ModelNetSource(MeshSource):
     def entries(self) -> list[Entry]:
         if self.ensure_available() is not None or self._root is None:
             return []
-        entries = [e for e in scan_class_folders(self._root, (".off",)) if e.split is not None]
+        found, self._rejects = scan_class_folders(self._root, (".off",))
+        entries = [e for e in found if e.split is not None]
         for e in entries:
             e.object_id = e.path.stem  # ModelNet's file names are unique: airplane_0001, ...
         if not entries:
@@ -142,7 +144,9 @@ class ModelNetSource(MeshSource):
         return limit_per_class(entries, self.params.max_per_class)
 
     def items(self) -> Iterator[MeshItem | Reject]:
-        yield from load_entries(self.entries())
+        entries = self.entries()
+        yield from self._rejects
+        yield from load_entries(entries)
 
 
 def _stem(filename: str) -> str:

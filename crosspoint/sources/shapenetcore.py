@@ -18,7 +18,7 @@ from typing import Literal
 
 from crosspoint.sources import natural_key
 from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
-from crosspoint.sources.mesh_dir import Entry, assign_missing_splits, load_entries
+from crosspoint.sources.mesh_dir import Entry, assign_missing_splits, file_problem, load_entries
 from crosspoint.store import StageError
 
 log = logging.getLogger("crosspoint.prepare")
@@ -178,6 +178,10 @@ class ShapeNetCoreSource(MeshSource):
                 f = model / MODEL_FILE
                 if not f.exists():
                     self._rejects.append(Reject(str(model), f"no {MODEL_FILE.as_posix()} in this model folder"))
+                    continue
+                problem = file_problem(f)
+                if problem is not None:
+                    self._rejects.append(Reject(str(f), problem))
                     continue
                 entries.append(Entry(
                     object_id=f"{sid}/{model.name}", class_name=SYNSETS[sid],
