@@ -105,9 +105,15 @@ def _same_h5(a: Path, b: Path) -> None:
             np.testing.assert_array_equal(fa[key][()], fb[key][()], err_msg=f"{a.name}:{key}")
 
 
-def test_snakemake_produces_the_same_files(dvc_run, tmp_path):
-    repo = make_copy(tmp_path / "smk")
+@pytest.fixture(scope="module")
+def smk_run(dvc_run, tmp_path_factory) -> Path:
+    repo = make_copy(tmp_path_factory.mktemp("smk"))
     run(["snakemake", "--cores", "2"], repo)
+    return repo
+
+
+def test_snakemake_produces_the_same_files(dvc_run, smk_run):
+    repo = smk_run
     for rel in SEED_OUTPUTS:
         assert (repo / rel).exists(), rel
     for rel in DATA_OUTPUTS:
@@ -130,3 +136,52 @@ def test_exp_run_changes_a_param_and_the_diffs_show_it(dvc_run):
     assert "results/metrics/fewshot_synth.json" in metrics, metrics
     shown = run(["dvc", "exp", "show", "--json"], dvc_run).stdout
     assert "fewer-runs" in shown
+
+
+# The new dataset's stages (one point shard per sample.shards entry, one features job per shard and seed).
+NEW_DATASET_STAGES = {"prepare@extra", "sample@extra-0", "sample@extra-1", "merge_points@extra",
+                      "features@extra-0-0", "features@extra-0-1", "merge_features@extra-0",
+                      "merge_features@extra-1", "linear_svm@extra", "report"}
+
+
+def _add_dataset(repo: Path) -> None:
+    """A second mesh folder as a new evaluation dataset, listed where a user lists it."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["datasets"]["extra"] = {"source": "mesh_dir", "path": str(CAPOD), "test_fraction": 0.5, "seed": 1,
+                                   "max_per_class": 2, "required": True}
+    for section in ("sample", "features", "linear_svm"):
+        params[section]["datasets"].append("extra")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _smk_jobs(repo: Path) -> dict[str, int]:
+    out = run(["snakemake", "-n", "--cores", "2", "--quiet", "rules"], repo).stdout
+    jobs = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total"):
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def test_adding_a_dataset_reruns_only_its_stages(dvc_run, smk_run, tmp_path):
+    dvc_repo = tmp_path / "dvc"
+    shutil.copytree(dvc_run, dvc_repo, symlinks=True)
+    _add_dataset(dvc_repo)
+    status = json.loads(run(["dvc", "status", "--json"], dvc_repo).stdout)
+    assert set(status) == NEW_DATASET_STAGES, set(status) ^ NEW_DATASET_STAGES
+
+    smk_repo = tmp_path / "smk"
+    shutil.copytree(smk_run, smk_repo, symlinks=True)
+    _add_dataset(smk_repo)
+    jobs = _smk_jobs(smk_repo)
+    assert jobs == {"prepare": 1, "sample": 2, "merge_points": 1, "features": 2, "merge_features": 2,
+                    "linear_svm": 1, "report": 1, "all": 1}, jobs
+
+    # changing one dataset's setting reruns that dataset's chain only (and the report)
+    params = yaml.safe_load((dvc_run / "params.yaml").read_text())
+    params["scan"]["datasets"]["capod"] = 3
+    (dvc_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = json.loads(run(["dvc", "status", "--json"], dvc_repo).stdout)
+    changed = {s for s in status if s != "report"}
+    assert changed and all("capod_scan" in s or s == "scan@capod" for s in changed), changed

@@ -25,7 +25,13 @@ rule features:
     output:
         "data/features/shards/{dataset}/seed-{seed}/shard-{shard}.h5",
     params:
-        features=P("features"),
+        features_shards=P("features.shards"),
+        features_points=P("features.points"),
+        features_subset=P("features.subset"),
+        features_batch_size=P("features.batch_size"),
+        features_seed=P("features.seed"),
+        features_device=P("features.device"),
+        features_checkpoint=P("features.checkpoint"),
     log:
         "logs/features_{dataset}_{shard}_{seed}.log",
     conda:

@@ -16,7 +16,12 @@ rule fewshot:
     output:
         "results/metrics/fewshot_{dataset}.json",
     params:
-        fewshot=P("fewshot"),
+        fewshot_settings=P("fewshot.settings"),
+        fewshot_runs=P("fewshot.runs"),
+        fewshot_queries=P("fewshot.queries"),
+        fewshot_query_split=P("fewshot.query_split"),
+        fewshot_c=P("fewshot.c"),
+        fewshot_seed=P("fewshot.seed"),
         pretrain_seeds=P("pretrain.seeds"),
     log:
         "logs/fewshot_{dataset}.log",

@@ -17,7 +17,11 @@ rule linear_svm:
         "results/metrics/linear_svm_{dataset}.json",
         "results/plots/confusion_{dataset}.csv",
     params:
-        linear_svm=P("linear_svm"),
+        linear_svm_c_paper=P("linear_svm.c_paper"),
+        linear_svm_c_grid=P("linear_svm.c_grid"),
+        linear_svm_val_fraction=P("linear_svm.val_fraction"),
+        linear_svm_seed=P("linear_svm.seed"),
+        linear_svm_max_iter=P("linear_svm.max_iter"),
         pretrain_seeds=P("pretrain.seeds"),
     log:
         "logs/linear_svm_{dataset}.log",

@@ -20,7 +20,13 @@ rule merge_features:
     output:
         "data/features/{dataset}/seed-{seed}.h5",
     params:
-        features=P("features"),
+        features_shards=P("features.shards"),
+        features_points=P("features.points"),
+        features_subset=P("features.subset"),
+        features_batch_size=P("features.batch_size"),
+        features_seed=P("features.seed"),
+        features_device=P("features.device"),
+        features_checkpoint=P("features.checkpoint"),
     log:
         "logs/merge_features_{dataset}_{seed}.log",
     conda:

@@ -19,7 +19,9 @@ rule merge_points:
         "data/points/{dataset}.h5",
         "data/points/{dataset}_rejects.csv",
     params:
-        sample=P("sample"),
+        sample_shards=P("sample.shards"),
+        sample_points=P("sample.points"),
+        sample_seed=P("sample.seed"),
     log:
         "logs/merge_points_{dataset}.log",
     conda:

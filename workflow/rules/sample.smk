@@ -17,7 +17,9 @@ rule sample:
         "data/points/shards/{dataset}/shard-{shard}.h5",
         "data/points/shards/{dataset}/shard-{shard}_rejects.csv",
     params:
-        sample=P("sample"),
+        sample_shards=P("sample.shards"),
+        sample_points=P("sample.points"),
+        sample_seed=P("sample.seed"),
     log:
         "logs/sample_{dataset}_{shard}.log",
     conda:
