@@ -14,10 +14,13 @@ held out of pretraining; every ``val_every`` epochs a linear SVM (or kNN) is fit
 global features of the remaining training objects and scored on it. The test split is never read.
 The random-init encoder's accuracy is recorded as epoch 0.
 
-Outputs (rank 0 only): ``paths.pretrain_dir(variant)/best.pt`` (best validation accuracy) and
+One run per seed of ``pretrain.seeds`` (``--seed K``): everything random below is drawn from ``K``.
+
+Outputs (rank 0 only): ``paths.pretrain_dir(variant, K)/best.pt`` (best validation accuracy) and
 ``last.pt`` (written atomically every epoch, with the full training state: a killed run started
 again resumes from it when the params match, and ends with the same weights as an uninterrupted
-run), and DVCLive metrics and plots in ``paths.pretrain_live(variant)``.
+run), and DVCLive metrics and plots in ``paths.pretrain_live(variant, K)``. Neither holds wall-clock
+data (samples/s is logged only), so the same run gives the same bytes.
 
 Randomness: the order of objects comes from the sampler (seed, epoch); each object's point subset
 and view come from a generator keyed by (seed, epoch, object), so they do not depend on the number

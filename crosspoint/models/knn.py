@@ -4,8 +4,8 @@ The squared distance ``|q - p|^2 = |q|^2 - 2 q.p + |p|^2`` is ranked through the
 ``2 q.p - |p|^2`` (``|q|^2`` is constant along a row, so it does not change the order), which is
 one matmul per block and a ``topk``. Queries are processed in blocks so that at most
 ``max_elems`` scores exist at a time: peak memory is bounded regardless of batch size and point
-count. Everything runs on the input's device; the search is done in float32 with autocast off,
-so mixed-precision training does not change the graph.
+count. Everything runs on the input's device; the search is done in float32 (float64 for float64
+input) with autocast off, so mixed-precision training does not change the graph.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def knn(x: Tensor, k: int, *, max_elems: int = DEFAULT_MAX_ELEMS) -> Tensor:
         raise ValueError(f"knn: max_elems must be positive, got {max_elems}")
     out = torch.empty(b, n, k, dtype=torch.long, device=x.device)
     with torch.no_grad(), torch.autocast(device_type=x.device.type, enabled=False):
-        pts = x.detach().float()
+        pts = x.detach() if x.dtype == torch.float64 else x.detach().float()
         sq = pts.square().sum(-1)  # [B, N]
         batch_block = max(1, min(b, max_elems // (n * n)))
         for b0 in range(0, b, batch_block):
