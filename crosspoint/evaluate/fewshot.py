@@ -132,25 +132,23 @@ def summarize(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
     dest = paths.metrics(f"fewshot_{dataset}")
     per_seed: dict[str, dict[str, Any]] = {}
-    metrics: dict[str, Any] = {}
     for seed in seeds:
         fs = read_features(paths.features(dataset, seed))
-        if fs.skipped is not None:
+        if fs.skipped is not None:  # an absent optional dataset: the whole file says so
             log.warning("fewshot %s: skipped (%s)", dataset, fs.skipped)
-            metrics = {"skipped": fs.skipped}
-            break
+            write_json(dest, {"skipped": fs.skipped})
+            return {"skipped": fs.skipped}
         per_seed[str(seed)] = evaluate(fs, prm, f"{dataset} seed {seed}")
-    if per_seed:
-        common = {k: v for k, v in next(iter(per_seed.values())).items() if k != "settings"}
-        common["dataset"] = dataset
-        metrics = {**common, "seeds": list(seeds), "summary": summarize(per_seed),
-                   "per_seed": {s: {"settings": m["settings"]} for s, m in per_seed.items()},
-                   "numerics": numerics.record()}
-        for name, s in metrics["summary"].items():
-            if "skipped" not in s:
-                log.info("fewshot %s %s over %d seeds: pretrained %.1f ± %s, random %.1f ± %s: %s (p=%s)", dataset,
-                         name, len(seeds), s["pretrained"]["mean"], s["pretrained"]["std"], s["random"]["mean"],
-                         s["random"]["std"], s["verdict"], s["p_value"])
+    common = {k: v for k, v in next(iter(per_seed.values())).items() if k != "settings"}
+    common["dataset"] = dataset
+    metrics = {**common, "seeds": list(seeds), "summary": summarize(per_seed),
+               "per_seed": {s: {"settings": m["settings"]} for s, m in per_seed.items()},
+               "numerics": numerics.record()}
+    for name, s in metrics["summary"].items():
+        if "skipped" not in s:
+            log.info("fewshot %s %s over %d seeds: pretrained %.1f ± %s, random %.1f ± %s: %s (p=%s)", dataset,
+                     name, len(seeds), s["pretrained"]["mean"], s["pretrained"]["std"], s["random"]["mean"],
+                     s["random"]["std"], s["verdict"], s["p_value"])
     write_json(dest, metrics)
     log.info("fewshot %s: wrote %s", dataset, dest)
     return metrics
