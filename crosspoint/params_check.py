@@ -23,6 +23,7 @@ SECTIONS: dict[str, str] = {
     "fewshot": "crosspoint.evaluate.fewshot",
     "partseg": "crosspoint.evaluate.partseg",
     "report": "crosspoint.report",
+    "ablation": "crosspoint.ablation",
 }
 
 

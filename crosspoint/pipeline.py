@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from crosspoint import paths
+from crosspoint.report import HEADLINE
 
 DVC_YAML = Path("dvc.yaml")
 RULES_DIR = Path("workflow/rules")
@@ -57,6 +58,9 @@ class Stage:
     metrics: list[str] = field(default_factory=list)  # small JSON, committed to git (cache: false)
     plots: dict[str, dict] = field(default_factory=dict)  # path -> DVC plot properties (cache: false)
     committed: list[str] = field(default_factory=list)  # other small outputs kept in git (cache: false)
+    # outputs shown in `snakemake --report`: path -> (caption file in workflow/report/, category: the stage
+    # whose result it shows, numbered in pipeline order)
+    report: dict[str, tuple[str, str]] = field(default_factory=dict)
     over: tuple[Axis, ...] = ()  # one axis: DVC foreach; several: DVC matrix
     persist: bool = False  # DVC keeps the outs while the stage runs (resumable training)
     # Snakemake scheduling hints (ignored by DVC).
@@ -124,7 +128,8 @@ STAGES: list[Stage] = [
               *DATA_MODULE_DEPS["merge_views"], *CORE],
         params=["render"],
         outs=[paths.views()],
-        committed=[paths.contact_sheet()],
+        plots={paths.contact_sheet(): {}},
+        report={paths.contact_sheet(): ("contact_sheet.rst", "1 render")},
         mem_mb=4000,
     ),
     Stage(
@@ -162,7 +167,7 @@ STAGES: list[Stage] = [
         params=["pretrain.{variant}", *(f"pretrain.{key}" for key in PRETRAIN_SHARED)],
         outs=[f"{paths.pretrain_dir('{variant}', '{seed}')}/best.pt", f"{paths.pretrain_dir('{variant}', '{seed}')}/last.pt"],
         persist=True,  # kept while the stage runs, so a killed run resumes from last.pt
-        metrics=[f"{paths.pretrain_live('{variant}', '{seed}')}/metrics.json"],
+        committed=[f"{paths.pretrain_live('{variant}', '{seed}')}/metrics.json"],
         plots={f"{paths.pretrain_live('{variant}', '{seed}')}/plots/metrics": {"x": "step"}},
         over=(Axis("variant", values=("cls", "seg")), SEEDS),
         threads=8,
@@ -201,7 +206,7 @@ STAGES: list[Stage] = [
         deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), "crosspoint/evaluate/linear_svm.py",
               *EVAL_CORE, *CORE],
         params=[*_section_keys("linear_svm", "crosspoint.evaluate.linear_svm"), "pretrain.seeds"],
-        metrics=[paths.metrics("linear_svm_{dataset}")],
+        committed=[paths.metrics("linear_svm_{dataset}")],
         plots={paths.plots("confusion_{dataset}.csv"): {"template": "confusion", "x": "predicted", "y": "actual"}},
         over=(Axis("dataset", param="linear_svm.datasets"),),
         threads=2,
@@ -213,7 +218,7 @@ STAGES: list[Stage] = [
         deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), "crosspoint/evaluate/fewshot.py",
               *EVAL_CORE, *CORE],
         params=[*_section_keys("fewshot", "crosspoint.evaluate.fewshot"), "pretrain.seeds"],
-        metrics=[paths.metrics("fewshot_{dataset}")],
+        committed=[paths.metrics("fewshot_{dataset}")],
         over=(Axis("dataset", param="fewshot.datasets"),),
         threads=2,
         group="eval",
@@ -224,9 +229,9 @@ STAGES: list[Stage] = [
         deps=[paths.points("{p:partseg.dataset}"), f"{paths.pretrain_dir('seg', '{seed}')}/best.pt",
               "crosspoint/evaluate/partseg.py", "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
         params=["partseg"],
-        metrics=[paths.partseg_metrics("{seed}")],
-        plots={paths.partseg_curves("{seed}"): {"x": "epoch"}},
-        committed=[paths.partseg_examples("{seed}")],
+        committed=[paths.partseg_metrics("{seed}")],
+        plots={paths.partseg_curves("{seed}"): {"x": "epoch"}, paths.partseg_examples("{seed}"): {}},
+        report={paths.partseg_examples("{seed}"): ("partseg_examples.rst", "5 partseg")},
         over=(SEEDS,),
         threads=8,
         mem_mb=16000,
@@ -240,13 +245,23 @@ STAGES: list[Stage] = [
         deps=[paths.metrics("linear_svm_{each:linear_svm.datasets}"),
               paths.metrics("fewshot_{each:fewshot.datasets}"), paths.partseg_metrics("{each:pretrain.seeds}"),
               paths.features("{p:report.tsne_dataset}", "{each:pretrain.seeds}"),
-              paths.plots("confusion_{p:report.tsne_dataset}.csv"), "crosspoint/report.py",
+              paths.plots("confusion_{p:report.tsne_dataset}.csv"),
+              f"{paths.pretrain_live('cls', '{each:pretrain.seeds}')}/plots/metrics",
+              f"{paths.pretrain_live('seg', '{each:pretrain.seeds}')}/plots/metrics",
+              paths.partseg_curves("{each:pretrain.seeds}"), "crosspoint/report.py",
               "crosspoint/evaluate/linear_svm.py", "crosspoint/evaluate/fewshot.py", "crosspoint/evaluate/partseg.py",
               *EVAL_CORE, *CORE],
         params=["report", "linear_svm", "fewshot", "partseg", "pretrain.seeds"],
-        committed=[paths.tables("summary.csv"), paths.tables("summary.md"),
-                   paths.figures("tsne_{p:report.tsne_dataset}.png"),
-                   paths.figures("confusion_{p:report.tsne_dataset}.png")],
+        metrics=[HEADLINE],
+        committed=[paths.tables("summary.csv"), paths.tables("summary.md")],
+        plots={paths.figures("tsne_{p:report.tsne_dataset}.png"): {},
+               paths.figures("confusion_{p:report.tsne_dataset}.png"): {},
+               paths.figures("pretrain_curves.png"): {}, paths.figures("partseg_curves.png"): {}},
+        report={paths.tables("summary.csv"): ("summary.rst", "0 summary"),
+                paths.figures("pretrain_curves.png"): ("pretrain_curves.rst", "2 pretrain"),
+                paths.figures("tsne_{p:report.tsne_dataset}.png"): ("tsne.rst", "3 features"),
+                paths.figures("confusion_{p:report.tsne_dataset}.png"): ("confusion.rst", "4 linear_svm"),
+                paths.figures("partseg_curves.png"): ("partseg_curves.rst", "5 partseg")},
         group="eval",
     ),
 ]
@@ -280,8 +295,11 @@ def to_dvc(stages: list[Stage]) -> dict:
         deps: list[str] = []
         for d in st.deps:
             if _EACH_REF.search(d):
-                # DVC cannot expand a list into several deps; depend on the folder the shards share.
-                deps.append(_dvc_text(str(Path(d).parent), st))
+                # DVC cannot expand a list into several deps; depend on the folder the instances share
+                # (the deepest folder above the first path component that names the list).
+                parts = Path(d).parts
+                first = next(i for i, part in enumerate(parts) if _EACH_REF.search(part))
+                deps.append(_dvc_text(str(Path(*parts[:first])), st))
             else:
                 deps.append(_dvc_text(d, st))
         folders = [d + "/" for d in deps if not Path(d).suffix]
@@ -368,7 +386,12 @@ def to_smk(stage: Stage) -> str:
     lines.append("    output:")
     for o in [*stage.outs, *stage.committed, *stage.metrics, *stage.plots]:
         expr = _smk_path(o, stage)
-        lines.append(f"        {expr if Path(o).suffix else f'directory({expr})'},")
+        expr = expr if Path(o).suffix else f"directory({expr})"
+        if o in stage.report:
+            sub = "".join(f", subcategory=\"{axis.name} {{{axis.name}}}\"" for axis in stage.over)
+            caption, category = stage.report[o]
+            expr = f'report({expr}, caption="../report/{caption}", category="{category}"{sub})'
+        lines.append(f"        {expr},")
     lines.append("    params:")
     lines += [f"        {_param_entry(key, stage)}" for key in stage.params]
     for key in _PARAM_REF.findall(stage.cmd):

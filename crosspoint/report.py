@@ -31,17 +31,21 @@ import csv
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from crosspoint import config, paths
 from crosspoint.evaluate import balanced_subset, read_features
-from crosspoint.store import StageError, atomic_path, write_text
+from crosspoint.store import StageError, atomic_path, write_json, write_text
 
 log = logging.getLogger("crosspoint.report")
+
+# The run's DVC metrics file: one entry per summary row (beside results/metrics, which this stage reads).
+HEADLINE = f"{paths.RESULTS}/headline.json"
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,26 @@ class Row:
     paper_random_init: float | None = None
     paper_reference: float | None = None
     note: str = ""
+    # per-seed scores of the pretrained encoder (not a table column: `crosspoint compare` tests on them)
+    pretrained_values: tuple[float, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """A short, dotted name for the row: ``svm.synth_scan.oa_val``, ``fewshot.capod_scan.5w10s``,
+        ``partseg.synth.instance_miou`` (the headline metrics and the ablation table use it)."""
+        return f"{SHORT_EVAL.get(self.evaluation, self.evaluation)}.{self.dataset}.{short_metric(self.metric)}"
 
 
-COLUMNS = [f.name for f in fields(Row)]
+COLUMNS = [f.name for f in fields(Row) if f.name != "pretrained_values"]
+SHORT_EVAL = {"linear_svm": "svm"}
+
+
+def short_metric(metric: str) -> str:
+    """``overall_accuracy (C=val)`` -> ``oa_val``; ``accuracy 5w10s`` -> ``5w10s``; others unchanged."""
+    m = re.fullmatch(r"(overall_accuracy|mean_class_accuracy) \(C=(\w+)\)", metric)
+    if m:
+        return ("oa" if m.group(1) == "overall_accuracy" else "mca") + "_" + m.group(2)
+    return metric.removeprefix("accuracy ")
 
 
 def _num(x: Any) -> float | None:
@@ -118,7 +139,8 @@ def _row(evaluation: str, dataset: str, metric: str, cmp: dict[str, Any], note: 
         "no" if p is not None else "")
     return Row(evaluation, dataset, metric, _num(cmp["pretrained"]["mean"]), _num(cmp["pretrained"]["std"]),
                _num(cmp["random"]["mean"]), _num(cmp["random"]["std"]), _num(cmp["gain"]),
-               None if p is None else round(float(p), 4), significant, int(cmp.get("seeds", 0)) or None, note=note)
+               None if p is None else round(float(p), 4), significant, int(cmp.get("seeds", 0)) or None, note=note,
+               pretrained_values=tuple(float(v) for v in cmp["pretrained"].get("values", ())))
 
 
 def _attach_paper(row: Row, evaluation: str, paper: tuple[float, float | None, float | None] | None,
@@ -228,14 +250,15 @@ class Plan:
     seeds: list[int]
 
 
-def build_rows(plan: Plan) -> list[Row]:
+def build_rows(plan: Plan, read: Callable[[str], dict[str, Any]] = read_metrics) -> list[Row]:
+    """The summary rows; ``read`` loads a metrics file by path (another commit's, for ``compare``)."""
     rows: list[Row] = []
     for d in plan.linear_svm_datasets:
-        rows += linear_svm_rows(d, read_metrics(paths.metrics(f"linear_svm_{d}")))
+        rows += linear_svm_rows(d, read(paths.metrics(f"linear_svm_{d}")))
     for d in plan.fewshot_datasets:
-        rows += fewshot_rows(read_metrics(paths.metrics(f"fewshot_{d}")), d, plan.fewshot_settings)
+        rows += fewshot_rows(read(paths.metrics(f"fewshot_{d}")), d, plan.fewshot_settings)
     if plan.partseg_dataset is not None:
-        rows += partseg_rows([read_metrics(paths.partseg_metrics(s)) for s in plan.seeds], plan.partseg_dataset)
+        rows += partseg_rows([read(paths.partseg_metrics(s)) for s in plan.seeds], plan.partseg_dataset)
     return rows
 
 
@@ -301,6 +324,25 @@ def markdown(rows: list[Row]) -> str:
 def write_tables(rows: list[Row], csv_path: str | Path, md_path: str | Path) -> None:
     write_csv(csv_path, rows)
     write_text(md_path, markdown(rows))
+
+
+def headline(rows: list[Row]) -> dict[str, Any]:
+    """One entry per summary row, nested by its :attr:`Row.key` (``svm`` -> ``synth_scan`` ->
+    ``oa_val``): ``pre`` / ``pre_sd`` (pretrained mean and std over seeds), ``rand`` / ``rand_sd``
+    (random init), ``gain`` and ``sig`` (1 better, -1 worse, 0 no significant difference). Skipped
+    rows are left out. This is the run's DVC metrics file: ``dvc exp show`` and ``dvc metrics diff``
+    read it; the detailed per-evaluation JSON files stay beside it as plain outputs."""
+    out: dict[str, Any] = {}
+    for r in rows:
+        if r.pretrained is None or r.random_init is None:
+            continue
+        evaluation, dataset, metric = r.key.split(".", 2)
+        entry = {"pre": r.pretrained, "pre_sd": r.pretrained_std, "rand": r.random_init,
+                 "rand_sd": r.random_init_std, "gain": r.gain,
+                 "sig": {"better": 1, "worse": -1}.get(r.significant, 0)}
+        out.setdefault(evaluation, {}).setdefault(dataset, {})[metric] = {
+            k: v for k, v in entry.items() if v is not None}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,16 +451,95 @@ def plan_from_params(params: dict[str, Any]) -> Plan:
     )
 
 
+def _read_tsv(path: Path) -> tuple[list[float], list[float]]:
+    """The (step, value) columns of a DVCLive plot file; empty when it does not exist."""
+    if not path.exists():
+        return [], []
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh, delimiter="\t"))[1:]
+    return [float(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+
+def pretrain_curves_figure(seeds: list[int], dest: str | Path) -> None:
+    """Training loss and validation accuracy per epoch of every pretraining run (both variants,
+    every seed), from the DVCLive plot files."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    drawn = 0
+    for variant, style in (("cls", "-"), ("seg", "--")):
+        for seed in seeds:
+            live = Path(paths.pretrain_live(variant, seed)) / "plots" / "metrics"
+            for ax, name in zip(axes, ("train/loss.tsv", "val/accuracy.tsv"), strict=True):
+                x, y = _read_tsv(live / name)
+                if x:
+                    ax.plot(x, [100 * v for v in y] if name.startswith("val") else y, style, marker="o",
+                            markersize=3, label=f"{variant} seed {seed}")
+                    drawn += 1
+    if not drawn:
+        plt.close(fig)
+        _placeholder(dest, "pretraining curves: no DVCLive plots found (pretraining skipped?)")
+        return
+    axes[0].set(title="pretraining loss (IMID + CMID)", xlabel="epoch", ylabel="NT-Xent loss")
+    axes[1].set(title="validation accuracy, frozen features (epoch 0: random init)", xlabel="epoch",
+                ylabel="accuracy (%)")
+    for ax in axes:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def partseg_curves_figure(seeds: list[int], dest: str | Path) -> None:
+    """Validation instance mIoU per epoch of the part-segmentation runs, pretrained beside scratch."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = 0
+    for seed in seeds:
+        src = Path(paths.partseg_curves(seed))
+        if not src.exists():
+            continue
+        with open(src, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows or "pretrained_val_instance_miou" not in rows[0]:
+            continue
+        epochs = [int(r["epoch"]) for r in rows]
+        for run, color in (("pretrained", "tab:blue"), ("scratch", "tab:orange")):
+            values = [float(r[f"{run}_val_instance_miou"]) for r in rows]
+            ax.plot(epochs, values, color=color, alpha=0.4 + 0.6 / (1 + seeds.index(seed)), marker="o",
+                    markersize=3, label=f"{run} seed {seed}")
+            drawn += 1
+    if not drawn:
+        plt.close(fig)
+        _placeholder(dest, "part segmentation curves: none found (partseg skipped?)")
+        return
+    ax.set(title="part segmentation: validation instance mIoU", xlabel="epoch", ylabel="mIoU (%)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
 def run(prm: Params, plan: Plan) -> list[Row]:
     import matplotlib
 
     matplotlib.use("Agg")
     rows = build_rows(plan)
     write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
-    log.info("report: %d rows -> %s, %s", len(rows), paths.tables("summary.csv"), paths.tables("summary.md"))
+    write_json(HEADLINE, headline(rows))
+    log.info("report: %d rows -> %s, %s, %s", len(rows), paths.tables("summary.csv"), paths.tables("summary.md"),
+             HEADLINE)
     tsne_figure(prm.tsne_dataset, prm, paths.figures(f"tsne_{prm.tsne_dataset}.png"), plan.seeds[0])
     confusion_figure(prm.tsne_dataset, paths.figures(f"confusion_{prm.tsne_dataset}.png"))
-    log.info("report: figures tsne_%s.png, confusion_%s.png written", prm.tsne_dataset, prm.tsne_dataset)
+    pretrain_curves_figure(plan.seeds, paths.figures("pretrain_curves.png"))
+    partseg_curves_figure(plan.seeds if plan.partseg_dataset is not None else [], paths.figures("partseg_curves.png"))
+    log.info("report: figures tsne_%s.png, confusion_%s.png, pretrain_curves.png, partseg_curves.png written",
+             prm.tsne_dataset, prm.tsne_dataset)
     for r in rows:
         if r.gain is not None and not math.isnan(r.gain):
             log.info("%s %s %s: pretrained %.1f ± %s, random %.1f ± %s, gain %+.1f (p=%s, %s)", r.evaluation,

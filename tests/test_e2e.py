@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,8 +45,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True, check=False)
+def run(args: list[str], cwd: Path, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=cwd, env={**_env(), **env}, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
@@ -123,6 +124,29 @@ def test_snakemake_produces_the_same_files(dvc_run, smk_run):
     assert (repo / "logs").is_dir() and any((repo / "logs").iterdir())
 
 
+def test_snakemake_report_is_one_self_contained_page(smk_run):
+    run(["snakemake", "--cores", "1", "--report", "results/report.html"], smk_run)
+    page = (smk_run / "results/report.html").read_text(errors="replace")
+    assert len(page) > 100_000
+    # every reported figure and table, with its caption, under its stage
+    for caption in ("Rendered views of the pretraining set", "Summary of every evaluation", "t-SNE of the test features",
+                    "Confusion matrix", "Pretraining curves of every run", "Part segmentation fine-tuning",
+                    "Part segmentation on a few test shapes"):
+        assert caption in page, caption
+    for name in ("contact_sheet.png", "summary.csv", "tsne_synth_scan.png", "pretrain_curves.png",
+                 "partseg_curves.png", "seed-1.png"):
+        assert name in page, name
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"https?://", page)  # nothing fetched from the web
+
+
+def test_every_figure_is_a_dvc_plot(dvc_run):
+    declared = json.loads(run(["dvc", "plots", "show", "--json"], dvc_run).stdout)
+    images = {p for p in declared if p.endswith(".png")}
+    figures = {str(p.relative_to(dvc_run)) for p in (dvc_run / "results/figures").rglob("*.png")
+               if p.name != "ablation.png"}
+    assert figures and figures <= images, figures - images
+
+
 def test_exp_run_changes_a_param_and_the_diffs_show_it(dvc_run):
     run(["git", "add", "-A"], dvc_run)
     run(["git", "commit", "-q", "-m", "baseline results"], dvc_run)
@@ -133,9 +157,52 @@ def test_exp_run_changes_a_param_and_the_diffs_show_it(dvc_run):
     params = run(["dvc", "params", "diff", "--json"], dvc_run)
     assert json.loads(params.stdout)["params.yaml"]["fewshot.runs"]["new"] == 3
     metrics = json.loads(run(["dvc", "metrics", "diff", "--json"], dvc_run).stdout)
-    assert "results/metrics/fewshot_synth.json" in metrics, metrics
+    assert set(metrics) == {"results/headline.json"}, metrics  # the one metrics file of the run
+    changed = set(metrics["results/headline.json"])
+    assert changed and all(k.startswith("fewshot.") for k in changed), changed
     shown = run(["dvc", "exp", "show", "--json"], dvc_run).stdout
     assert "fewer-runs" in shown
+    # readable in a terminal: one changed param, the headline's changed columns, at most 120 columns
+    table = run(["dvc", "exp", "show", "--only-changed", "--no-pager"], dvc_run, COLUMNS="120").stdout
+    lines = table.splitlines()
+    assert lines and max(len(line) for line in lines) <= 120, table
+    assert "fewshot.runs" in table and "fewer-runs" in table and "fewshot.synth" in table, table
+    assert "results/metrics/" not in table and "val_accuracy" not in table, table
+
+
+def _baseline_copy(src: Path, dest: Path) -> Path:
+    """A copy of a finished run with its results committed (the ablation's baseline is HEAD)."""
+    shutil.copytree(src, dest, symlinks=True)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "baseline record"], dest)
+    return dest
+
+
+def test_ablation_grid_as_dvc_experiments_and_as_snakemake_runs(dvc_run, smk_run, tmp_path):
+    dvc_repo = _baseline_copy(dvc_run, tmp_path / "dvc")
+    run(["crosspoint", "ablate", "--variants", "imid_only"], dvc_repo)
+    assert "ablate-imid_only" in run(["dvc", "exp", "list", "--name-only"], dvc_repo).stdout
+    table = (dvc_repo / "results/tables/ablation.md").read_text()
+    assert "| row | both | imid_only | random init |" in table, table
+    headline = json.loads((dvc_repo / "results/headline.json").read_text())
+    n_rows = sum(len(ms) for ds in headline.values() for ms in ds.values())
+    assert sum(line.startswith(("| svm.", "| fewshot.", "| partseg.")) for line in table.splitlines()) == n_rows
+    assert (dvc_repo / "results/figures/ablation.png").stat().st_size > 5000
+    ref = run(["git", "for-each-ref", "--format=%(objectname)", "refs/exps/"], dvc_repo).stdout.split()[0]
+    exp_params = yaml.safe_load(run(["git", "show", f"{ref}:params.yaml"], dvc_repo).stdout)
+    assert exp_params["pretrain"]["w_cmid"] == 0.0
+
+    # the same variant through Snakemake, in ablation/imid_only: the same numbers as the DVC experiment
+    smk_repo = _baseline_copy(smk_run, tmp_path / "smk")
+    run(["crosspoint", "ablate", "--engine", "snakemake", "--variants", "imid_only", "--", "--cores", "2"], smk_repo)
+    for d in ("synth", "synth_scan", "capod", "capod_scan"):
+        rel = f"results/metrics/linear_svm_{d}.json"
+        assert (smk_repo / "ablation/imid_only" / rel).read_text() == run(
+            ["git", "show", f"{ref}:{rel}"], dvc_repo).stdout, rel
+    assert "| row | both | imid_only | random init |" in (smk_repo / "results/tables/ablation.md").read_text()
+    # the data stores were linked, not rebuilt
+    assert (smk_repo / "ablation/imid_only/data/points").is_symlink()
+    assert not (smk_repo / "ablation/imid_only/logs/sample_synth_0.log").exists()
 
 
 # The new dataset's stages (one point shard per sample.shards entry, one features job per shard and seed).

@@ -148,3 +148,42 @@ def test_report_stage_with_figures(results: Path):
     for name in ("tsne_synth.png", "confusion_synth.png"):
         assert Path(paths.figures(name)).stat().st_size > 5000
     assert json.loads(Path(paths.metrics("fewshot_synth")).read_text()) == FEWSHOT  # inputs untouched
+    # the headline metrics file: one entry per reported (not skipped) summary row
+    head = json.loads(Path(R.HEADLINE).read_text())
+    reported = [r for r in rows if r.pretrained is not None]
+    flat = {f"{e}.{d}.{m}": v for e, ds in head.items() for d, ms in ds.items() for m, v in ms.items()}
+    assert set(flat) == {r.key for r in reported}
+    for r in reported:
+        entry = flat[r.key]
+        assert entry["pre"] == r.pretrained and entry["rand"] == r.random_init and entry["gain"] == r.gain
+        assert entry["sig"] == {"better": 1, "worse": -1}.get(r.significant, 0)
+    assert head["svm"]["synth"]["oa_val"]["pre_sd"] == pytest.approx(1.41, abs=0.01)
+    # training curves: placeholders without DVCLive files, real figures with them
+    for name in ("pretrain_curves.png", "partseg_curves.png"):
+        assert Path(paths.figures(name)).stat().st_size > 1000
+
+
+def test_row_keys_are_short_and_unique(results: Path):
+    rows = R.build_rows(PLAN)
+    keys = [r.key for r in rows if r.pretrained is not None]
+    assert len(keys) == len(set(keys))
+    assert "svm.synth.oa_val" in keys and "svm.modelnet40.mca_paper" in keys
+    assert "fewshot.synth.5w10s" in keys and "partseg.synth.instance_miou" in keys
+
+
+def test_training_curve_figures_from_dvclive_and_partseg_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    for variant in ("cls", "seg"):
+        for seed in (0, 1):
+            live = Path(paths.pretrain_live(variant, seed)) / "plots" / "metrics"
+            (live / "train").mkdir(parents=True)
+            (live / "val").mkdir(parents=True)
+            (live / "train" / "loss.tsv").write_text("step\tloss\n1\t8.5\n2\t7.0\n")
+            (live / "val" / "accuracy.tsv").write_text("step\taccuracy\n0\t0.5\n2\t0.8\n")
+        Path(paths.partseg_curves(0)).parent.mkdir(parents=True, exist_ok=True)
+    Path(paths.partseg_curves(0)).write_text(
+        "epoch,pretrained_val_instance_miou,scratch_val_instance_miou\n1,30.0,28.0\n2,35.0,31.0\n")
+    R.pretrain_curves_figure([0, 1], paths.figures("pretrain_curves.png"))
+    R.partseg_curves_figure([0, 1], paths.figures("partseg_curves.png"))
+    assert Path(paths.figures("pretrain_curves.png")).stat().st_size > 10000
+    assert Path(paths.figures("partseg_curves.png")).stat().st_size > 10000

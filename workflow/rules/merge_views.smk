@@ -15,7 +15,7 @@ rule merge_views:
         "crosspoint/exact.py",
     output:
         "data/views/views.h5",
-        "results/figures/contact_sheet.png",
+        report("results/figures/contact_sheet.png", caption="../report/contact_sheet.rst", category="1 render"),
     params:
         render=P("render"),
     log:

@@ -20,9 +20,9 @@ rule partseg:
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
     output:
-        "results/figures/partseg_examples/seed-{seed}.png",
         "results/metrics/partseg/seed-{seed}.json",
         "results/plots/partseg_curves/seed-{seed}.csv",
+        report("results/figures/partseg_examples/seed-{seed}.png", caption="../report/partseg_examples.rst", category="5 partseg", subcategory="seed {seed}"),
     params:
         partseg=P("partseg"),
         partseg_dataset=P("partseg.dataset"),

@@ -1,0 +1,427 @@
+"""``crosspoint ablate`` and ``crosspoint compare``: the paper's ablation grid as DVC experiments.
+
+The grid is the ``ablation`` section of params.yaml: each variant a set of params overrides of the
+committed baseline (the paper's Table 5: IMID only, CMID only and both terms, for DGCNN and PointNet).
+``crosspoint ablate`` runs every variant as a named DVC experiment (``dvc exp run --temp -n
+ablate-<variant> -S key=value ... <targets>``, one after the other, each with the baseline's seeds;
+data stages come from the DVC cache, only pretraining and what follows rerun), then calls
+``compare``. ``crosspoint compare`` reads the metrics of the baseline (``HEAD``) and of each
+experiment from git (``refs/exps``, DVC's experiment refs), builds the summary rows with the report
+stage's code and writes ``results/tables/ablation.md`` / ``ablation.csv`` and
+``results/figures/ablation.png``: one row per evaluation, one column per variant, mean ± std over
+seeds of the pretrained encoder, and Welch's test over seeds against the baseline variant.
+
+Snakemake users run the same grid with ``crosspoint ablate --engine snakemake``: one Snakemake run per
+variant in its own directory ``ablation/<variant>/`` (its params file = params.yaml plus the
+overrides; the data stores are linked from the main tree, so only pretraining and what follows run),
+which a cluster profile spreads over nodes; ``compare --from ablation`` then reads those directories.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from crosspoint import config, paths
+from crosspoint.store import StageError, atomic_path, write_text
+
+log = logging.getLogger("crosspoint.ablation")
+
+EXP_PREFIX = "ablate-"
+ABLATION_DIR = Path("ablation")
+# evaluation (summary row) -> the DVC stage that makes its metrics
+EVAL_STAGES = {"linear_svm": "linear_svm", "fewshot": "fewshot", "partseg": "partseg"}
+# data stores a Snakemake variant directory links from the main tree (never rebuilt per variant)
+SHARED_DATA = ("prepared", "render", "views", "points")
+
+
+@dataclass(frozen=True)
+class Params:
+    # variant -> {dotted params key: value}; the baseline variant has no overrides (it is HEAD)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    baseline: str = "both"
+    targets: list[str] = field(default_factory=lambda: ["report"])  # DVC stages each variant runs
+
+    def check(self) -> list[str]:
+        problems = []
+        if self.baseline not in self.variants:
+            problems.append(f"baseline {self.baseline!r} is not one of the variants")
+        elif self.variants[self.baseline]:
+            problems.append(f"the baseline variant {self.baseline!r} must have no overrides (it is the committed run)")
+        for name in self.variants:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                problems.append(f"variant name {name!r}: use letters, digits, _ and -")
+        unknown = [t for t in self.targets if t not in (*EVAL_STAGES, "report")]
+        if unknown:
+            problems.append(f"targets {unknown}: choose from {sorted((*EVAL_STAGES, 'report'))}")
+        return problems
+
+    def evaluations(self) -> list[str]:
+        """The evaluations whose rows the variants recompute (all of them when the report is a target)."""
+        if "report" in self.targets:
+            return list(EVAL_STAGES)
+        return [e for e, stage in EVAL_STAGES.items() if stage in self.targets]
+
+
+def set_value(params: dict[str, Any], dotted: str, value: Any) -> None:
+    """``params[a][b][c] = value`` for ``dotted = "a.b.c"``; the key must already exist."""
+    *head, last = dotted.split(".")
+    node = params
+    for part in head:
+        if not isinstance(node, dict) or part not in node:
+            raise StageError(f"ablation: params key {dotted!r} does not exist")
+        node = node[part]
+    if not isinstance(node, dict) or last not in node:
+        raise StageError(f"ablation: params key {dotted!r} does not exist")
+    node[last] = value
+
+
+def variant_params(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The params of a variant: a deep copy of ``base`` with the overrides applied (and validated)."""
+    from crosspoint.params_check import validate_all
+
+    out = json.loads(json.dumps(base))
+    for key, value in overrides.items():
+        set_value(out, key, value)
+    validate_all(out)
+    return out
+
+
+def _set_args(overrides: dict[str, Any]) -> list[str]:
+    return [arg for key, value in overrides.items() for arg in ("-S", f"{key}={json.dumps(value)}")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the grid
+
+
+def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
+    log.info("$ %s", " ".join(cmd))
+    return subprocess.run(cmd, check=False, **kwargs)
+
+
+def run_dvc(prm: Params, names: list[str]) -> None:
+    """Each variant as a DVC experiment ``ablate-<name>`` on top of HEAD, run in a temporary copy."""
+    status = subprocess.run(["dvc", "status", "--quiet"], capture_output=True, text=True, check=False)
+    if status.returncode != 0:
+        raise StageError("ablate: the workspace is not up to date (`dvc status` reports changes); run `dvc repro` "
+                         "and commit the record first: the variants are compared with the committed run")
+    for name in names:
+        exp = EXP_PREFIX + name
+        _run(["dvc", "exp", "remove", exp], capture_output=True)  # a rerun replaces the old experiment
+        result = _run(["dvc", "exp", "run", "--temp", "-n", exp, *_set_args(prm.variants[name]), *prm.targets])
+        if result.returncode != 0:
+            raise StageError(f"ablate: experiment {exp} failed (exit {result.returncode}); see the log above")
+
+
+def prepare_variant_dir(name: str, overrides: dict[str, Any], base: dict[str, Any], root: Path = ABLATION_DIR) -> Path:
+    """``ablation/<name>/`` for a Snakemake run: its params.yaml, links to the shared data stores and to
+    the folders the params reference (``../shared`` and the like are resolved from the main tree)."""
+    work = root / name
+    (work / paths.DATA).mkdir(parents=True, exist_ok=True)
+    for sub in SHARED_DATA:
+        link, target = work / paths.DATA / sub, Path(paths.DATA, sub).resolve()
+        if not link.is_symlink():
+            link.symlink_to(target, target_is_directory=True)
+    params = variant_params(base, overrides)
+    for ds in params.get("datasets", {}).values():  # relative dataset paths are relative to the main tree
+        if isinstance(ds, dict) and isinstance(ds.get("path"), str) and not os.path.isabs(ds["path"]):
+            ds["path"] = str(Path(ds["path"]).resolve())
+    write_text(work / "params.yaml", yaml.safe_dump(params, sort_keys=False))
+    return work
+
+
+def run_snakemake(prm: Params, names: list[str], base: dict[str, Any], extra: list[str]) -> None:
+    """Each variant as a Snakemake run in ``ablation/<name>/`` (targets: the evaluations' outputs)."""
+    snakefile = Path("workflow/Snakefile").resolve()
+    for name in names:
+        work = prepare_variant_dir(name, prm.variants[name], base)
+        params = yaml.safe_load((work / "params.yaml").read_text())
+        cmd = ["snakemake", "--snakefile", str(snakefile), "--directory", str(work),
+               "--allowed-rules", *DOWNSTREAM_RULES, *extra, "--", *snakemake_targets(prm.targets, params)]
+        result = _run(cmd)
+        if result.returncode != 0:
+            raise StageError(f"ablate: the Snakemake run of {name} failed (exit {result.returncode})")
+
+
+# The rules a variant reruns; the data stages' outputs are taken as they are (linked from the main tree).
+DOWNSTREAM_RULES = ("pretrain", "features", "merge_features", "linear_svm", "fewshot", "partseg", "report")
+
+
+def snakemake_targets(targets: list[str], params: dict[str, Any]) -> list[str]:
+    """The files that stand for the DVC stage names in ``targets`` (Snakemake targets files, not
+    rules with wildcards)."""
+    files: list[str] = []
+    for t in targets:
+        if t == "linear_svm":
+            files += [paths.metrics(f"linear_svm_{d}") for d in params["linear_svm"]["datasets"]]
+        elif t == "fewshot":
+            files += [paths.metrics(f"fewshot_{d}") for d in params["fewshot"]["datasets"]]
+        elif t == "partseg":
+            files += [paths.partseg_metrics(s) for s in config.pretrain_seeds(params=params)]
+        elif t == "report":
+            files.append(paths.tables("summary.csv"))
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing
+
+
+Reader = Callable[[str], dict[str, Any]]
+
+
+def git_reader(rev: str) -> Reader:
+    """Read a JSON file as committed at ``rev``."""
+
+    def read(path: str) -> dict[str, Any]:
+        result = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise StageError(f"compare: {path} not found at {rev[:10]} ({result.stderr.strip()})")
+        return json.loads(result.stdout)
+
+    return read
+
+
+def dir_reader(root: Path) -> Reader:
+    def read(path: str) -> dict[str, Any]:
+        p = root / path
+        if not p.exists():
+            raise StageError(f"compare: {p} not found (run `crosspoint ablate --engine snakemake` first)")
+        return json.loads(p.read_text())
+
+    return read
+
+
+def experiment_refs(baseline_rev: str) -> dict[str, str]:
+    """DVC experiment name -> commit, for the experiments based on ``baseline_rev``."""
+    out = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/"],
+                         capture_output=True, text=True, check=True).stdout
+    prefix = f"refs/exps/{baseline_rev[:2]}/{baseline_rev[2:]}/"
+    refs = {}
+    for line in out.splitlines():
+        ref, sha = line.split()
+        if ref.startswith(prefix):
+            refs[ref[len(prefix):]] = sha
+    return refs
+
+
+def rows_of(read: Reader, params: dict[str, Any], evaluations: list[str]) -> dict[str, Any]:
+    """Summary rows (by :attr:`~crosspoint.report.Row.key`) of the evaluations, read through ``read``."""
+    from crosspoint import report
+
+    plan = report.plan_from_params(params)
+    if "linear_svm" not in evaluations:
+        plan.linear_svm_datasets = []
+    if "fewshot" not in evaluations:
+        plan.fewshot_datasets = []
+    if "partseg" not in evaluations:
+        plan.partseg_dataset = None
+    return {r.key: r for r in report.build_rows(plan, read=read) if r.pretrained is not None}
+
+
+@dataclass
+class Cell:
+    mean: float
+    std: float | None
+    p_value: float | None = None  # Welch over seeds against the baseline variant
+    verdict: str = ""  # better / worse / "" (no significant difference, or the baseline itself)
+
+
+def compare_cells(rows: dict[str, dict[str, Any]], baseline: str) -> dict[str, dict[str, Cell]]:
+    """row key -> variant -> cell; each variant's per-seed pretrained scores tested against the baseline's."""
+    from crosspoint.metrics import compare_over_seeds
+
+    table: dict[str, dict[str, Cell]] = {}
+    for key, base_row in rows[baseline].items():
+        table[key] = {}
+        for variant, by_key in rows.items():
+            row = by_key.get(key)
+            if row is None:
+                continue
+            cell = Cell(row.pretrained, row.pretrained_std)
+            if variant != baseline and row.pretrained_values and base_row.pretrained_values:
+                cmp = compare_over_seeds(row.pretrained_values, base_row.pretrained_values)
+                cell.p_value = cmp["p_value"]
+                cell.verdict = cmp["verdict"] if cmp["verdict"] in ("better", "worse") else ""
+            table[key][variant] = cell
+        random = base_row.random_init
+        table[key]["random init"] = Cell(random, base_row.random_init_std)
+    return table
+
+
+def markdown(table: dict[str, dict[str, Cell]], variants: list[str], baseline: str, overrides: dict[str, dict],
+             seeds: int) -> str:
+    cols = [*variants, "random init"]
+    lines = [
+        "# Ablation: which pretraining terms and backbone matter",
+        "",
+        f"Pretrained-encoder score per evaluation (percent), mean ± std over {seeds} pretraining seeds, for each "
+        f"variant of the grid (`crosspoint ablate`); **better** / **worse**: Welch's two-sided t-test over seeds "
+        f"against *{baseline}* at p < 0.05 (p in parentheses when significant). *random init* is the baseline's "
+        "random-init encoder, for scale.",
+        "",
+        "Variants: " + "; ".join(
+            f"*{v}*: " + (", ".join(f"`{k}={json.dumps(x)}`" for k, x in overrides[v].items()) or "the committed run")
+            for v in variants) + ".",
+        "",
+        "| row | " + " | ".join(cols) + " |",
+        "|---|" + "|".join("---" for _ in cols) + "|",
+    ]
+    for key, cells in table.items():
+        out = []
+        for c in cols:
+            cell = cells.get(c)
+            if cell is None:
+                out.append("–")
+                continue
+            text = f"{cell.mean:.1f}" + (f" ± {cell.std:.1f}" if cell.std is not None else "")
+            if cell.verdict:
+                text += f" **{cell.verdict}** ({cell.p_value:.3f})"
+            out.append(text)
+        lines.append(f"| {key} | " + " | ".join(out) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(dest: str | Path, table: dict[str, dict[str, Cell]], variants: list[str]) -> None:
+    with atomic_path(dest) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["row", "variant", "mean", "std", "p_value_vs_baseline", "verdict"])
+        for key, cells in table.items():
+            for v in [*variants, "random init"]:
+                c = cells.get(v)
+                if c is not None:
+                    w.writerow([key, v, f"{c.mean:.2f}", "" if c.std is None else f"{c.std:.2f}",
+                                "" if c.p_value is None else f"{c.p_value:.4g}", c.verdict])
+
+
+def figure(table: dict[str, dict[str, Cell]], variants: list[str], dest: str | Path) -> None:
+    """Grouped bars: one group per row (the C=val / few-shot / mIoU rows), one bar per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    keys = [k for k in table if not k.split(".")[-1].startswith("mca")]  # mean-class rows repeat OA here
+    cols = [*variants, "random init"]
+    fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(keys) * len(cols) / 3), 4.5))
+    width = 0.8 / len(cols)
+    x = np.arange(len(keys))
+    for i, v in enumerate(cols):
+        means = [table[k][v].mean if v in table[k] else np.nan for k in keys]
+        stds = [(table[k][v].std or 0.0) if v in table[k] else 0.0 for k in keys]
+        ax.bar(x + (i - (len(cols) - 1) / 2) * width, means, width, yerr=stds, capsize=2, label=v)
+    ax.set_xticks(x, keys, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("percent (mean ± std over seeds)")
+    ax.set_title("ablation grid: pretrained encoder per variant")
+    ax.legend(fontsize=7, ncol=min(4, len(cols)))
+    fig.tight_layout()
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+
+
+def compare(prm: Params, base_params: dict[str, Any], from_dir: Path | None = None) -> dict[str, dict[str, Cell]]:
+    """Collect the baseline and every variant that has results; write the ablation table and figure."""
+    evaluations = prm.evaluations()
+    rows: dict[str, dict[str, Any]] = {}
+    overrides = {}
+    if from_dir is None:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        rows[prm.baseline] = rows_of(git_reader(head), base_params, evaluations)
+        refs = experiment_refs(head)
+    else:
+        rows[prm.baseline] = rows_of(dir_reader(Path(".")), base_params, evaluations)
+        refs = {}
+    overrides[prm.baseline] = {}
+    for name, ov in prm.variants.items():
+        if name == prm.baseline:
+            continue
+        if from_dir is None:
+            if EXP_PREFIX + name not in refs:
+                log.warning("compare: no experiment %s%s on top of HEAD (run `crosspoint ablate`); left out",
+                            EXP_PREFIX, name)
+                continue
+            read = git_reader(refs[EXP_PREFIX + name])
+        else:
+            if not (from_dir / name).is_dir():
+                log.warning("compare: %s missing; left out", from_dir / name)
+                continue
+            read = dir_reader(from_dir / name)
+        rows[name] = rows_of(read, variant_params(base_params, ov), evaluations)
+        overrides[name] = ov
+    variants = list(rows)
+    table = compare_cells(rows, prm.baseline)
+    seeds = len(config.pretrain_seeds(params=base_params))
+    write_text(paths.tables("ablation.md"), markdown(table, variants, prm.baseline, overrides, seeds))
+    write_csv(paths.tables("ablation.csv"), table, variants)
+    figure(table, variants, paths.figures("ablation.png"))
+    log.info("compare: %d variants x %d rows -> %s, %s, %s", len(variants), len(table), paths.tables("ablation.md"),
+             paths.tables("ablation.csv"), paths.figures("ablation.png"))
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variants", default=None,
+                        help="comma-separated subset of ablation.variants to run (default: all but the baseline)")
+    parser.add_argument("--engine", choices=("dvc", "snakemake"), default="dvc",
+                        help="dvc: DVC experiments (default); snakemake: one Snakemake run per variant in ablation/")
+    parser.add_argument("--no-compare", action="store_true", help="run the variants only")
+    parser.add_argument("snakemake_args", nargs=argparse.REMAINDER,
+                        help="after --: extra Snakemake arguments (e.g. -- --profile workflow/profiles/slurm)")
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="from_dir", default=None,
+                        help="read the variants from this folder of Snakemake runs (e.g. ablation) instead of "
+                             "DVC experiments")
+
+
+def _load(args: argparse.Namespace) -> tuple[Params, dict[str, Any]]:
+    params = config.load_params(args.params)
+    return config.section("ablation", Params, params=params), params
+
+
+def main(args: argparse.Namespace) -> None:
+    prm, params = _load(args)
+    names = [n for n in prm.variants if n != prm.baseline]
+    if args.variants:
+        wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
+        unknown = [v for v in wanted if v not in prm.variants]
+        if unknown:
+            raise StageError(f"ablate: unknown variant(s) {unknown}; known: {sorted(prm.variants)}")
+        names = [n for n in wanted if n != prm.baseline]
+    extra = [a for a in args.snakemake_args if a != "--"]
+    if args.engine == "dvc":
+        run_dvc(prm, names)
+    else:
+        if shutil.which("snakemake") is None:
+            raise StageError("ablate: snakemake is not on PATH")
+        run_snakemake(prm, names, params, extra or ["--cores", str(os.cpu_count() or 1)])
+    if not args.no_compare:
+        compare(prm, params, from_dir=ABLATION_DIR if args.engine == "snakemake" else None)
+
+
+def compare_main(args: argparse.Namespace) -> None:
+    prm, params = _load(args)
+    compare(prm, params, from_dir=Path(args.from_dir) if args.from_dir else None)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `crosspoint ablate` / `crosspoint compare`")

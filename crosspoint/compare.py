@@ -1,0 +1,15 @@
+"""``crosspoint compare``: the ablation table from the grid's results (see :mod:`crosspoint.ablation`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from crosspoint.ablation import add_compare_arguments, compare_main
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_compare_arguments(parser)
+
+
+def main(args: argparse.Namespace) -> None:
+    compare_main(args)
