@@ -27,9 +27,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -217,6 +218,18 @@ def experiment_refs(baseline_rev: str) -> dict[str, str]:
     return refs
 
 
+def grid_baseline(prefix: str = EXP_PREFIX, depth: int = 100) -> tuple[str, dict[str, str]]:
+    """The commit the ablation experiments are based on (HEAD, or the nearest first-parent ancestor of
+    HEAD that has ``ablate-*`` experiments: committing the table afterwards moves HEAD) and its refs."""
+    revs = subprocess.run(["git", "rev-list", "--first-parent", f"--max-count={depth}", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    for rev in revs:
+        refs = experiment_refs(rev)
+        if any(name.startswith(prefix) for name in refs):
+            return rev, refs
+    return revs[0], {}
+
+
 def rows_of(read: Reader, params: dict[str, Any], evaluations: list[str]) -> dict[str, Any]:
     """Summary rows (by :attr:`~crosspoint.report.Row.key`) of the evaluations, read through ``read``."""
     from crosspoint import report
@@ -262,13 +275,14 @@ def compare_cells(rows: dict[str, dict[str, Any]], baseline: str) -> dict[str, d
 
 
 def markdown(table: dict[str, dict[str, Cell]], variants: list[str], baseline: str, overrides: dict[str, dict],
-             seeds: int) -> str:
+             seeds: int, title: str = "Ablation: which pretraining terms and backbone matter",
+             what: str = "variant of the grid (`crosspoint ablate`)") -> str:
     cols = [*variants, "random init"]
     lines = [
-        "# Ablation: which pretraining terms and backbone matter",
+        f"# {title}",
         "",
         f"Pretrained-encoder score per evaluation (percent), mean ± std over {seeds} pretraining seeds, for each "
-        f"variant of the grid (`crosspoint ablate`); **better** / **worse**: Welch's two-sided t-test over seeds "
+        f"{what}; **better** / **worse**: Welch's two-sided t-test over seeds "
         f"against *{baseline}* at p < 0.05 (p in parentheses when significant). *random init* is the baseline's "
         "random-init encoder, for scale.",
         "",
@@ -314,6 +328,8 @@ def figure(table: dict[str, dict[str, Cell]], variants: list[str], dest: str | P
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from crosspoint.report import save_figure
+
     keys = [k for k in table if not k.split(".")[-1].startswith("mca")]  # mean-class rows repeat OA here
     cols = [*variants, "random init"]
     fig, ax = plt.subplots(figsize=(max(8, 0.7 * len(keys) * len(cols) / 3), 4.5))
@@ -328,9 +344,7 @@ def figure(table: dict[str, dict[str, Cell]], variants: list[str], dest: str | P
     ax.set_title("ablation grid: pretrained encoder per variant")
     ax.legend(fontsize=7, ncol=min(4, len(cols)))
     fig.tight_layout()
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, dest)
 
 
 def compare(prm: Params, base_params: dict[str, Any], from_dir: Path | None = None) -> dict[str, dict[str, Cell]]:
@@ -339,9 +353,11 @@ def compare(prm: Params, base_params: dict[str, Any], from_dir: Path | None = No
     rows: dict[str, dict[str, Any]] = {}
     overrides = {}
     if from_dir is None:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        rows[prm.baseline] = rows_of(git_reader(head), base_params, evaluations)
-        refs = experiment_refs(head)
+        base_rev, refs = grid_baseline()
+        base_params = yaml.safe_load(subprocess.run(["git", "show", f"{base_rev}:params.yaml"], capture_output=True,
+                                                    text=True, check=True).stdout)
+        log.info("compare: baseline %s (the commit the experiments were run on)", base_rev[:10])
+        rows[prm.baseline] = rows_of(git_reader(base_rev), base_params, evaluations)
     else:
         rows[prm.baseline] = rows_of(dir_reader(Path(".")), base_params, evaluations)
         refs = {}
@@ -351,7 +367,7 @@ def compare(prm: Params, base_params: dict[str, Any], from_dir: Path | None = No
             continue
         if from_dir is None:
             if EXP_PREFIX + name not in refs:
-                log.warning("compare: no experiment %s%s on top of HEAD (run `crosspoint ablate`); left out",
+                log.warning("compare: no experiment %s%s on top of the baseline (run `crosspoint ablate`); left out",
                             EXP_PREFIX, name)
                 continue
             read = git_reader(refs[EXP_PREFIX + name])
@@ -373,6 +389,35 @@ def compare(prm: Params, base_params: dict[str, Any], from_dir: Path | None = No
     return table
 
 
+def changed_params(base: Any, other: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted keys whose values differ between two params mappings (the other's values)."""
+    if isinstance(base, dict) and isinstance(other, dict):
+        out: dict[str, Any] = {}
+        for key in sorted(set(base) | set(other), key=str):
+            out.update(changed_params(base.get(key), other.get(key), f"{prefix}{key}."))
+        return out
+    return {} if base == other else {prefix[:-1]: other}
+
+
+def compare_experiments(names: list[str], base_params: dict[str, Any], baseline: str = "HEAD") -> str:
+    """Any DVC experiments on top of HEAD beside it, as the ablation table (markdown, not written to disk):
+    the readable view of a change that moves every row, where `dvc exp show` is too wide."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    refs = experiment_refs(head)
+    rows = {baseline: rows_of(git_reader(head), base_params, list(EVAL_STAGES))}
+    overrides: dict[str, dict] = {baseline: {}}
+    for name in names:
+        if name not in refs:
+            raise StageError(f"compare: no experiment {name!r} on top of HEAD; known: {sorted(refs) or 'none'}")
+        exp_params = yaml.safe_load(subprocess.run(["git", "show", f"{refs[name]}:params.yaml"], capture_output=True,
+                                                   text=True, check=True).stdout)
+        rows[name] = rows_of(git_reader(refs[name]), exp_params, list(EVAL_STAGES))
+        overrides[name] = changed_params(base_params, exp_params)
+    table = compare_cells(rows, baseline)
+    return markdown(table, list(rows), baseline, overrides, len(config.pretrain_seeds(params=base_params)),
+                    title="Experiments against HEAD", what="experiment")
+
+
 # ---------------------------------------------------------------------------------------------
 # CLI
 
@@ -391,6 +436,9 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="from_dir", default=None,
                         help="read the variants from this folder of Snakemake runs (e.g. ablation) instead of "
                              "DVC experiments")
+    parser.add_argument("--exp", action="append", default=[], metavar="NAME",
+                        help="instead of the grid: print any DVC experiment(s) on top of HEAD beside it, as a "
+                             "table on stdout (repeatable; writes nothing)")
 
 
 def _load(args: argparse.Namespace) -> tuple[Params, dict[str, Any]]:
@@ -420,6 +468,9 @@ def main(args: argparse.Namespace) -> None:
 
 def compare_main(args: argparse.Namespace) -> None:
     prm, params = _load(args)
+    if args.exp:
+        print(compare_experiments(args.exp, params), end="")
+        return
     compare(prm, params, from_dir=Path(args.from_dir) if args.from_dir else None)
 
 

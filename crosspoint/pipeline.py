@@ -321,6 +321,8 @@ def to_dvc(stages: list[Stage]) -> dict:
             out["stages"][st.name] = {"foreach": values[st.over[0].name], "do": body}
         else:
             out["stages"][st.name] = {"matrix": values, **body}
+    # figures made outside the stages (`crosspoint compare`), committed, shown by `dvc plots show` too
+    out["plots"] = [paths.figures("ablation.png")]
     return out
 
 

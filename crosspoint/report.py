@@ -32,9 +32,10 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -349,14 +350,21 @@ def headline(rows: list[Row]) -> dict[str, Any]:
 # Figures
 
 
+def save_figure(fig: Any, dest: str | Path, dpi: int = 90) -> None:
+    """Write a matplotlib figure as PNG (atomically) and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)
+
+
 def _placeholder(dest: str | Path, text: str) -> None:
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(5, 2))
     fig.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
+    save_figure(fig, dest, dpi=80)
 
 
 def tsne_figure(dataset: str, prm: Params, dest: str | Path, seed: int) -> None:
@@ -388,9 +396,7 @@ def tsne_figure(dataset: str, prm: Params, dest: str | Path, seed: int) -> None:
     if len(fs.class_names) <= 20:
         axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=2)
     fig.tight_layout()
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, dest)
 
 
 def confusion_figure(dataset: str, dest: str | Path) -> None:
@@ -427,9 +433,7 @@ def confusion_figure(dataset: str, dest: str | Path) -> None:
                     ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=6,
                             color="white" if rates[i, j] > 0.5 else "black")
     fig.tight_layout()
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, dest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,8 +482,7 @@ def pretrain_curves_figure(seeds: list[int], dest: str | Path) -> None:
                     drawn += 1
     if not drawn:
         plt.close(fig)
-        _placeholder(dest, "pretraining curves: no DVCLive plots found (pretraining skipped?)")
-        return
+        return _placeholder(dest, "pretraining curves: no DVCLive plots found (pretraining skipped?)")
     axes[0].set(title="pretraining loss (IMID + CMID)", xlabel="epoch", ylabel="NT-Xent loss")
     axes[1].set(title="validation accuracy, frozen features (epoch 0: random init)", xlabel="epoch",
                 ylabel="accuracy (%)")
@@ -487,9 +490,7 @@ def pretrain_curves_figure(seeds: list[int], dest: str | Path) -> None:
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, dest)
 
 
 def partseg_curves_figure(seeds: list[int], dest: str | Path) -> None:
@@ -514,15 +515,12 @@ def partseg_curves_figure(seeds: list[int], dest: str | Path) -> None:
             drawn += 1
     if not drawn:
         plt.close(fig)
-        _placeholder(dest, "part segmentation curves: none found (partseg skipped?)")
-        return
+        return _placeholder(dest, "part segmentation curves: none found (partseg skipped?)")
     ax.set(title="part segmentation: validation instance mIoU", xlabel="epoch", ylabel="mIoU (%)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, dest)
 
 
 def run(prm: Params, plan: Plan) -> list[Row]:

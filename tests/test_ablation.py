@@ -91,3 +91,10 @@ def test_variant_directory_links_the_data_and_resolves_paths(tmp_path: Path, mon
     assert written["pretrain"]["w_cmid"] == 0.0
     assert Path(written["datasets"]["capod"]["path"]).is_absolute()
     A.prepare_variant_dir("imid_only", {"pretrain.w_cmid": 0.0}, params)  # again: idempotent
+
+
+def test_changed_params_lists_dotted_keys():
+    base = {"pretrain": {"w_cmid": 1.0, "cls": {"points": 256, "k": 16}}, "fewshot": {"runs": 10}}
+    other = {"pretrain": {"w_cmid": 0.0, "cls": {"points": 256, "k": 20}}, "fewshot": {"runs": 10}}
+    assert A.changed_params(base, other) == {"pretrain.cls.k": 20, "pretrain.w_cmid": 0.0}
+    assert A.changed_params(base, base) == {}

@@ -139,12 +139,12 @@ def test_snakemake_report_is_one_self_contained_page(smk_run):
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"https?://", page)  # nothing fetched from the web
 
 
-def test_every_figure_is_a_dvc_plot(dvc_run):
-    declared = json.loads(run(["dvc", "plots", "show", "--json"], dvc_run).stdout)
-    images = {p for p in declared if p.endswith(".png")}
-    figures = {str(p.relative_to(dvc_run)) for p in (dvc_run / "results/figures").rglob("*.png")
-               if p.name != "ablation.png"}
+def test_every_figure_is_a_dvc_plot(dvc_run, tmp_path):
+    shown = json.loads(run(["dvc", "plots", "show", "--json", "-o", str(tmp_path / "plots")], dvc_run).stdout)
+    images = {p for p, items in shown["data"].items() if p.endswith(".png") and items}
+    figures = {str(p.relative_to(dvc_run)) for p in (dvc_run / "results/figures").rglob("*.png")}
     assert figures and figures <= images, figures - images
+    assert "results/figures/ablation.png" in shown["data"]  # made by `crosspoint compare`, declared too
 
 
 def test_exp_run_changes_a_param_and_the_diffs_show_it(dvc_run):
@@ -162,6 +162,8 @@ def test_exp_run_changes_a_param_and_the_diffs_show_it(dvc_run):
     assert changed and all(k.startswith("fewshot.") for k in changed), changed
     shown = run(["dvc", "exp", "show", "--json"], dvc_run).stdout
     assert "fewer-runs" in shown
+    by_name = json.loads(run(["dvc", "metrics", "diff", "main", "fewer-runs", "--json"], dvc_run).stdout)
+    assert set(by_name["results/headline.json"]) == changed  # the README's command, with the experiment's name
     # readable in a terminal: one changed param, the headline's changed columns, at most 120 columns
     table = run(["dvc", "exp", "show", "--only-changed", "--no-pager"], dvc_run, COLUMNS="120").stdout
     lines = table.splitlines()
