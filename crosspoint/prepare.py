@@ -4,8 +4,12 @@ Mesh sources: every object is validated (rejects go to the rejects table with th
 normalised to the unit sphere (bounding-box centre at the origin, farthest vertex at distance 1),
 its part names mapped to the dataset's global part ids (``"class/part"``), given a split when the
 source has none and a grey colour when it has no face colours, and written to the mesh store in a
-stable order (class, then object id). Point sources are written to a point store at the same path.
-An optional dataset whose data is absent gives an empty store with the attribute ``skipped``.
+stable order (class, then object id). A mesh source whose ``up_axis`` param is ``z`` has its
+meshes turned y-up first (:func:`crosspoint.sources.to_y_up`). Point sources are written to a point
+store at the same path, with the inputs they left out in the rejects table; a point source that
+also carries images (``shapenet_render``) writes a view store of the same objects beside it (its
+``views_dest``). An optional dataset whose data is absent gives an empty store (and an empty view
+store, for such a source) with the attribute ``skipped``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from crosspoint.sources import (
     normalize_unit_sphere,
     parse_dataset,
     stratified_split,
+    to_y_up,
 )
 from crosspoint.sources.base import MeshItem, Reject
 from crosspoint.store import (
@@ -78,16 +83,23 @@ def prepare(name: str, params_path: str | Path = "params.yaml") -> Path:
     reason = ensure_available(source)
     if reason is not None:
         write_skipped(dest, source, params.source, reason)
+        if callable(getattr(source, "write_skipped_views", None)):
+            source.write_skipped_views(reason)
         rejects.write(rejects_path)
         log.info("prepare %s: skipped (%s); wrote an empty store %s", name, reason, dest)
         return dest
 
     if getattr(source, "kind", "meshes") == "points":
-        ps = source.load_points()
+        with_views = callable(getattr(source, "load_points_with_views", None))
+        ps = source.load_points_with_views() if with_views else source.load_points()
+        for r in getattr(source, "rejects", None) or []:
+            rejects.add(r.path, r.reason)
         if len(ps):
             write_point_store(dest, ps)
         else:
             dest.unlink(missing_ok=True)
+            if with_views:
+                Path(source.views_dest).unlink(missing_ok=True)
         log.info("prepare %s: %d point clouds of %d points, %d classes", name, len(ps),
                  ps.points.shape[1] if len(ps) else 0, len(ps.meta.class_names))
         rejects.finish(len(ps), rejects_path)
@@ -123,6 +135,7 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
     """Validate and normalise every item of a mesh source; rejects go to ``rejects``."""
     kept: list[tuple[MeshItem, np.ndarray, np.ndarray]] = []
     seen: set[str] = set()
+    up_axis = str(getattr(params, "up_axis", "y"))
     entries = getattr(source, "entries", None)
     total = len(entries()) if callable(entries) else None
     for item in progress(source.items(), desc=desc, unit="mesh", total=total, leave=True):
@@ -134,7 +147,7 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
             rejects.add(where, f"duplicate object id {item.object_id!r}")
             continue
         try:
-            result = clean_mesh(item)
+            result = clean_mesh(item, up_axis)
         except (ValueError, TypeError) as err:
             rejects.add(where, f"unusable arrays ({err})")
             continue
@@ -179,8 +192,10 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
     return meshes, meta
 
 
-def clean_mesh(item: MeshItem) -> tuple[np.ndarray, np.ndarray] | str:
-    """Validated, normalised (vertices, faces) with unreferenced vertices dropped, or the reject reason."""
+def clean_mesh(item: MeshItem, up_axis: str = "y") -> tuple[np.ndarray, np.ndarray] | str:
+    """Validated, normalised (vertices, faces) with unreferenced vertices dropped, or the reject reason.
+
+    ``up_axis``: the mesh's up axis as the source has it; ``z`` turns it y-up before normalising."""
     vertices = np.asarray(item.vertices, dtype=np.float64)
     faces = np.asarray(item.faces)
     problem = check_mesh(vertices, faces)
@@ -194,7 +209,7 @@ def clean_mesh(item: MeshItem) -> tuple[np.ndarray, np.ndarray] | str:
     used[faces.ravel()] = True
     remap = np.cumsum(used) - 1
     faces = remap[faces]
-    vertices = normalize_unit_sphere(vertices[used])
+    vertices = normalize_unit_sphere(to_y_up(vertices[used], up_axis))
     return vertices, faces
 
 

@@ -13,6 +13,15 @@ Optional protocol a source may implement (the real-data sources here all do):
   raise :class:`~crosspoint.store.StageError` when it is absent and required.
 - ``class_names: list[str]``: the dataset's classes in their canonical order (label ids), known
   after ``ensure_available()``. Without it, prepare sorts the class names it sees.
+- ``rejects: list[Reject]`` (point sources): inputs ``load_points()`` left out, and why; prepare
+  copies them into the dataset's rejects table.
+- point sources that also carry images (``shapenet_render``) have ``views_dest`` (where their view
+  store goes), ``load_points_with_views() -> PointSet`` (like ``load_points()``, and writes the view
+  store of the same objects, in the same order, to ``views_dest``; prepare calls it instead of
+  ``load_points()``) and ``write_skipped_views(reason)`` (an empty view store marked ``skipped``).
+
+Mesh sources may have an ``up_axis`` param (``y`` or ``z``): prepare turns z-up meshes y-up (see
+:func:`to_y_up`) before normalising, so every store is y-up.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ SOURCES: dict[str, tuple[str, str]] = {
     "shapenetcore": ("crosspoint.sources.shapenetcore", "ShapeNetCoreSource"),
     "scanobjectnn": ("crosspoint.sources.scanobjectnn", "ScanObjectNNSource"),
     "shapenetpart": ("crosspoint.sources.shapenetpart", "ShapeNetPartSource"),
+    "modelnet40_h5": ("crosspoint.sources.modelnet_h5", "ModelNet40H5Source"),
+    "shapenet_render": ("crosspoint.sources.shapenet_render", "ShapeNetRenderSource"),
 }
 
 
@@ -142,6 +153,24 @@ def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     v = np.asarray(vertices, dtype=np.float64)
     a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
     return 0.5 * exact.norm(np.cross(b - a, c - a))
+
+
+UP_AXES = ("y", "z")
+
+
+def to_y_up(vertices: np.ndarray, up_axis: str) -> np.ndarray:
+    """The vertices of a mesh whose up axis is ``up_axis``, turned so that up is +y.
+
+    ``y``: returned unchanged (the same array). ``z``: a rotation of -90 degrees about x,
+    ``(x, y, z) -> (x, z, -y)``: +z becomes +y, +y becomes -z, x stays; a proper rotation
+    (determinant +1), so handedness and face winding are kept.
+    """
+    if up_axis == "y":
+        return vertices
+    if up_axis != "z":
+        raise ValueError(f"up_axis must be one of {', '.join(UP_AXES)}, got {up_axis!r}")
+    v = np.asarray(vertices)
+    return np.stack([v[..., 0], v[..., 2], -v[..., 1]], axis=-1)
 
 
 def normalize_unit_sphere(points: np.ndarray) -> np.ndarray:

@@ -47,6 +47,7 @@ class Params:
     seed: int = 0
     max_per_class: int | None = None  # at most this many objects per class and split (quick runs)
     required: bool = True  # false: a missing folder gives an empty, skipped dataset
+    up_axis: Literal["y", "z"] = "y"  # the files' up axis; z: turned y-up at prepare (+z -> +y)
 
     def check(self) -> list[str]:
         problems = []

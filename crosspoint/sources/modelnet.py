@@ -3,7 +3,9 @@
 The archive is downloaded (resumable, verified) into ``paths.download_dir(<source>)``, shared by
 every dataset of the same source, and extracted there; ``path`` points at a local copy instead
 (the extracted folder or the archive). Meshes are read from ``<class>/{train,test}/*.off``; the
-object id is the file name (``airplane_0001``).
+object id is the file name (``airplane_0001``). The Princeton OFF files are z-up, while every other
+store here is y-up, so ``up_axis`` defaults to ``z``: prepare turns the meshes y-up (+z becomes +y,
++y becomes -z; :func:`crosspoint.sources.to_y_up`) before normalising them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Params:
     path: str | None = None  # a local extracted folder or archive instead of downloading
     max_per_class: int | None = None  # at most this many objects per class and split (quick runs)
     required: bool = True  # false: an unavailable dataset gives an empty, skipped store
+    up_axis: Literal["y", "z"] = "z"  # Princeton's OFF files are z-up: turned y-up at prepare (+z -> +y)
 
     def check(self) -> list[str]:
         problems = []

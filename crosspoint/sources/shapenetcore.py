@@ -99,6 +99,7 @@ class Params:
     test_fraction: float = 0.2
     seed: int = 0
     required: bool = True  # false: a missing folder gives an empty, skipped dataset
+    up_axis: Literal["y", "z"] = "y"  # ShapeNetCore v2 is y-up
 
     def check(self) -> list[str]:
         problems = []

@@ -84,6 +84,7 @@ class Params:
     seed: int = 0
     deform: float = 0.15  # amplitude of the whole-object taper / twist / bend / stretch
     required: bool = True  # ignored: the generator is always available
+    up_axis: Literal["y", "z"] = "y"  # the generator builds y-up objects; z would turn them (+z -> +y)
 
     def check(self) -> list[str]:
         problems = []
