@@ -194,8 +194,9 @@ def slurm_run(tmp_path_factory) -> SlurmRun:
 def test_slurm_profile_stops_at_its_placeholders(slurm_run):
     out = slurm_run.refused.stdout + slurm_run.refused.stderr
     assert slurm_run.refused.returncode != 0, out[-3000:]
-    assert "still has placeholder values" in out and "slurm_account='your_account'" in out, out[-3000:]
-    assert "pretrain: slurm_partition='your_gpu_partition'" in out, out[-3000:]
+    assert "still has placeholder values" in out, out[-3000:]
+    assert "slurm_account='your_account' (features, fewshot, linear_svm, merge_features," in out, out[-3000:]
+    assert "slurm_partition='your_gpu_partition' (features, partseg, pretrain)" in out, out[-3000:]
     assert slurm_run.refused_jobs == []  # nothing submitted
 
 

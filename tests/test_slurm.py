@@ -60,10 +60,10 @@ def test_placeholder_accounts_and_partitions_are_found_per_rule():
             _job("report", local=True, slurm_account="your_account"),  # a local rule is never submitted
             _job("render", slurm_account=123456, slurm_partition="'your_cpu_partition'")]
     assert cluster.placeholder_problems(jobs) == [
-        "prepare: slurm_account='your_account'", "pretrain: slurm_partition='your_gpu_partition'",
-        "render: slurm_partition=\"'your_cpu_partition'\""]
+        "slurm_account='your_account' (prepare)", "slurm_partition=\"'your_cpu_partition'\" (render)",
+        "slurm_partition='your_gpu_partition' (pretrain)"]
     assert cluster.placeholder_problems([_job("prepare", slurm_account="ab12", slurm_partition="")]) == []
-    message = cluster.placeholder_message(["prepare: slurm_account='your_account'"])
+    message = cluster.placeholder_message(["slurm_account='your_account' (prepare)"])
     assert "workflow/profiles/slurm/config.yaml" in message and "--default-resources" in message
 
 
@@ -137,3 +137,30 @@ def test_the_profile_has_each_site_value_once_and_every_gpu_rule_asks_for_a_gpu(
         assert profile["set-resources"][rule] == {"slurm_partition": "your_gpu_partition", "gpu": 1}
         rule_text = (REPO / f"workflow/rules/{rule}.smk").read_text()
         assert re.search(r"^\s+gpu=1,$", rule_text, flags=re.M), rule  # the plugin's --gpus request
+
+
+class _Resources(dict):
+    """A job's resources as the plugin reads them: .get() and attributes."""
+
+    __getattr__ = dict.__getitem__
+
+
+def test_the_gpu_block_becomes_the_plugins_gpu_request_and_zero_a_cpu_job():
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+    from snakemake_executor_plugin_slurm_jobstep import get_gpu_setting
+
+    block = yaml.safe_load(PROFILE.read_text())["set-resources"]["pretrain"]
+    params = {"run_uuid": "run", "slurm_logfile": "log", "comment_str": "rule_pretrain", "account": "",
+              "partition": f" -p {block['slurm_partition']}", "workdir": "/work"}
+
+    def sbatch(gpu):
+        job = SimpleNamespace(resources=_Resources(mem_mb=16000, runtime=1440, slurm_partition="p", gpu=gpu),
+                              threads=2)
+        return get_submit_command(job, params) + set_gres_string(job), get_gpu_setting(job)
+
+    call, step = sbatch(block["gpu"])
+    assert " --gpus=1" in call and "--cpus-per-task=2" in call and "--ntasks" not in call, call
+    assert step == "--gpus=1"  # the job step's srun asks for it too
+    call, step = sbatch(0)  # a partition without GPUs
+    assert "--gpus" not in call and "--ntasks=1 --cpus-per-task=2" in call and step == "", call

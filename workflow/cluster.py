@@ -48,24 +48,24 @@ def put_python_on_path(environ: MutableMapping[str, str] | None = None, python: 
 
 
 def placeholder_problems(jobs: Iterable[Any]) -> list[str]:
-    """``rule: key='value'`` for every rule whose SLURM account or partition is still a placeholder
-    (``your_...``), looking at each job's resources after the profile and the command line are applied."""
-    problems: dict[str, None] = {}
+    """``key='value' (rules)`` for every SLURM account or partition that is still a placeholder
+    (``your_...``), from each job's resources after the profile and the command line are applied."""
+    found: dict[tuple[str, str], set[str]] = {}
     for job in jobs:
         if job.is_local:
             continue  # runs in the Snakemake process, never submitted
         for key in PLACEHOLDER_KEYS:
             value = job.resources.get(key)
             if isinstance(value, str) and value.strip("'\"").startswith(PLACEHOLDER_PREFIX):
-                problems.setdefault(f"{job.rule.name}: {key}={value!r}", None)
-    return list(problems)
+                found.setdefault((key, value), set()).add(job.rule.name)
+    return [f"{key}={value!r} ({', '.join(sorted(rules))})" for (key, value), rules in sorted(found.items())]
 
 
 def placeholder_message(problems: list[str]) -> str:
     return (
         "The SLURM profile still has placeholder values, so no job was submitted:\n    "
         + "\n    ".join(problems)
-        + f"\nPut your cluster's values in {PROFILE} (the block at the top: the account, the partition of the "
+        + f"\nPut your cluster's values in {PROFILE} (the lines marked <--: the account, the partition of the "
         "CPU jobs, and the partition and GPU count of the GPU rules), or give them on the command line, e.g.\n"
         "    snakemake --profile workflow/profiles/slurm --default-resources slurm_account=ACCOUNT "
         "slurm_partition=PARTITION mem_mb=4000 runtime=60 --set-resources pretrain:slurm_partition=GPU_PARTITION "
