@@ -11,6 +11,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tests import slurm_cluster
 from tests.conftest import CAPOD
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,6 +125,112 @@ def test_snakemake_produces_the_same_files(dvc_run, smk_run):
     for rel in METRIC_OUTPUTS + SEED_OUTPUTS[:3]:  # metrics, tables and checkpoints: the same bytes
         assert (repo / rel).read_bytes() == (dvc_run / rel).read_bytes(), rel
     assert (repo / "logs").is_dir() and any((repo / "logs").iterdir())
+
+
+# The cluster path: `snakemake --profile workflow/profiles/slurm` on a real one-node SLURM without accounting
+# (tests/slurm_cluster.py), from a shell whose PATH lacks the venv. The profile's four site values are set
+# where a user sets them (a one-node cluster: no account, one partition, no GPU); on the command line only
+# what a small test run wants: status checks every few seconds, and the logs of the successful jobs kept.
+SLURM_SITE = {'"your_account"': '""', '"your_cpu_partition"': '"debug"', '"your_gpu_partition"': '"debug"',
+              "gpu: 1 ": "gpu: 0 "}
+SLURM_ARGS = ["--profile", "workflow/profiles/slurm", "--slurm-init-seconds-before-status-checks", "2",
+              "--slurm-keep-successful-logs"]
+SLURM_RULES = {"prepare", "render", "merge_views", "sample", "merge_points", "scan", "pretrain", "features",
+               "merge_features", "linear_svm", "fewshot", "partseg"}  # every rule but the local all/report
+
+
+@dataclass
+class SlurmRun:
+    repo: Path
+    refused: subprocess.CompletedProcess  # the run with the profile as committed (placeholders)
+    refused_jobs: list[str]
+    proc: subprocess.CompletedProcess
+    seconds: float
+    jobs: list[str]  # squeue --states=all after the run: id|name|state|partition|cpus
+
+
+def _bounded(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """Run ``cmd``; past ``timeout`` kill it and its children (the old profile waited forever) and say so."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        out, err = proc.communicate()
+        err += f"\n(killed after {timeout:.0f} s)"
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory) -> SlurmRun:
+    if not (CAPOD / "CAPOD.cla").exists():
+        pytest.skip("CAPOD meshes not found")
+    reason = slurm_cluster.unavailable()
+    if reason:
+        pytest.skip(reason)
+    repo = make_copy(tmp_path_factory.mktemp("slurm"))
+    path = [p for p in _env()["PATH"].split(os.pathsep) if p and not (Path(p) / "crosspoint").exists()]
+    env = {**_env(), "PATH": os.pathsep.join(path)}
+    assert shutil.which("crosspoint", path=env["PATH"]) is None
+    cmd = [str(BIN / "snakemake"), *SLURM_ARGS]
+    with slurm_cluster.OneNodeSlurm(tmp_path_factory.mktemp("cluster")) as cluster:
+        refused = _bounded(cmd, repo, env, timeout=300)
+        refused_jobs = cluster.jobs()
+        profile = repo / "workflow/profiles/slurm/config.yaml"
+        text = profile.read_text()
+        for old, new in SLURM_SITE.items():
+            assert text.count(old) == 1, old  # each site value in one place
+            text = text.replace(old, new)
+        profile.write_text(text)
+        start = time.monotonic()
+        proc = _bounded(cmd, repo, env, timeout=1200)
+        seconds = time.monotonic() - start
+        jobs = cluster.jobs()
+    print(f"SLURM run of the tiny preset: {seconds:.0f} s, {len(jobs)} sbatch jobs")
+    return SlurmRun(repo, refused, refused_jobs, proc, seconds, jobs)
+
+
+def test_slurm_profile_stops_at_its_placeholders(slurm_run):
+    out = slurm_run.refused.stdout + slurm_run.refused.stderr
+    assert slurm_run.refused.returncode != 0, out[-3000:]
+    assert "still has placeholder values" in out, out[-3000:]
+    assert "slurm_account='your_account' (features, fewshot, linear_svm, merge_features," in out, out[-3000:]
+    assert "slurm_partition='your_gpu_partition' (features, partseg, pretrain)" in out, out[-3000:]
+    assert slurm_run.refused_jobs == []  # nothing submitted
+
+
+def test_slurm_run_makes_the_same_files(dvc_run, smk_run, slurm_run):
+    repo, proc = slurm_run.repo, slurm_run.proc
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-6000:]
+    # sacct fails here (no accounting storage): the workflow switched the job-state queries to squeue
+    assert "job states come from squeue" in out, out[-3000:]
+    states = [job.split("|")[2] for job in slurm_run.jobs]
+    assert states and set(states) == {"COMPLETED"}, slurm_run.jobs
+    ran = {d.name.removeprefix("rule_") for d in (repo / ".snakemake/slurm_logs").iterdir()}
+    assert ran == SLURM_RULES, ran  # every rule but the local ones went through sbatch
+    assert len(list((repo / ".snakemake/slurm_logs").rglob("*.log"))) == len(states)
+    for rel in SEED_OUTPUTS:
+        assert (repo / rel).exists(), rel
+    for rel in DATA_OUTPUTS:
+        _same_h5(dvc_run / rel, repo / rel)
+    for rel in METRIC_OUTPUTS + SEED_OUTPUTS[:3]:  # the same bytes as the local DVC and Snakemake runs
+        assert (repo / rel).read_bytes() == (dvc_run / rel).read_bytes() == (smk_run / rel).read_bytes(), rel
+
+
+def test_slurm_outputs_recorded_with_dvc_commit_and_pushed(dvc_run, slurm_run):
+    repo = slurm_run.repo
+    assert slurm_run.proc.returncode == 0
+    run(["dvc", "commit", "-f"], repo)  # the README's steps after a cluster run
+    assert "up to date" in run(["dvc", "status"], repo).stdout.lower()
+    # the same record as `dvc repro` made: every dependency, parameter and output hash
+    assert yaml.safe_load((repo / "dvc.lock").read_text()) == yaml.safe_load((dvc_run / "dvc.lock").read_text())
+    storage = repo.parent / "crosspoint-dvc-storage"  # the example remote, ../../crosspoint-dvc-storage
+    shutil.rmtree(storage, ignore_errors=True)
+    assert "pushed" in run(["dvc", "push", "-r", "local-example"], repo).stdout
+    assert "in sync" in run(["dvc", "status", "--cloud", "-r", "local-example"], repo).stdout
+    shutil.rmtree(storage)
 
 
 def test_snakemake_report_is_one_self_contained_page(smk_run):
