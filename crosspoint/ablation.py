@@ -135,6 +135,9 @@ def prepare_variant_dir(name: str, overrides: dict[str, Any], base: dict[str, An
         link, target = work / paths.DATA / sub, Path(paths.DATA, sub).resolve()
         if not link.is_symlink():
             link.symlink_to(target, target_is_directory=True)
+    code = work / "crosspoint"  # the rules list the package's modules as inputs, relative to the run folder
+    if not code.is_symlink():
+        code.symlink_to(Path("crosspoint").resolve(), target_is_directory=True)
     params = variant_params(base, overrides)
     for ds in params.get("datasets", {}).values():  # relative dataset paths are relative to the main tree
         if isinstance(ds, dict) and isinstance(ds.get("path"), str) and not os.path.isabs(ds["path"]):
