@@ -2,7 +2,8 @@
 
 The shards ``paths.render_shard(0..S-1)`` are copied in order, a block of objects at a time, into
 ``paths.views()``; their object ids must be the mesh store's ids in order (less the rejected ones),
-each shard's within its own block. The contact sheet ``paths.contact_sheet()`` shows a few objects
+each shard's within its own block (for a ``shapenet_render`` dataset: the point store's ids, the
+shards holding the decoded 3D-R2N2 renders and their ``camera_metadata``). The contact sheet ``paths.contact_sheet()`` shows a few objects
 per class (one row per object: class name and id, then its views) so a person can check the renders.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from crosspoint import config, paths
-from crosspoint.render import Params, ViewStoreWriter, store_attrs
+from crosspoint.render import Params, ViewStoreWriter, store_attrs, stored_views
 from crosspoint.rendering import read_skipped
 from crosspoint.shards import shard_block
 from crosspoint.store import DatasetMeta, StageError, atomic_path, get_meta, read_strings
@@ -27,11 +28,12 @@ log = logging.getLogger("crosspoint.merge_views")
 COPY_BLOCK = 64  # objects copied per read/write
 
 
-def merge(params: Params) -> int:
+def merge(params: Params, params_path: str | Path = "params.yaml") -> int:
     """Merge the shards into the view store; return the number of objects."""
     mesh_path = Path(paths.prepared(params.dataset))
     if not mesh_path.exists():
-        raise StageError(f"{mesh_path}: mesh store not found (run `crosspoint prepare --dataset {params.dataset}`)")
+        raise StageError(f"{mesh_path}: prepared store not found (run `crosspoint prepare --dataset {params.dataset}`)")
+    stored = stored_views(params, params_path)
     with h5py.File(mesh_path, "r") as h5:
         mesh_ids = read_strings(h5, "object_ids")
     skipped = read_skipped(mesh_path)
@@ -43,11 +45,12 @@ def merge(params: Params) -> int:
     position = {oid: i for i, oid in enumerate(mesh_ids)}
     meta: DatasetMeta | None = None
     dest = paths.views()
-    extra = store_attrs(params, params.dataset)
+    extra = store_attrs(params, params.dataset, stored)
     if skipped:
         extra["skipped"] = skipped
     with atomic_path(dest) as tmp, h5py.File(tmp, "w") as out:
-        writer = ViewStoreWriter(out, params.views, params.image_size, params.compression)
+        writer = ViewStoreWriter(out, params.views, params.image_size, params.compression,
+                                 camera_metadata=stored is not None)
         last = -1
         for s, shard_path in enumerate(shard_paths):
             with h5py.File(shard_path, "r") as h5:
@@ -66,7 +69,8 @@ def merge(params: Params) -> int:
                 labels, split = h5["labels"][()], read_strings(h5, "split")
                 for b in range(0, len(ids), COPY_BLOCK):
                     e = min(b + COPY_BLOCK, len(ids))
-                    writer.extend(h5["images"][b:e], h5["poses"][b:e], labels[b:e], split[b:e], ids[b:e])
+                    camera = h5["camera_metadata"][b:e] if stored is not None else None
+                    writer.extend(h5["images"][b:e], h5["poses"][b:e], labels[b:e], split[b:e], ids[b:e], camera)
         if meta is None:
             with h5py.File(mesh_path, "r") as h5:
                 meta = DatasetMeta.from_h5(h5)
@@ -141,5 +145,5 @@ def contact_sheet(views_path: str | Path, dest: str | Path, n_rows: int) -> None
 
 def main(args: argparse.Namespace) -> None:
     params = config.section("render", Params, path=args.params)
-    merge(params)
+    merge(params, args.params)
     contact_sheet(paths.views(), paths.contact_sheet(), params.contact_sheet_objects)

@@ -42,6 +42,7 @@ def validate_all(params: dict[str, Any]) -> dict[str, Any]:
         cls = importlib.import_module(module).Params
         parsed[name] = parse_section(cls, params[name], name)
     _check_references(params)
+    _check_render_source(params, parsed["datasets"])
     return parsed
 
 
@@ -71,6 +72,22 @@ def _check_references(params: dict[str, Any]) -> None:
     for where, name in [("render.dataset", render_source), *(("scan.datasets", n) for n in scan_sources)]:
         if name is not None and name not in declared:
             raise ParamsError(f"params {where}: {name!r} is not declared under datasets")
+
+
+# point sources without images: the render stage cannot use them (shapenet_render brings its renders)
+POINT_ONLY_SOURCES = {"scanobjectnn", "shapenetpart", "modelnet40_h5"}
+
+
+def _check_render_source(params: dict[str, Any], datasets: dict[str, Any]) -> None:
+    name = params["render"].get("dataset")
+    entry = datasets.get(name)
+    if entry is not None and entry.source in POINT_ONLY_SOURCES:
+        raise ParamsError(f"params render.dataset: {name!r} (source {entry.source}) is a point set without images; "
+                          "render a mesh dataset, or use a shapenet_render dataset (ShapeNet clouds + 3D-R2N2 renders)")
+    if entry is not None and entry.source == "shapenet_render":
+        views = params["render"].get("views", 6)
+        if views > entry.views:
+            raise ParamsError(f"params render.views: {views} exceeds datasets.{name}.views ({entry.views})")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

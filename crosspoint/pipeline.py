@@ -73,9 +73,11 @@ class Stage:
 
 DATA_MODULE_DEPS = {
     "prepare": ["crosspoint/prepare.py", "crosspoint/sources"],
-    "render": ["crosspoint/render.py", "crosspoint/rendering.py", "crosspoint/shards.py"],
+    # (shapenet_render.py: the stage decodes that source's stored renders instead of rendering)
+    "render": ["crosspoint/render.py", "crosspoint/rendering.py", "crosspoint/shards.py",
+               "crosspoint/sources/shapenet_render.py"],
     "merge_views": ["crosspoint/merge_views.py", "crosspoint/render.py", "crosspoint/rendering.py",
-                    "crosspoint/shards.py"],
+                    "crosspoint/shards.py", "crosspoint/sources/shapenet_render.py"],
     "sample": ["crosspoint/sample.py", "crosspoint/shards.py"],
     "merge_points": ["crosspoint/merge_points.py", "crosspoint/sample.py", "crosspoint/shards.py"],
     "scan": ["crosspoint/scan.py", "crosspoint/rendering.py"],
@@ -114,7 +116,7 @@ STAGES: list[Stage] = [
         name="render",
         cmd="crosspoint render --shard {shard}",
         deps=[paths.prepared("{p:render.dataset}"), *DATA_MODULE_DEPS["render"], *CORE],
-        params=["render"],
+        params=["render", "datasets.{p:render.dataset}"],
         outs=[paths.render_shard("{shard}"), paths.render_rejects("{shard}")],
         over=(Axis("shard", param="render.shards"),),
         threads=2,
@@ -126,7 +128,7 @@ STAGES: list[Stage] = [
         cmd="crosspoint merge-views",
         deps=[paths.render_shard("{each:render.shards}"), paths.prepared("{p:render.dataset}"),
               *DATA_MODULE_DEPS["merge_views"], *CORE],
-        params=["render"],
+        params=["render", "datasets.{p:render.dataset}"],
         outs=[paths.views()],
         plots={paths.contact_sheet(): {}},
         report={paths.contact_sheet(): ("contact_sheet.rst", "1 render")},
@@ -366,7 +368,12 @@ def _smk_path(text: str, stage: Stage) -> str:
 
 
 def _param_entry(key: str, stage: Stage) -> str:
-    """A rule's params entry for one declared params key (per-instance keys read the wildcard)."""
+    """A rule's params entry for one declared params key (per-instance keys read the wildcard; a key
+    naming another param's value, ``datasets.{p:render.dataset}``, reads that value)."""
+    if _PARAM_REF.search(key):
+        name = _PARAM_REF.sub(lambda m: m.group(1), key).replace(".", "_")
+        inner = _PARAM_REF.sub(lambda m: "{P('" + m.group(1) + "')}", key)
+        return f'{name}=P(f"{inner}"),'
     for axis in stage.over:
         marker = ".{" + axis.name + "}"
         if key.endswith(marker):

@@ -6,10 +6,10 @@ its part names mapped to the dataset's global part ids (``"class/part"``), given
 source has none and a grey colour when it has no face colours, and written to the mesh store in a
 stable order (class, then object id). A mesh source whose ``up_axis`` param is ``z`` has its
 meshes turned y-up first (:func:`crosspoint.sources.to_y_up`). Point sources are written to a point
-store at the same path, with the inputs they left out in the rejects table; a point source that
-also carries images (``shapenet_render``) writes a view store of the same objects beside it (its
-``views_dest``). An optional dataset whose data is absent gives an empty store (and an empty view
-store, for such a source) with the attribute ``skipped``.
+store at the same path, with the inputs they left out in the rejects table (a point source that
+comes with images, ``shapenet_render``, leaves them to the render stage, which decodes them instead
+of rendering). An optional dataset whose data is absent gives an empty store with the attribute
+``skipped``.
 """
 
 from __future__ import annotations
@@ -83,23 +83,18 @@ def prepare(name: str, params_path: str | Path = "params.yaml") -> Path:
     reason = ensure_available(source)
     if reason is not None:
         write_skipped(dest, source, params.source, reason)
-        if callable(getattr(source, "write_skipped_views", None)):
-            source.write_skipped_views(reason)
         rejects.write(rejects_path)
         log.info("prepare %s: skipped (%s); wrote an empty store %s", name, reason, dest)
         return dest
 
     if getattr(source, "kind", "meshes") == "points":
-        with_views = callable(getattr(source, "load_points_with_views", None))
-        ps = source.load_points_with_views() if with_views else source.load_points()
+        ps = source.load_points()
         for r in getattr(source, "rejects", None) or []:
             rejects.add(r.path, r.reason)
         if len(ps):
             write_point_store(dest, ps)
         else:
             dest.unlink(missing_ok=True)
-            if with_views:
-                Path(source.views_dest).unlink(missing_ok=True)
         log.info("prepare %s: %d point clouds of %d points, %d classes", name, len(ps),
                  ps.points.shape[1] if len(ps) else 0, len(ps.meta.class_names))
         rejects.finish(len(ps), rejects_path)

@@ -6,6 +6,12 @@ store (layout in :mod:`crosspoint.store`) to ``paths.render_shard(I)``. An objec
 rendered, or renders empty in some view, goes to the rejects table instead. Each object's cameras
 come from its own generator seeded with ``(render.seed, object index)``, so a shard's output does
 not depend on how the objects are split into shards.
+
+A dataset that comes with its own images (source ``shapenet_render``: ShapeNet clouds and the
+3D-R2N2 renders, the paper's pretraining data) is a point store, not a mesh store: for it the
+stage decodes the first ``views`` stored renders of each object of its block, resized to
+``image_size``, into the same shard layout (no re-render); an absent or unreadable image rejects
+the object.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import h5py
@@ -28,7 +35,9 @@ from crosspoint.store import (
     Rejects,
     StageError,
     atomic_path,
+    read_strings,
     set_meta,
+    store_kind,
     write_strings,
 )
 
@@ -46,7 +55,9 @@ class Params:
     yfov_deg: float = 45.0  # vertical field of view
     elevation_deg: tuple[float, float] = (0.0, 40.0)  # camera elevation range (degrees above the xz plane)
     distance: float = 2.8  # camera distance from the origin (objects fill the unit sphere)
-    camera: Literal["ring", "sphere"] = "ring"  # ring: even azimuths, stepped elevations; sphere: random
+    # ring: even azimuths, stepped elevations; sphere: random viewpoints (uniform on the band);
+    # r2n2: like the 3D-R2N2 renders, random azimuth and elevation uniform in degrees (see presets/r2n2.yaml)
+    camera: Literal["ring", "sphere", "r2n2"] = "ring"
     light_intensity: float = 2.0  # directional light travelling with the camera
     ambient: float = 0.25  # ambient light level (0..1)
     background: tuple[int, int, int] = (255, 255, 255)  # RGB
@@ -84,10 +95,15 @@ class Params:
 
 
 class ViewStoreWriter:
-    """Appends objects (images, poses, label, split, id) to a view store being written in ``h5``."""
+    """Appends objects (images, poses, label, split, id) to a view store being written in ``h5``;
+    with ``camera_metadata``, also a float32 [views, 5] record per object (3D-R2N2's camera lines)."""
 
-    def __init__(self, h5: h5py.File, views: int, image_size: int, compression: int):
+    def __init__(self, h5: h5py.File, views: int, image_size: int, compression: int, camera_metadata: bool = False):
         self.h5 = h5
+        self.camera = (
+            h5.create_dataset("camera_metadata", shape=(0, views, 5), maxshape=(None, views, 5), dtype=np.float32)
+            if camera_metadata else None
+        )
         shape = (views, image_size, image_size, 3)
         opts: dict[str, Any] = {"compression": "gzip", "compression_opts": compression} if compression else {}
         self.images = h5.create_dataset(
@@ -100,23 +116,31 @@ class ViewStoreWriter:
         self.split: list[str] = []
         self.object_ids: list[str] = []
 
-    def append(self, images: np.ndarray, poses: np.ndarray, label: int, split: str, object_id: str) -> None:
+    def append(self, images: np.ndarray, poses: np.ndarray, label: int, split: str, object_id: str,
+               camera: np.ndarray | None = None) -> None:
         n = len(self.labels)
         self.images.resize(n + 1, axis=0)
         self.poses.resize(n + 1, axis=0)
         self.images[n] = images
         self.poses[n] = poses
+        if self.camera is not None:
+            self.camera.resize(n + 1, axis=0)
+            self.camera[n] = camera
         self.labels.append(int(label))
         self.split.append(split)
         self.object_ids.append(object_id)
 
-    def extend(self, images: np.ndarray, poses: np.ndarray, labels: np.ndarray, split: list[str], ids: list[str]) -> None:
+    def extend(self, images: np.ndarray, poses: np.ndarray, labels: np.ndarray, split: list[str], ids: list[str],
+               camera: np.ndarray | None = None) -> None:
         """Append a block of objects at once (used when merging shards)."""
         n, k = len(self.labels), len(labels)
         self.images.resize(n + k, axis=0)
         self.poses.resize(n + k, axis=0)
         self.images[n : n + k] = images
         self.poses[n : n + k] = poses
+        if self.camera is not None:
+            self.camera.resize(n + k, axis=0)
+            self.camera[n : n + k] = camera
         self.labels.extend(int(x) for x in labels)
         self.split.extend(split)
         self.object_ids.extend(ids)
@@ -128,9 +152,10 @@ class ViewStoreWriter:
         set_meta(self.h5, kind="views", **meta.attrs(), **attrs)
 
 
-def store_attrs(params: Params, dataset: str) -> dict[str, Any]:
-    """Attributes every view store carries (besides the dataset vocabulary)."""
-    return {
+def store_attrs(params: Params, dataset: str, stored: Any = None) -> dict[str, Any]:
+    """Attributes every view store carries (besides the dataset vocabulary); ``stored``: the
+    ``shapenet_render`` dataset entry whose renders are decoded instead (see :func:`stored_views`)."""
+    attrs = {
         "dataset": dataset,
         "image_size": params.image_size,
         "yfov_deg": params.yfov_deg,
@@ -140,14 +165,43 @@ def store_attrs(params: Params, dataset: str) -> dict[str, Any]:
         "elevation_deg": list(params.elevation_deg),
         "background": list(params.background),
     }
+    if stored is not None:
+        from crosspoint.sources.shapenet_render import view_store_attrs
+
+        attrs = {k: v for k, v in attrs.items() if k not in ("distance", "elevation_deg")}
+        attrs |= view_store_attrs(stored) | {"background": list(stored.background)}
+    return attrs
 
 
-def render_shard(params: Params, shard: int) -> int:
+def stored_views(params: Params, params_path: str | Path = "params.yaml") -> Any:
+    """The ``datasets.<render.dataset>`` entry when that dataset comes with its own images (a point
+    store made by ``shapenet_render``), else None (a mesh store, rendered)."""
+    path = Path(paths.prepared(params.dataset))
+    if not path.exists() or store_kind(path) != "points":
+        return None
+    from crosspoint.prepare import load_dataset_params
+
+    entry = load_dataset_params(params.dataset, params_path)
+    if entry.source != "shapenet_render":
+        raise StageError(
+            f"render.dataset {params.dataset!r} is a point store from source {entry.source!r}, which has no images: "
+            "render a mesh dataset, or use a shapenet_render dataset (ShapeNet clouds + 3D-R2N2 renders)"
+        )
+    if params.views > entry.views:
+        raise StageError(f"render.views {params.views} exceeds datasets.{params.dataset}.views {entry.views} "
+                         "(the renders each object is checked to have)")
+    return entry
+
+
+def render_shard(params: Params, shard: int, params_path: str | Path = "params.yaml") -> int:
     """Render shard ``shard``; return how many objects were kept."""
     if shard not in params.shards:
         raise StageError(
             f"--shard {shard} is not one of render.shards {list(params.shards)} (valid: 0..{len(params.shards) - 1})"
         )
+    stored = stored_views(params, params_path)
+    if stored is not None:
+        return decode_shard(params, shard, stored)
     store = open_mesh_store(params.dataset)
     skipped = read_skipped(store.path)
     start, stop = shard_block(len(store), shard, len(params.shards))
@@ -204,10 +258,49 @@ def _render_one(renderer: Renderer, store: MeshStore, i: int, params: Params, wr
     writer.append(images, poses, mesh.label, mesh.split, mesh.object_id)
 
 
+def decode_shard(params: Params, shard: int, stored: Any) -> int:
+    """Shard ``shard`` of a ``shapenet_render`` dataset: its objects' renders decoded, not rendered."""
+    from crosspoint.sources.shapenet_render import object_views
+
+    src = Path(paths.prepared(params.dataset))
+    skipped = read_skipped(src)
+    with h5py.File(src, "r") as h5:
+        meta = DatasetMeta.from_h5(h5)
+        n = len(h5["labels"])
+        start, stop = shard_block(n, shard, len(params.shards))
+        ids = read_strings(h5, "object_ids")[start:stop]
+        labels, split = h5["labels"][start:stop], read_strings(h5, "split")[start:stop]
+    dest, rejects_dest = paths.render_shard(shard), paths.render_rejects(shard)
+    extra = store_attrs(params, params.dataset, stored) | {"shard": shard, "shards": len(params.shards),
+                                                             "start": start, "stop": stop}
+    if skipped:
+        extra["skipped"] = skipped
+    log.info("render shard %d/%d: decoding the stored renders of objects [%d, %d) of %s",
+             shard, len(params.shards), start, stop, src)
+    rejects = Rejects("render")
+    nan_poses = np.full((params.views, 4, 4), np.nan, dtype=np.float32)
+    with atomic_path(dest) as tmp, h5py.File(tmp, "w") as h5:
+        writer = ViewStoreWriter(h5, params.views, params.image_size, params.compression, camera_metadata=True)
+        for j in progress(range(len(ids)), desc=f"decode shard {shard}", unit="obj"):
+            try:
+                images, camera = object_views(stored, ids[j], params.views, params.image_size)
+            except ValueError as err:
+                rejects.add(ids[j], str(err))
+                continue
+            writer.append(images, nan_poses, int(labels[j]), split[j], ids[j], camera=camera)
+        writer.finish(meta, **extra)
+    kept = len(writer.labels)
+    if not ids:
+        rejects.write(rejects_dest)
+        return 0
+    rejects.finish(kept, rejects_dest)
+    return kept
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", type=int, required=True, help="shard index, one of render.shards")
 
 
 def main(args: argparse.Namespace) -> None:
     params = config.section("render", Params, path=args.params)
-    render_shard(params, args.shard)
+    render_shard(params, args.shard, args.params)

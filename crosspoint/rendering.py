@@ -33,7 +33,7 @@ from crosspoint.store import Mesh, MeshStore, StageError, get_meta
 log = logging.getLogger("crosspoint.rendering")
 
 Backend = Literal["egl", "osmesa"]
-CameraMode = Literal["ring", "sphere"]
+CameraMode = Literal["ring", "sphere", "r2n2"]
 
 def _one_line(err: BaseException, limit: int = 200) -> str:
     text = " ".join(f"{type(err).__name__}: {err}".split())
@@ -133,6 +133,8 @@ def camera_poses(
     ``elevation_deg[0]`` to ``elevation_deg[1]`` (a fixed spiral, so the views cover the range).
     ``sphere``: independent random viewpoints, azimuth uniform, elevation uniform in area on the
     band between the two elevations.
+    ``r2n2``: as 3D-R2N2 drew its ShapeNet renders (the CrossPoint paper's images): azimuth uniform,
+    elevation uniform in degrees between the two elevations (theirs: 25 to 30).
     """
     lo, hi = np.deg2rad(float(elevation_deg[0])), np.deg2rad(float(elevation_deg[1]))
     if mode == "ring":
@@ -141,8 +143,11 @@ def camera_poses(
     elif mode == "sphere":
         azimuth = rng.uniform(0.0, 2 * np.pi, size=views)
         elevation = np.arcsin(rng.uniform(np.sin(lo), np.sin(hi), size=views))
+    elif mode == "r2n2":
+        azimuth = rng.uniform(0.0, 2 * np.pi, size=views)
+        elevation = rng.uniform(lo, hi, size=views)
     else:
-        raise ValueError(f"unknown camera mode {mode!r} (ring or sphere)")
+        raise ValueError(f"unknown camera mode {mode!r} (ring, sphere or r2n2)")
     eyes = [spherical_to_xyz(a, e, distance) for a, e in zip(azimuth, elevation, strict=True)]
     return np.stack([look_at(eye) for eye in eyes]).astype(np.float32)
 

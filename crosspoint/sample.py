@@ -7,7 +7,10 @@ rejects table; ``crosspoint merge-points --dataset NAME`` (:mod:`crosspoint.merg
 concatenates the shards into ``paths.points(NAME)``. Each object gets ``points`` points, drawn
 uniformly on the surface (area-weighted triangle choice, uniform barycentric coordinates), each
 labelled with the part of the triangle it lies on, then normalised to the unit sphere (centroid at
-the origin, farthest point at distance 1). Point stores are resampled to ``points`` per cloud.
+the origin, farthest point at distance 1). Point stores are resampled to ``points`` per cloud
+(``point_stores: resample``: a random subset, renormalised) or kept as the source stored them
+(``keep``: the first ``points`` points in file order, coordinates untouched, as upstream reads the
+h5 files; then ``features.subset: first`` takes upstream's first points).
 Object ``i`` (its index in the whole store) is sampled with ``numpy.random.default_rng([seed, i])``,
 so the merged store does not depend on the number of shards.
 
@@ -24,7 +27,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import h5py
 import numpy as np
@@ -52,12 +55,15 @@ class Params:
     datasets: list[str] = field(default_factory=lambda: ["synth", "capod"])  # what the pipeline samples
     shards: list[int] = field(default_factory=lambda: [0])  # [0, 1, ..., S-1]: one sample job per shard
     points: int = 2048  # points per object (the paper's value)
+    point_stores: Literal["resample", "keep"] = "resample"  # clouds of point sources: see the module docstring
     seed: int = 0
 
     def check(self) -> list[str]:
         problems = shards_problems(self.shards)
         if self.points < 1:
             problems.append("points must be at least 1")
+        if self.point_stores not in ("resample", "keep"):
+            problems.append(f"point_stores must be resample or keep, got {self.point_stores!r}")
         if len(set(self.datasets)) != len(self.datasets):
             problems.append("datasets: a dataset is listed twice")
         return problems
@@ -100,7 +106,7 @@ def sample_shard(name: str, params: Params, shard: int) -> int:
     if kind == "meshes":
         sampler = _sample_mesh
     elif kind == "points":
-        sampler = _resample_cloud
+        sampler = _keep_cloud if params.point_stores == "keep" else _resample_cloud
     else:
         raise StageError(f"{src}: not a mesh or point store (kind={kind!r}); rerun `crosspoint prepare --dataset {name}`")
     if n_total == 0 and not skipped:
@@ -275,3 +281,15 @@ def _resample_cloud(obj: _PointObject, n_points: int, rng: np.random.Generator) 
     else:
         idx = np.concatenate([rng.permutation(len(cloud)), rng.integers(0, len(cloud), n_points - len(cloud))])
     return normalize_cloud(cloud[idx]), labels[idx]
+
+
+def _keep_cloud(obj: _PointObject, n_points: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n_points`` points as stored (order and coordinates kept; ``rng`` unused)."""
+    cloud = np.asarray(obj.ps.points[obj.i])
+    if len(cloud) < n_points:
+        raise ValueError(f"{len(cloud)} points stored, sample.points asks for {n_points} (point_stores: keep)")
+    if not np.all(np.isfinite(cloud[:n_points])):
+        raise ValueError("non-finite (NaN or infinite) point coordinates")
+    parts = obj.ps.part_labels
+    labels = np.full(n_points, -1, dtype=np.int16) if parts is None else np.asarray(parts[obj.i][:n_points], np.int16)
+    return cloud[:n_points].astype(np.float32), labels

@@ -20,9 +20,11 @@ from PIL import Image
 
 from crosspoint import paths
 from crosspoint.cli import main as cli
+from crosspoint.config import ParamsError
+from crosspoint.params_check import validate_all
 from crosspoint.sources import make_source, normalize_unit_sphere, parse_dataset, to_y_up
 from crosspoint.sources.ply import PlyError, parse_ply_points, read_ply_points
-from crosspoint.sources.shapenet_render import R2N2_NAMES, R2N2_SYNSETS, views_path
+from crosspoint.sources.shapenet_render import R2N2_NAMES, R2N2_SYNSETS
 from crosspoint.store import MeshStore, StageError, get_meta, read_point_store, read_strings
 
 
@@ -275,36 +277,44 @@ def sn_entry(root: Path, **extra) -> dict:
     return {"source": "shapenet_render", "path": str(root), "points": 32, **extra}
 
 
-def test_shapenet_render_pairs_views_and_rejects(tmp_path, monkeypatch):
+def write_render_params(datasets: dict, **render) -> None:
+    """params.yaml with the datasets and a render section decoding dataset ``sn``."""
+    section = {"dataset": "sn", "shards": [0], **render}
+    Path("params.yaml").write_text(yaml.safe_dump({"datasets": datasets, "render": section}))
+
+
+def decode(**render) -> tuple[dict, list[dict]]:
+    """Run render (one shard per entry of ``shards``) and merge-views through the CLI; return the
+    merged view store's arrays and attrs, and the render rejects."""
+    shards = render.get("shards", [0])
+    for shard in shards:
+        assert cli(["render", "--shard", str(shard), "--params", "params.yaml"]) == 0
+    assert cli(["merge-views", "--params", "params.yaml"]) == 0
+    with h5py.File(paths.views(), "r") as h5:
+        out = {key: h5[key][()] for key in ("images", "poses", "camera_metadata", "labels")}
+        out |= {"ids": read_strings(h5, "object_ids"), "split": read_strings(h5, "split"), "attrs": dict(h5.attrs),
+                "compression": h5["images"].compression, "chunks": h5["images"].chunks}
+    rejects = []
+    for shard in shards:
+        with open(paths.render_rejects(shard), newline="") as fh:
+            rejects += list(csv.DictReader(fh))
+    return out, rejects
+
+
+def test_shapenet_render_pairs_clouds_with_renders_and_rejects(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     raw = make_shapenet(tmp_path / "data")
-    write_params({"sn": sn_entry(tmp_path / "data")})
+    write_render_params({"sn": sn_entry(tmp_path / "data")}, views=24, image_size=137, shards=[0, 1])
     assert cli(["prepare", "--dataset", "sn", "--params", "params.yaml"]) == 0
     ps = read_point_store(paths.prepared("sn"))
-    ids = [f"{AIRPLANE}/a1", f"{AIRPLANE}/a2", f"{CHAIR}/c1"]
-    assert ps.object_ids == ids and ps.labels.tolist() == [0, 0, 4] and ps.split == ["train"] * 3
+    # c6's PNG is truncated: prepare only checks that the files exist, the render stage decodes them
+    ids = [f"{AIRPLANE}/a1", f"{AIRPLANE}/a2", f"{CHAIR}/c1", f"{CHAIR}/c6_bad_png"]
+    assert ps.object_ids == ids and ps.labels.tolist() == [0, 0, 4, 4] and ps.split == ["train"] * 4
     assert ps.meta.class_names == [R2N2_NAMES[s] for s in R2N2_SYNSETS] and len(ps.meta.class_names) == 13
     assert ps.meta.class_names[:5] == ["airplane", "bench", "cabinet", "car", "chair"]
-    for i, oid in enumerate(ids):  # points in file order, normalised
+    for i, oid in enumerate(ids[:3]):  # points in file order, normalised
         np.testing.assert_allclose(ps.points[i], normalize_unit_sphere(raw[oid]), atol=1e-6)
-    with h5py.File(views_path("sn"), "r") as h5:
-        assert views_path("sn") == "data/prepared/sn_views.h5"
-        assert get_meta(h5, "kind") == "views" and get_meta(h5, "views") == 24 and get_meta(h5, "image_size") == 137
-        assert read_strings(h5, "object_ids") == ids and h5["labels"][()].tolist() == [0, 0, 4]
-        assert read_strings(h5, "split") == ["train"] * 3 and get_meta(h5, "class_names") == ps.meta.class_names
-        images = h5["images"][()]
-        assert images.shape == (3, 24, 137, 137, 3) and images.dtype == np.uint8
-        assert h5["poses"].shape == (3, 24, 4, 4) and np.isnan(h5["poses"][()]).all()
-        camera = h5["camera_metadata"][()]
-    # views in order 00..23; alpha dropped: the colour under the transparent pixels is kept
-    assert images[0, :, 0, 0].tolist() == [[v * 10, 255 - v * 10, 7] for v in range(24)]
-    assert (images[:, :, 20:, :68] == TRANSPARENT_RGB).all(axis=-1).mean() > 0.99
-    assert (images[:, :, 20:, 69:] == OPAQUE_RGB).all()
-    assert images[0, 0, 60, 10].tolist() == [100, 100, 100]
-    np.testing.assert_allclose(camera[0, :, 0], 15.0 * np.arange(24))  # a1 has rendering_metadata.txt
-    assert np.isnan(camera[1]).all()  # a2 has none
     reasons = {r["path"].split("/data/", 1)[1]: r["reason"] for r in read_rejects("sn")}
-    assert reasons.pop(f"ShapeNetRendering/{CHAIR}/c6_bad_png/rendering").startswith("unreadable image 03.png (")
     assert reasons == {
         "ShapeNet/99999999": "synset folder 99999999 is not one of the 13 3D-R2N2 categories",
         f"ShapeNet/{CHAIR}/c2_points_only.ply":
@@ -315,90 +325,109 @@ def test_shapenet_render_pairs_views_and_rejects(tmp_path, monkeypatch):
         f"ShapeNet/{CHAIR}/c5_few_points.ply": "31 points, expected 32 (datasets.sn.points)",
     }
 
+    views, rejects = decode(views=24, image_size=137, shards=[0, 1])
+    assert views["ids"] == ids[:3] and views["labels"].tolist() == [0, 0, 4] and views["split"] == ["train"] * 3
+    assert [r["path"] for r in rejects] == [f"{CHAIR}/c6_bad_png"]
+    assert rejects[0]["reason"].startswith("unreadable image 03.png (")
+    attrs = views["attrs"]
+    assert attrs["kind"] == "views" and attrs["views"] == 24 and attrs["image_size"] == 137
+    assert attrs["camera"] == "shapenet_rendering" and attrs["yfov_deg"] == 25.0 and not attrs["poses_known"]
+    assert list(get_meta_dict(attrs, "class_names")) == ps.meta.class_names
+    images = views["images"]
+    assert images.shape == (3, 24, 137, 137, 3) and images.dtype == np.uint8
+    assert views["chunks"] == (1, 24, 137, 137, 3) and views["compression"] == "gzip"  # one object per chunk
+    assert views["poses"].shape == (3, 24, 4, 4) and np.isnan(views["poses"]).all()
+    # views in order 00..23; alpha dropped: the colour under the transparent pixels is kept
+    assert images[0, :, 0, 0].tolist() == [[v * 10, 255 - v * 10, 7] for v in range(24)]
+    assert (images[:, :, 20:, :68] == TRANSPARENT_RGB).all(axis=-1).mean() > 0.99
+    assert (images[:, :, 20:, 69:] == OPAQUE_RGB).all()
+    assert images[0, 0, 60, 10].tolist() == [100, 100, 100]
+    np.testing.assert_allclose(views["camera_metadata"][0, :, 0], 15.0 * np.arange(24))  # a1 has the metadata
+    assert np.isnan(views["camera_metadata"][1]).all()  # a2 has none
 
-def test_shapenet_render_composite_resize_views_and_categories(tmp_path):
-    root = tmp_path / "data"
-    make_shapenet(root, views=4)
-    entry = sn_entry(root, views=3, image_size=64, alpha="composite", background=[0, 0, 255],
-                     categories=["airplane"], compression=0)
-    source = make_source(parse_dataset("sn", entry), "sn")
-    assert source.class_names == ["airplane"]
-    ps = source.load_points_with_views()
-    assert ps.object_ids == [f"{AIRPLANE}/a1", f"{AIRPLANE}/a2"] and ps.labels.tolist() == [0, 0]
-    with h5py.File(source.views_dest, "r") as h5:
-        images = h5["images"][()]
-        assert h5["images"].compression is None and get_meta(h5, "alpha") == "composite"
+
+def get_meta_dict(attrs: dict, key: str):
+    import json
+
+    return json.loads(attrs[key]) if isinstance(attrs[key], str) else attrs[key]
+
+
+def test_shapenet_render_composite_resize_and_fewer_views(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_shapenet(tmp_path / "data", views=4)
+    entry = sn_entry(tmp_path / "data", views=4, alpha="composite", background=[0, 0, 255], categories=["airplane"])
+    write_render_params({"sn": entry}, views=3, image_size=64, compression=0)
+    assert cli(["prepare", "--dataset", "sn", "--params", "params.yaml"]) == 0
+    views, rejects = decode(views=3, image_size=64, compression=0)
+    assert views["ids"] == [f"{AIRPLANE}/a1", f"{AIRPLANE}/a2"] and views["labels"].tolist() == [0, 0] and not rejects
+    assert views["compression"] is None and views["attrs"]["alpha"] == "composite"
+    images = views["images"]
     assert images.shape == (2, 3, 64, 64, 3)
     assert (images[:, :, 10:, :28] == (0, 0, 255)).all(axis=-1).mean() > 0.99  # transparent: the background
     assert (images[:, :, 10:, 36:] == OPAQUE_RGB).all()
     np.testing.assert_allclose(images[:, :, 0, 30, 0], [[0, 10, 20]] * 2, atol=2)  # the band, resampled
-    # load_points alone gives the same clouds and checks that the views exist, without writing any
-    Path(source.views_dest).unlink()
-    again = make_source(parse_dataset("sn", {**entry, "views": 5}), "sn")
-    assert len(again.load_points()) == 0 and not Path(again.views_dest).exists()
-    assert all("04.png missing" in r.reason for r in again.rejects if "rendering" in r.path)
+    # more views than each object is checked to have: a clear error, up front and in the stage
+    write_render_params({"sn": entry}, views=5, image_size=64)
+    with pytest.raises(ParamsError, match=r"render.views: 5 exceeds datasets.sn.views \(4\)"):
+        full = default_params()
+        full["datasets"]["sn"] = entry
+        full["render"] |= {"dataset": "sn", "views": 5, "image_size": 64}
+        validate_all(full)
+    assert cli(["render", "--shard", "0", "--params", "params.yaml"]) != 0
+    # a prepared point store without images cannot be rendered
+    write_render_params({"sn": {"source": "modelnet40_h5", "path": "x"}}, views=3, image_size=64)
+    with pytest.raises(StageError, match="has no images"):
+        from crosspoint.render import Params as RenderParams
+        from crosspoint.render import render_shard
+
+        render_shard(RenderParams(dataset="sn", views=3, image_size=64, shards=[0]), 0)
 
 
-def test_shapenet_render_view_store_has_the_merge_views_layout(tmp_path, monkeypatch):
-    from crosspoint.render import Params as RenderParams
-    from crosspoint.render import ViewStoreWriter, store_attrs
-    from crosspoint.store import DatasetMeta
-
-    monkeypatch.chdir(tmp_path)
-    make_shapenet(tmp_path / "data", views=2)
-    source = make_source(parse_dataset("sn", sn_entry(tmp_path / "data", views=2, image_size=32)), "sn")
-    source.load_points_with_views()
-    with h5py.File(tmp_path / "ref.h5", "w") as h5:
-        w = ViewStoreWriter(h5, 2, 32, 1)
-        w.append(np.zeros((2, 32, 32, 3), np.uint8), np.eye(4)[None].repeat(2, 0), 0, "train", "x")
-        w.finish(DatasetMeta("shapenet_render", ["a"]), **store_attrs(RenderParams(views=2, image_size=32), "sn"))
-    with h5py.File(tmp_path / "ref.h5", "r") as ref, h5py.File(source.views_dest, "r") as got:
-        assert set(ref) <= set(got) and set(got) - set(ref) == {"camera_metadata"}
-        for key in ref:
-            assert ref[key].dtype == got[key].dtype and ref[key].shape[1:] == got[key].shape[1:], key
-            assert (ref[key].chunks, ref[key].compression, ref[key].maxshape[1:]) == (
-                got[key].chunks, got[key].compression, got[key].maxshape[1:]), key
-            assert (ref[key].maxshape[0] is None) == (got[key].maxshape[0] is None), key
-        for key in ("kind", "source", "class_names", "part_names", "class_parts", "has_parts", "dataset",
-                    "image_size", "yfov_deg", "views", "camera", "background"):
-            assert key in got.attrs, key
+def default_params() -> dict:
+    return yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
 
 
 def test_shapenet_render_pairs_with_pretraining(tmp_path, monkeypatch):
-    """Through sample and merge-points, pretraining finds every training object's views."""
+    """Through render, merge-views, sample and merge-points, pretraining finds every training
+    object's views; sample's ``point_stores: keep`` keeps the clouds as stored."""
     from crosspoint.pretrain import Params as PretrainParams
     from crosspoint.pretrain import Variant, load_training_set
     from crosspoint.sample import Params as SampleParams
     from crosspoint.sample import sample_dataset
 
     monkeypatch.chdir(tmp_path)
-    make_shapenet(tmp_path / "data", views=2)
-    write_params({"sn": sn_entry(tmp_path / "data", views=2, image_size=16)})
+    raw = make_shapenet(tmp_path / "data", views=2)
+    write_render_params({"sn": sn_entry(tmp_path / "data", views=2, normalize=False)}, views=2, image_size=16)
     assert cli(["prepare", "--dataset", "sn", "--params", "params.yaml"]) == 0
-    sample_dataset("sn", SampleParams(datasets=["sn"], points=32))
-    Path(paths.views()).parent.mkdir(parents=True)
-    shutil.copy(views_path("sn"), paths.views())  # what the merge_views wiring is to do
+    views, rejects = decode(views=2, image_size=16)
+    sample_dataset("sn", SampleParams(datasets=["sn"], points=32, point_stores="keep"))
+    kept = read_point_store(paths.points("sn"))
+    assert kept.object_ids[0] == f"{AIRPLANE}/a1"
+    np.testing.assert_array_equal(kept.points[0], raw[f"{AIRPLANE}/a1"].astype(np.float32))  # raw, file order
     data = load_training_set(PretrainParams(dataset="sn", val_fraction=0.3), Variant(points=16), True, 0)
-    with h5py.File(paths.views(), "r") as h5:
-        ids = read_strings(h5, "object_ids")
-    assert ids == [f"{AIRPLANE}/a1", f"{AIRPLANE}/a2", f"{CHAIR}/c1"]
-    assert data.skipped is None and len(data.train_points) + len(data.val_ids) == 3  # every object kept
+    ids = views["ids"]
+    assert ids == [f"{AIRPLANE}/a1", f"{AIRPLANE}/a2", f"{CHAIR}/c1"]  # c6's bad PNG: rejected by render
+    assert data.skipped is None and len(data.train_points) + len(data.val_ids) == 3  # the object without views left out
     fit_rows = [r for r, oid in enumerate(ids) if oid not in data.val_ids]
     assert data.view_rows is not None and sorted(data.view_rows.tolist()) == fit_rows
+    # resample (the default) draws a random subset and renormalises
+    sample_dataset("sn", SampleParams(datasets=["sn"], points=16))
+    again = read_point_store(paths.points("sn"))
+    assert again.points.shape == (4, 16, 3)
+    np.testing.assert_allclose(np.linalg.norm(again.points, axis=2).max(axis=1), 1.0, atol=1e-6)
 
 
 def test_shapenet_render_absent_required_or_optional(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(StageError, match=r"ShapeNetRendering.*datasets\.sn\.path.*required: false"):
         make_source(parse_dataset("sn", sn_entry(tmp_path / "none")), "sn").ensure_available()
-    write_params({"sn": sn_entry(tmp_path / "none", required=False, views=2, image_size=16)})
+    write_render_params({"sn": sn_entry(tmp_path / "none", required=False, views=2)}, views=2, image_size=16)
     assert cli(["prepare", "--dataset", "sn", "--params", "params.yaml"]) == 0
-    for path, kind in ((paths.prepared("sn"), "points"), (views_path("sn"), "views")):
-        with h5py.File(path, "r") as h5:
-            assert get_meta(h5, "kind") == kind and "not found" in get_meta(h5, "skipped")
-            assert len(h5["labels"]) == 0
-    with h5py.File(views_path("sn"), "r") as h5:
-        assert h5["images"].shape == (0, 2, 16, 16, 3)
+    with h5py.File(paths.prepared("sn"), "r") as h5:
+        assert get_meta(h5, "kind") == "points" and "not found" in get_meta(h5, "skipped")
+        assert len(h5["labels"]) == 0
+    views, rejects = decode(views=2, image_size=16)  # an empty view store carrying the mark
+    assert views["images"].shape == (0, 2, 16, 16, 3) and "not found" in views["attrs"]["skipped"] and not rejects
     with pytest.raises(Exception, match="unknown category 'plane'"):
         parse_dataset("sn", sn_entry(tmp_path, categories=["plane"]))
     empty = tmp_path / "empty"
@@ -406,6 +435,20 @@ def test_shapenet_render_absent_required_or_optional(tmp_path, monkeypatch):
     (empty / "ShapeNetRendering").mkdir()
     with pytest.raises(StageError, match="no object has both"):
         make_source(parse_dataset("sn", sn_entry(empty)), "sn").ensure_available()
+
+
+def test_r2n2_cameras_random_azimuth_elevation_band():
+    from crosspoint.rendering import camera_poses
+
+    poses = camera_poses(24, (25.0, 30.0), 4.7, "r2n2", np.random.default_rng(3))
+    eyes = poses[:, :3, 3].astype(np.float64)
+    np.testing.assert_allclose(np.linalg.norm(eyes, axis=1), 4.7, rtol=1e-5)
+    elevation = np.degrees(np.arcsin(eyes[:, 1] / 4.7))
+    assert (elevation >= 25.0 - 1e-3).all() and (elevation <= 30.0 + 1e-3).all() and np.ptp(elevation) > 2.0
+    azimuth = np.degrees(np.arctan2(eyes[:, 0], eyes[:, 2])) % 360
+    assert np.ptp(azimuth) > 180 and len(np.unique(np.round(azimuth, 3))) == 24  # random, not a ring
+    forward = -poses[:, :3, 2]  # OpenGL cameras look down -z: every view at the origin
+    np.testing.assert_allclose(forward, -eyes / 4.7, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------

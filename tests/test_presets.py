@@ -62,5 +62,5 @@ def test_set_args_are_compact_and_round_trip(monkeypatch):
 
 def test_unknown_preset_is_a_clear_error(monkeypatch):
     monkeypatch.chdir(REPO)
-    with pytest.raises(ParamsError, match="unknown preset 'nope'; available: paper, tiny"):
+    with pytest.raises(ParamsError, match="unknown preset 'nope'; available: paper, r2n2, tiny"):
         presets.load_overlay("nope")

@@ -15,10 +15,8 @@ Optional protocol a source may implement (the real-data sources here all do):
   after ``ensure_available()``. Without it, prepare sorts the class names it sees.
 - ``rejects: list[Reject]`` (point sources): inputs ``load_points()`` left out, and why; prepare
   copies them into the dataset's rejects table.
-- point sources that also carry images (``shapenet_render``) have ``views_dest`` (where their view
-  store goes), ``load_points_with_views() -> PointSet`` (like ``load_points()``, and writes the view
-  store of the same objects, in the same order, to ``views_dest``; prepare calls it instead of
-  ``load_points()``) and ``write_skipped_views(reason)`` (an empty view store marked ``skipped``).
+- the images of a point source that comes with them (``shapenet_render``) are not read at prepare:
+  the render stage decodes them (:func:`crosspoint.sources.shapenet_render.object_views`).
 
 Mesh sources may have an ``up_axis`` param (``y`` or ``z``): prepare turns z-up meshes y-up (see
 :func:`to_y_up`) before normalising, so every store is y-up.

@@ -13,17 +13,19 @@ of renders are one object when their ``(synset, id)`` agree; the object id is ``
 An object missing either half, a view, a readable PLY (or ``points`` points in it) or a readable
 PNG is rejected with the reason, as is a synset folder outside the 13 categories.
 
-Prepare writes two files with the same objects in the same order (class, then id):
+Prepare writes the point store ``paths.prepared(name)``: the clouds, points in file order, each
+normalised to the unit sphere like every point store (``normalize: false`` keeps them as stored);
+labels are the categories; the split is "train" for all objects unless ``test_fraction`` > 0
+(pretraining reads the train split only). It checks that each object's ``views`` PNG files exist
+but does not decode them.
 
-- the point store ``paths.prepared(name)``: the clouds, points in file order, each normalised to
-  the unit sphere like every point store; labels are the categories; the split is "train" for all
-  objects unless ``test_fraction`` > 0 (pretraining reads the train split only);
-- the view store :func:`views_path` ``(name)`` = ``data/prepared/<name>_views.h5``, in the layout
-  ``crosspoint merge-views`` writes for ``data/views/views.h5`` (:mod:`crosspoint.store`): images
-  uint8 [N, views, image_size, image_size, 3], chunked one object per chunk. The 3D-R2N2 renders
-  carry no camera poses in our convention, so ``poses`` is NaN (attr ``poses_known`` false); the
-  raw per-view metadata (azimuth, elevation, in-plane rotation, distance ratio, field of view) is
-  kept in ``camera_metadata`` float32 [N, views, 5] (NaN where the file is absent or garbled).
+The images are read by the render stage, which for a ``shapenet_render`` dataset decodes these PNGs
+instead of rendering (:func:`object_views`; no re-render), one shard of objects per job, into the
+view store layout every render shard has (:mod:`crosspoint.render`): ``render.views`` views
+00..views-1 at ``render.image_size``. The 3D-R2N2 renders carry no camera poses in our convention,
+so ``poses`` is NaN (attr ``poses_known`` false); the raw per-view metadata (azimuth, elevation,
+in-plane rotation, distance ratio, field of view) is kept in ``camera_metadata`` float32
+[N, views, 5] (NaN where the file is absent or garbled).
 
 Images are read as RGB in one of two ways (``alpha``):
 
@@ -31,30 +33,27 @@ Images are read as RGB in one of two ways (``alpha``):
   (``PIL.Image.convert("RGB")``): the pixels keep whatever colour the PNG stores under them;
 - ``composite``: alpha-blended onto ``background`` (what a renderer with that background gives).
 
-then resized to ``image_size`` (bilinear, PIL; no resampling when the size already matches, so the
-default 137 keeps the renders as they are; pretraining can upsample to 224 as upstream does, with
-``pretrain.<variant>.image_size``). Truncated PNGs are rejected (upstream loads them partially).
+then resized to ``render.image_size`` (bilinear, PIL; no resampling at 137, the renders' own size;
+pretraining upsamples to ``pretrain.<variant>.image_size`` = 224 as upstream does). Truncated PNGs
+are rejected by the render stage (upstream loads them partially).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import h5py
 import numpy as np
 
-from crosspoint import paths
 from crosspoint.progress import progress
 from crosspoint.sources import natural_key, normalize_unit_sphere, stratified_split
 from crosspoint.sources.base import PointSource, Reject, data_missing
 from crosspoint.sources.ply import PlyError, read_ply_points
 from crosspoint.sources.shapenetcore import SYNSETS
-from crosspoint.store import DatasetMeta, PointSet, StageError, atomic_path, set_meta, write_strings
+from crosspoint.store import DatasetMeta, PointSet, StageError
 
 log = logging.getLogger("crosspoint.prepare")
 
@@ -76,11 +75,6 @@ HELP = (
 )
 
 
-def views_path(dataset: str) -> str:
-    """The view store prepare writes beside the point store of a ``shapenet_render`` dataset."""
-    return str(Path(paths.prepared(dataset)).with_name(f"{dataset}_views.h5"))
-
-
 @dataclass(frozen=True)
 class Params:
     source: Literal["shapenet_render"]
@@ -89,11 +83,10 @@ class Params:
     renders_dir: str = "ShapeNetRendering"  # below path: <synset>/<id>/rendering/NN.png
     categories: list[str] | None = None  # a subset of the 13, by name ("chair") or synset id; None: all
     points: int = 2048  # points each PLY must hold (others are rejected)
-    views: int = 24  # views kept per object: NN.png for NN = 00 .. views-1
-    image_size: int = 137  # stored image side (the renders are 137 x 137; other sizes resample)
+    views: int = 24  # views every object must have (NN.png, NN = 00 .. views-1); render.views <= this are read
     alpha: Literal["drop", "composite"] = "drop"  # drop: as upstream; composite: onto background
     background: tuple[int, int, int] = (255, 255, 255)  # RGB, for alpha: composite
-    compression: int = 1  # gzip level of the image chunks (0 = none)
+    normalize: bool = True  # each cloud to the unit sphere (false: the coordinates as stored)
     max_per_class: int | None = None  # at most this many objects per category (first by id; quick runs)
     test_fraction: float = 0.0  # 0: every object is "train" (pretraining uses them all)
     seed: int = 0  # of the stratified split when test_fraction > 0
@@ -108,12 +101,8 @@ class Params:
             problems.append(f"points must be at least 1, got {self.points}")
         if not 1 <= self.views <= MAX_VIEWS:
             problems.append(f"views must be in [1, {MAX_VIEWS}], got {self.views}")
-        if not 8 <= self.image_size <= 2048:
-            problems.append(f"image_size must be in [8, 2048], got {self.image_size}")
         if any(not 0 <= c <= 255 for c in self.background):
             problems.append("background must be three integers in [0, 255]")
-        if not 0 <= self.compression <= 9:
-            problems.append("compression must be a gzip level in [0, 9]")
         if self.max_per_class is not None and self.max_per_class < 1:
             problems.append(f"max_per_class must be at least 1, got {self.max_per_class}")
         if not 0.0 <= self.test_fraction < 1.0:
@@ -217,43 +206,6 @@ def read_metadata(folder: Path, views: int) -> np.ndarray:
     return out
 
 
-class ViewsWriter:
-    """Appends objects to a view store in the layout of :class:`crosspoint.render.ViewStoreWriter`
-    (kept here so that the prepare stage depends on ``crosspoint/sources`` only), plus the
-    ``camera_metadata`` dataset."""
-
-    def __init__(self, h5: h5py.File, views: int, image_size: int, compression: int):
-        self.h5 = h5
-        shape = (views, image_size, image_size, 3)
-        opts: dict[str, Any] = {"compression": "gzip", "compression_opts": compression} if compression else {}
-        self.images = h5.create_dataset(
-            "images", shape=(0, *shape), maxshape=(None, *shape), dtype=np.uint8, chunks=(1, *shape), **opts
-        )
-        self.poses = h5.create_dataset("poses", shape=(0, views, 4, 4), maxshape=(None, views, 4, 4), dtype=np.float32)
-        self.camera = h5.create_dataset("camera_metadata", shape=(0, views, 5), maxshape=(None, views, 5),
-                                        dtype=np.float32)
-        self.labels: list[int] = []
-        self.split: list[str] = []
-        self.object_ids: list[str] = []
-
-    def append(self, images: np.ndarray, camera: np.ndarray, label: int, split: str, object_id: str) -> None:
-        n = len(self.labels)
-        for ds in (self.images, self.poses, self.camera):
-            ds.resize(n + 1, axis=0)
-        self.images[n] = images
-        self.poses[n] = np.nan
-        self.camera[n] = camera
-        self.labels.append(int(label))
-        self.split.append(split)
-        self.object_ids.append(object_id)
-
-    def finish(self, meta: DatasetMeta, **attrs: Any) -> None:
-        self.h5.create_dataset("labels", data=np.asarray(self.labels, dtype=np.int64))
-        write_strings(self.h5, "split", self.split)
-        write_strings(self.h5, "object_ids", self.object_ids)
-        set_meta(self.h5, kind="views", **meta.attrs(), **attrs)
-
-
 class ShapeNetRenderSource(PointSource):
     """ShapeNet point clouds and their 3D-R2N2 renders, paired by (synset, id)."""
 
@@ -261,7 +213,6 @@ class ShapeNetRenderSource(PointSource):
         self.params = params
         self.name = name
         self.class_names = [R2N2_NAMES[s] for s in params.synsets()]
-        self.views_dest = views_path(name)
         self.rejects: list[Reject] = []
         self._pairs: list[Pair] | None = None
         self._scan_rejects: list[Reject] = []
@@ -277,14 +228,6 @@ class ShapeNetRenderSource(PointSource):
 
     def meta(self) -> DatasetMeta:
         return DatasetMeta(source="shapenet_render", class_names=list(self.class_names))
-
-    def view_attrs(self) -> dict[str, Any]:
-        p = self.params
-        return {
-            "dataset": self.name, "image_size": p.image_size, "yfov_deg": R2N2_YFOV_DEG, "views": p.views,
-            "camera": "shapenet_rendering", "background": list(p.background), "alpha": p.alpha,
-            "source_image_size": SOURCE_IMAGE_SIZE, "poses_known": False,
-        }
 
     def ensure_available(self) -> str | None:
         if self._pairs is not None:
@@ -328,19 +271,7 @@ class ShapeNetRenderSource(PointSource):
         return pairs
 
     def load_points(self) -> PointSet:
-        """The clouds alone (views are checked to exist, not decoded; no view store is written)."""
-        return self._load(None)
-
-    def load_points_with_views(self) -> PointSet:
-        """The clouds, and the view store of the same objects written to ``views_dest``."""
-        return self._load(Path(self.views_dest))
-
-    def write_skipped_views(self, reason: str) -> None:
-        p = self.params
-        with atomic_path(self.views_dest) as tmp, h5py.File(tmp, "w") as h5:
-            ViewsWriter(h5, p.views, p.image_size, p.compression).finish(self.meta(), **self.view_attrs(), skipped=reason)
-
-    def _load(self, views_dest: Path | None) -> PointSet:
+        """The clouds (the views are checked to exist, not decoded: the render stage reads them)."""
         p = self.params
         if self.ensure_available() is not None:
             return PointSet(np.zeros((0, p.points, 3), np.float32), np.zeros(0, np.int64), [], [], self.meta())
@@ -349,30 +280,14 @@ class ShapeNetRenderSource(PointSource):
         label_of = {s: i for i, s in enumerate(p.synsets())}
         points = np.empty((len(pairs), p.points, 3), dtype=np.float32)
         kept: list[Pair] = []
-        with contextlib.ExitStack() as stack:
-            writer = None
-            if views_dest is not None:
-                tmp = stack.enter_context(atomic_path(views_dest))
-                writer = ViewsWriter(stack.enter_context(h5py.File(tmp, "w")), p.views, p.image_size, p.compression)
-            for pair in progress(pairs, desc=f"prepare {self.name}", unit="obj", total=len(pairs)):
-                files = self._view_files(pair)
-                if files is None:
-                    continue
-                cloud = self._cloud(pair)
-                if cloud is None:
-                    continue
-                if writer is not None:
-                    images = self._images(pair, files)
-                    if images is None:
-                        continue
-                    writer.append(images, read_metadata(pair.renders, p.views), label_of[pair.synset], pair.split,
-                                  pair.object_id)
-                points[len(kept)] = cloud
-                kept.append(pair)
-            if writer is not None:
-                writer.finish(self.meta(), **self.view_attrs())
-        if views_dest is not None:
-            log.info("prepare %s: views of %d objects -> %s", self.name, len(kept), views_dest)
+        for pair in progress(pairs, desc=f"prepare {self.name}", unit="obj", total=len(pairs)):
+            if self._view_files(pair) is None:
+                continue
+            cloud = self._cloud(pair)
+            if cloud is None:
+                continue
+            points[len(kept)] = cloud
+            kept.append(pair)
         return PointSet(
             points=points[: len(kept)],
             labels=np.array([label_of[x.synset] for x in kept], dtype=np.int64),
@@ -401,7 +316,7 @@ class ShapeNetRenderSource(PointSource):
         if not np.ptp(cloud, axis=0).max() > 0:
             self.rejects.append(Reject(str(pair.ply), "degenerate cloud (all points coincide)"))
             return None
-        return normalize_unit_sphere(cloud).astype(np.float32)
+        return (normalize_unit_sphere(cloud) if self.params.normalize else cloud).astype(np.float32)
 
     def _view_files(self, pair: Pair) -> list[Path] | None:
         """``NN.png`` for the kept views, or None (and a reject) when some are absent."""
@@ -416,10 +331,26 @@ class ShapeNetRenderSource(PointSource):
             return None
         return files
 
-    def _images(self, pair: Pair, files: list[Path]) -> np.ndarray | None:
-        p = self.params
-        try:
-            return np.stack([read_view(f, p.alpha, p.background, p.image_size) for f in files])
-        except ValueError as err:
-            self.rejects.append(Reject(str(pair.renders), str(err)))
-            return None
+
+def view_files(params: Params, object_id: str, views: int) -> list[Path]:
+    """``NN.png`` for views 00..views-1 of object ``<synset>/<id>``."""
+    synset, model_id = object_id.split("/", 1)
+    folder = Path(params.path) / params.renders_dir / synset / model_id / "rendering"
+    return [folder / f"{v:02d}.png" for v in range(views)]
+
+
+def object_views(params: Params, object_id: str, views: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``views`` renders of ``object_id`` as uint8 [views, size, size, 3] and their camera
+    metadata float32 [views, 5]; raises ValueError with the reason when one is absent or unreadable."""
+    files = view_files(params, object_id, views)
+    absent = [f.name for f in files if not os.path.isfile(f)]
+    if absent:
+        raise ValueError(f"view(s) {', '.join(absent)} missing in {files[0].parent}")
+    images = np.stack([read_view(f, params.alpha, params.background, size) for f in files])
+    return images, read_metadata(files[0].parent, views)
+
+
+def view_store_attrs(params: Params) -> dict[str, Any]:
+    """What a view store decoded from these renders says about its cameras (beside render's attrs)."""
+    return {"yfov_deg": R2N2_YFOV_DEG, "camera": "shapenet_rendering", "alpha": params.alpha,
+            "source_image_size": SOURCE_IMAGE_SIZE, "poses_known": False}

@@ -21,6 +21,7 @@ rule merge_points:
     params:
         sample_shards=P("sample.shards"),
         sample_points=P("sample.points"),
+        sample_point_stores=P("sample.point_stores"),
         sample_seed=P("sample.seed"),
     log:
         "logs/merge_points_{dataset}.log",

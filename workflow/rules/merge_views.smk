@@ -8,6 +8,7 @@ rule merge_views:
         "crosspoint/render.py",
         "crosspoint/rendering.py",
         "crosspoint/shards.py",
+        "crosspoint/sources/shapenet_render.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
@@ -18,6 +19,7 @@ rule merge_views:
         report("results/figures/contact_sheet.png", caption="../report/contact_sheet.rst", category="1 render"),
     params:
         render=P("render"),
+        datasets_render_dataset=P(f"datasets.{P('render.dataset')}"),
     log:
         "logs/merge_views.log",
     conda:

@@ -8,6 +8,7 @@ rule render:
         "crosspoint/render.py",
         "crosspoint/rendering.py",
         "crosspoint/shards.py",
+        "crosspoint/sources/shapenet_render.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
@@ -18,6 +19,7 @@ rule render:
         "data/render/shard-{shard}_rejects.csv",
     params:
         render=P("render"),
+        datasets_render_dataset=P(f"datasets.{P('render.dataset')}"),
     log:
         "logs/render_{shard}.log",
     conda:

@@ -19,6 +19,7 @@ rule sample:
     params:
         sample_shards=P("sample.shards"),
         sample_points=P("sample.points"),
+        sample_point_stores=P("sample.point_stores"),
         sample_seed=P("sample.seed"),
     log:
         "logs/sample_{dataset}_{shard}.log",
