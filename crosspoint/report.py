@@ -290,9 +290,12 @@ def _pm(mean: float | None, std: float | None) -> str:
     return f"{mean:.1f}" + (f" ± {std:.1f}" if std is not None else "")
 
 
+PAPER_DATASETS = ("modelnet40", "scanobjectnn", "shapenetpart")
+
+
 def markdown(rows: list[Row]) -> str:
-    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "p", "significant", "paper",
-            "note"]
+    """The summary table; when some rows are on the paper's own datasets (the ``paper`` preset), those
+    come first in a table of their own, and the pipeline's datasets (synthetic, CAPOD) in a second."""
     seeds = max((r.seeds or 0 for r in rows), default=0)
     lines = [
         "# CrossPoint evaluation summary",
@@ -303,9 +306,21 @@ def markdown(rows: list[Row]) -> str:
         "*paper* is the CrossPoint (DGCNN) number where the dataset is the paper's; a number in parentheses "
         "is the paper's result on the dataset this one stands in for (orientation only, different data).",
         "",
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join("---" for _ in head) + "|",
     ]
+    paper_rows = [r for r in rows if r.dataset in PAPER_DATASETS]
+    if not paper_rows:
+        return "\n".join(lines + _table(rows)) + "\n"
+    others = [r for r in rows if r.dataset not in PAPER_DATASETS]
+    lines += ["## The paper's datasets", "", *_table(paper_rows)]
+    if others:
+        lines += ["", "## Pipeline datasets (synthetic set, CAPOD; not the paper's data)", "", *_table(others)]
+    return "\n".join(lines) + "\n"
+
+
+def _table(rows: list[Row]) -> list[str]:
+    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "p", "significant", "paper",
+            "note"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         if r.paper is not None:
             paper = _pm(r.paper, r.paper_std) + (f" (rand. {r.paper_random_init:.1f})" if r.paper_random_init else "")
@@ -319,7 +334,7 @@ def markdown(rows: list[Row]) -> str:
         cells = [r.evaluation, r.dataset, r.metric, _pm(r.pretrained, r.pretrained_std),
                  _pm(r.random_init, r.random_init_std), gain, p, sig, paper, r.note.replace("|", "/")]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def write_tables(rows: list[Row], csv_path: str | Path, md_path: str | Path) -> None:

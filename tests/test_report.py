@@ -113,7 +113,10 @@ def test_summary_tables(results: Path):
     assert cls["pretrained_std"] == "0.00" and float(cls["p_value"]) == 0.0 and cls["significant"] == "better"
 
     md = Path(paths.tables("summary.md")).read_text()
-    assert md.count("\n| ") == 1 + len(table)  # header + one line per row
+    assert md.count("\n| ") == 2 + len(table)  # two tables (the paper's datasets, then the rest): header + rows
+    paper_part, _, side_part = md.partition("## Pipeline datasets")
+    assert "## The paper's datasets" in paper_part and "| linear_svm | modelnet40 |" in paper_part
+    assert "| synth |" not in paper_part and "| modelnet40 |" not in side_part
     assert "| fewshot | synth | accuracy 5w10s | 90.0 ± 1.4 | 35.5 ± 0.7 | +54.5 |" in md
     assert "| linear_svm | modelnet40 | overall_accuracy (C=paper) | 88.5 ± 1.4 | 30.2 ± 0.7 | +58.2 |" in md
     assert "mean ± std over 2 pretraining seeds" in md
