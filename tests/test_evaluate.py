@@ -181,6 +181,39 @@ def test_fewshot_is_seeded_and_upstream_mode_uses_train_queries():
     assert fs.split_mask("test")[q_test].all() and len(q_test) == 200
 
 
+def test_fewshot_logs_and_records_classes_too_small(workdir: Path, caplog: pytest.LogCaptureFixture):
+    full = tiny_features()
+    # class1 keeps 12 test objects (< 20 queries), class2 keeps 8 train objects (< 10 shots)
+    keep = ~(((full.labels == 1) & full.split_mask("test")) & (np.cumsum(full.labels == 1) > 30 + 12))
+    keep &= ~(((full.labels == 2) & full.split_mask("train")) & (np.cumsum(full.labels == 2) > 8))
+    idx = np.flatnonzero(keep)
+    fs = FeatureSet(full.pretrained[idx], full.random[idx], full.labels[idx], [full.split[i] for i in idx],
+                    [full.object_ids[i] for i in idx], CLASSES)
+    write_features(paths.features("toy", 0), fs)
+    params = write_params(workdir / "params.yaml", fewshot={"datasets": ["toy"], "settings": [[5, 10], [8, 5]],
+                                                            "runs": 2})
+    with caplog.at_level("WARNING", logger="crosspoint.fewshot"):
+        assert cli_main(["fewshot", "--params", str(params)]) == 0
+    m = json.loads(Path(paths.metrics("fewshot_toy")).read_text())
+    s = m["per_seed"]["0"]["settings"]
+    assert s["5w10s"]["skipped_classes"] == [
+        {"class": "class1", "support_pool": 30, "query_pool": 12},
+        {"class": "class2", "support_pool": 8, "query_pool": 25},
+    ]
+    assert "skipped" not in s["5w10s"] and s["5w10s"]["pretrained"]["mean"] > 90
+    # 5 shots: class2's 8 train objects suffice; 8-way cannot be filled by the 7 classes left
+    assert s["8w5s"]["skipped_classes"] == [{"class": "class1", "support_pool": 30, "query_pool": 12}]
+    assert "skipped" in s["8w5s"]
+    assert m["summary"]["5w10s"]["skipped_classes"] == s["5w10s"]["skipped_classes"]
+    assert m["summary"]["8w5s"]["skipped_classes"] == s["8w5s"]["skipped_classes"]
+    logged = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert any("class class1" in t and "12 in the query pool for 20 queries" in t and "5w10s" in t for t in logged)
+    assert any("class class2" in t and "8 objects in the support pool for 10 shots" in t for t in logged)
+    # nothing left out: no key (the record of a dataset where every class fits is unchanged)
+    full_run = F.evaluate(full, F.Params(datasets=["toy"], settings=[(5, 10)], runs=1), "toy")
+    assert "skipped_classes" not in full_run["settings"]["5w10s"]
+
+
 # ---------------------------------------------------------------------------------------------
 # the features stage, with a real (tiny) DGCNN checkpoint
 

@@ -8,7 +8,10 @@ the random-init features (a paired comparison). Queries come from the TEST split
 the train split (disjoint from the support). A support object is never a query in either mode.
 
 A setting the dataset cannot fill (too few classes with enough objects) is recorded as
-``{"skipped": reason}`` and the others still run. Accuracies are in percent; std is the population
+``{"skipped": reason}`` and the others still run. A class with too few objects for a setting (fewer
+than ``shot`` in the support pool, or fewer than ``queries`` left in the query pool) is never drawn:
+each is logged and listed, with its counts, under the setting's ``skipped_classes`` (per seed and in
+the summary; the key is absent when no class is left out). Accuracies are in percent; std is the population
 std over runs (ddof=0), as the upstream script reports. One metrics file per dataset of
 ``fewshot.datasets``: ``paths.metrics(f"fewshot_{NAME}")``, with ``per_seed`` (each pretraining seed
 of ``pretrain.seeds``: the same episodes on its pretrained and random-init features) and ``summary``
@@ -76,22 +79,45 @@ def episode_accuracy(x: np.ndarray, labels: np.ndarray, episode: Episode, c: flo
     return accuracy(labels[episode.query], model.predict(scaler.transform(x[episode.query])))
 
 
+def left_out_classes(fs: FeatureSet, support_pool: np.ndarray, query_pool: np.ndarray, ok: np.ndarray,
+                     shot: int, queries: int, where: str = "") -> list[dict[str, Any]]:
+    """The classes present in the dataset that episodes cannot draw (too few support or query
+    objects), each logged and described by its counts in the two pools."""
+    out = []
+    for c in np.unique(fs.labels):
+        if c in ok:
+            continue
+        name = fs.class_names[c] if 0 <= c < len(fs.class_names) else str(int(c))
+        n_support = int(np.count_nonzero(fs.labels[support_pool] == c))
+        n_query = int(np.count_nonzero(fs.labels[query_pool] == c))
+        out.append({"class": name, "support_pool": n_support, "query_pool": n_query})
+        log.warning("fewshot %s: class %s left out: %d objects in the support pool for %d shots, %d in the query "
+                    "pool for %d queries (support and queries are disjoint)", where, name, n_support, shot, n_query,
+                    queries)
+    return out
+
+
 def run_setting(fs: FeatureSet, way: int, shot: int, prm: Params, dataset: str = "") -> dict[str, Any]:
+    """One setting's episodes on both encoders' features; ``skipped_classes`` (only when some
+    are) lists the classes too small to be drawn."""
     support_pool, query_pool = pools(fs, prm.query_split)
     ok = eligible_classes(fs.labels, support_pool, query_pool, shot, prm.queries)
+    left_out = left_out_classes(fs, support_pool, query_pool, ok, shot, prm.queries,
+                                f"{dataset} {setting_name(way, shot)}")
+    extra: dict[str, Any] = {"skipped_classes": left_out} if left_out else {}
     if len(ok) < way:
         reason = (
             f"{way}-way {shot}-shot with {prm.queries} {prm.query_split} queries per class needs {way} classes "
             f"with enough objects; {dataset or 'the dataset'} has {len(ok)}"
         )
         log.warning("fewshot %s %s: skipped (%s)", dataset, setting_name(way, shot), reason)
-        return {"way": way, "shot": shot, "skipped": reason}
+        return {"way": way, "shot": shot, "skipped": reason, **extra}
     # one generator per setting, so a setting's episodes do not depend on which others run
     rng = np.random.default_rng([prm.seed, way, shot])
     episodes = [
         sample_episode(fs.labels, support_pool, query_pool, way, shot, prm.queries, rng) for _ in range(prm.runs)
     ]
-    out: dict[str, Any] = {"way": way, "shot": shot}
+    out: dict[str, Any] = {"way": way, "shot": shot, **extra}
     for init in INITS:
         x = fs.features(init)
         accs = np.array([episode_accuracy(x, fs.labels, ep, prm.c) for ep in episodes])
@@ -120,12 +146,13 @@ def summarize(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
     first = next(iter(per_seed.values()))
     out: dict[str, Any] = {}
     for name, setting in first["settings"].items():
+        extra = {"skipped_classes": setting["skipped_classes"]} if "skipped_classes" in setting else {}
         if "skipped" in setting:
-            out[name] = {"skipped": setting["skipped"]}
+            out[name] = {"skipped": setting["skipped"], **extra}
             continue
         pre = [m["settings"][name]["pretrained"]["mean"] for m in per_seed.values()]
         rnd = [m["settings"][name]["random"]["mean"] for m in per_seed.values()]
-        out[name] = rounded(compare_over_seeds(pre, rnd))
+        out[name] = {**rounded(compare_over_seeds(pre, rnd)), **extra}
     return out
 
 
