@@ -16,6 +16,12 @@ std over runs (ddof=0), as the upstream script reports. One metrics file per dat
 ``fewshot.datasets``: ``paths.metrics(f"fewshot_{NAME}")``, with ``per_seed`` (each pretraining seed
 of ``pretrain.seeds``: the same episodes on its pretrained and random-init features) and ``summary``
 (per setting: the per-seed means of both encoders over seeds, gain and Welch's t-test).
+
+Features: by default (``features: shared``) the files of the features stage, shared with the linear
+SVM (``features.points``, the k each encoder was pretrained with). ``features: own`` extracts them
+here, per seed, from the point store and the cls checkpoint (:func:`crosspoint.features.frozen_features`)
+with this section's ``points``, ``subset`` and ``k``, as the upstream few-shot script does with its
+own settings (all 2048 stored points, k = 5).
 """
 
 from __future__ import annotations
@@ -23,14 +29,15 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from crosspoint import config, numerics, paths
-from crosspoint.evaluate import INITS, FeatureSet, percent, read_features, rounded
+from crosspoint.evaluate import INITS, FeatureSet, percent, read_features, rounded, store_skipped
 from crosspoint.metrics import Episode, accuracy, compare_over_seeds, eligible_classes, sample_episode
-from crosspoint.store import StageError, write_json
+from crosspoint.store import StageError, read_point_store, write_json
 
 log = logging.getLogger("crosspoint.fewshot")
 
@@ -43,10 +50,27 @@ class Params:
     queries: int = 20  # per class
     query_split: Literal["test", "train_upstream"] = "test"
     c: float = 1.0
-    seed: int = 0
+    seed: int = 0  # episodes (and, with features: own, the point subset)
+    # shared: the features stage's files (features.points, the checkpoint's k) | own: extracted here
+    features: Literal["shared", "own"] = "shared"
+    # with features: own only
+    points: int = 1024  # per object, a subset of the stored points (upstream: all 2048)
+    subset: Literal["random", "first"] = "random"
+    k: int | None = None  # DGCNN neighbours at extraction; null: the checkpoint's (upstream: 5)
+    batch_size: int = 32
+    device: str = "auto"
+    checkpoint: str | None = None  # null: pretrain's cls best.pt; or a checkpoint from `crosspoint import-weights`
 
     def check(self) -> list[str]:
         problems = []
+        if self.features not in ("shared", "own"):
+            problems.append(f"features must be shared or own, got {self.features!r}")
+        if self.points < 16 or self.batch_size < 1:
+            problems.append("points must be at least 16 and batch_size positive")
+        if self.k is not None and not 1 <= self.k <= self.points:
+            problems.append("k must be null or lie in [1, points]")
+        if self.checkpoint is not None and not self.checkpoint.strip():
+            problems.append("checkpoint must be a path or null")
         if not self.datasets:
             problems.append("datasets must name at least one dataset")
         if any(w < 2 or s < 1 for w, s in self.settings):
@@ -156,11 +180,46 @@ def summarize(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def checkpoint_path(seed: int, prm: Params) -> Path:
+    """``prm.checkpoint`` when set, else the ``best.pt`` of the classification encoder pretrained with ``seed``."""
+    return Path(prm.checkpoint) if prm.checkpoint is not None else Path(paths.pretrain_dir("cls", seed)) / "best.pt"
+
+
+def own_features(dataset: str, prm: Params, seed: int) -> FeatureSet:
+    """Features of the whole point store of ``dataset`` by the cls encoder of ``seed`` and its random
+    init, extracted with this section's points, subset and k (``features: own``)."""
+    from crosspoint.features import frozen_features
+
+    src = Path(paths.points(dataset))
+    ps = read_point_store(src)
+    skipped = store_skipped(src)
+    if skipped is not None or len(ps) == 0:
+        empty = np.zeros((0, 0), np.float32)
+        return FeatureSet(empty, empty, np.zeros(0, np.int64), [], [], ps.meta.class_names,
+                          skipped=skipped or f"{src} holds no objects")
+    ckpt = checkpoint_path(seed, prm)
+    if prm.checkpoint is not None and not ckpt.is_file():
+        raise StageError(f"{ckpt}: fewshot.checkpoint not found (make it with `crosspoint import-weights`)")
+    if not ckpt.exists():
+        raise StageError(f"{ckpt}: pretrained encoder not found (run `crosspoint pretrain` first: dvc repro)")
+    pretrained, random, model_cfg = frozen_features(
+        ps.points, ckpt, seed, points=prm.points, subset=prm.subset, subset_seed=prm.seed,
+        batch_size=prm.batch_size, device=prm.device, k=prm.k, tag=f"fewshot {dataset} seed {seed}",
+    )
+    return FeatureSet(pretrained, random, np.asarray(ps.labels, np.int64), ps.split, ps.object_ids,
+                      ps.meta.class_names, attrs={"k": int(model_cfg.get("k", 0))})
+
+
 def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
     dest = paths.metrics(f"fewshot_{dataset}")
     per_seed: dict[str, dict[str, Any]] = {}
+    used_k = None
     for seed in seeds:
-        fs = read_features(paths.features(dataset, seed))
+        if prm.features == "own":
+            fs = own_features(dataset, prm, seed)
+            used_k = (fs.attrs or {}).get("k", used_k)
+        else:
+            fs = read_features(paths.features(dataset, seed))
         if fs.skipped is not None:  # an absent optional dataset: the whole file says so
             log.warning("fewshot %s: skipped (%s)", dataset, fs.skipped)
             write_json(dest, {"skipped": fs.skipped})
@@ -168,6 +227,8 @@ def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
         per_seed[str(seed)] = evaluate(fs, prm, f"{dataset} seed {seed}")
     common = {k: v for k, v in next(iter(per_seed.values())).items() if k != "settings"}
     common["dataset"] = dataset
+    if prm.features == "own":  # recorded only then: the shared mode's record is unchanged
+        common["features"] = {"source": "own", "points": prm.points, "subset": prm.subset, "k": used_k}
     metrics = {**common, "seeds": list(seeds), "summary": summarize(per_seed),
                "per_seed": {s: {"settings": m["settings"]} for s, m in per_seed.items()},
                "numerics": numerics.record()}
