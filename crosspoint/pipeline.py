@@ -226,7 +226,11 @@ STAGES: list[Stage] = [
         params=[*_section_keys("fewshot", "crosspoint.evaluate.fewshot"), "pretrain.seeds"],
         committed=[paths.metrics("fewshot_{dataset}")],
         over=(Axis("dataset", param="fewshot.datasets"),),
-        threads=2,
+        # room for fewshot.features: own (a whole store through two encoders per seed); no GPU asked
+        # for (the SLURM profile maps the GPU rules)
+        threads=4,
+        mem_mb=8000,
+        runtime=120,
         group="eval",
     ),
     Stage(

@@ -43,9 +43,9 @@ rule fewshot:
         "logs/fewshot_{dataset}.log",
     conda:
         "../envs/crosspoint.yaml"
-    threads: 2
+    threads: 4
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=8000,
+        runtime=120,
     shell:
         "crosspoint fewshot --dataset {wildcards.dataset} > {log} 2>&1"
