@@ -368,9 +368,11 @@ def test_fewshot_own_features_skipped_store_and_missing_checkpoint(workdir: Path
         "skipped": "ScanObjectNN files not found"}
     clustered_store("toy")
     with pytest.raises(StageError, match="pretrained encoder not found"):
-        F.own_features("toy", F.Params(features="own"), 0)
+        F.own_features("toy", F.Params(features="own", points=24), 0)
+    with pytest.raises(StageError, match="fewshot.points=64 but .* only 48 points"):
+        F.own_features("toy", F.Params(features="own", points=64), 0)
     with pytest.raises(StageError, match="fewshot.checkpoint not found"):
-        F.own_features("toy", F.Params(features="own", checkpoint="nope.pt"), 0)
+        F.own_features("toy", F.Params(features="own", points=24, checkpoint="nope.pt"), 0)
     assert F.Params(features="own", k=5).check() == []
     assert any("features" in p for p in F.Params(features="mine").check())
     assert any("k must" in p for p in F.Params(k=0).check())

@@ -197,6 +197,8 @@ def own_features(dataset: str, prm: Params, seed: int) -> FeatureSet:
         empty = np.zeros((0, 0), np.float32)
         return FeatureSet(empty, empty, np.zeros(0, np.int64), [], [], ps.meta.class_names,
                           skipped=skipped or f"{src} holds no objects")
+    if prm.points > ps.points.shape[1]:
+        raise StageError(f"fewshot.points={prm.points} but {src} has only {ps.points.shape[1]} points per object")
     ckpt = checkpoint_path(seed, prm)
     if prm.checkpoint is not None and not ckpt.is_file():
         raise StageError(f"{ckpt}: fewshot.checkpoint not found (make it with `crosspoint import-weights`)")
