@@ -388,6 +388,13 @@ def test_point_sources_normalise_or_keep_the_files_coordinates(tmp_path, monkeyp
         else:  # each cloud's own points, only reordered
             for got, want in zip(ps.points, expected[name], strict=True):
                 np.testing.assert_array_equal(np.sort(got, axis=0), np.sort(want, axis=0))
+        # point_stores: keep takes the first points as stored, and carries the mark on too
+        sample_dataset(name, SampleParams(datasets=[name], points=16, point_stores="keep"))
+        kept = read_point_store(paths.points(name))
+        with h5py.File(paths.points(name), "r") as h5:
+            assert get_meta(h5, "coordinates") == (None if normalize else "raw")
+        if not normalize:
+            np.testing.assert_array_equal(kept.points, expected[name][:, :16])
 
 
 def test_point_source_normalize_must_be_a_bool():
