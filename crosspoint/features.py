@@ -12,8 +12,9 @@ encoder pretrained with seed ``K`` (``paths.pretrain_dir("cls", K)/best.pt``, or
 e.g. the authors' weights through ``crosspoint import-weights``, for every seed) and by the same
 architecture at the random init that run started from (drawn from ``K``; the same in every shard), so
 the merged file does not depend on the number of shards and the two encoders differ only by the
-pretraining. The encoder keeps the k it was pretrained with (the upstream few-shot script used
-a different one). An empty point store (``skipped``, an absent optional dataset) gives empty shards
+pretraining. The encoder keeps the k it was pretrained with; :func:`frozen_features` (also used by
+the few-shot stage with ``fewshot.features: own``) can extract with another k (the upstream few-shot
+script used k = 5). An empty point store (``skipped``, an absent optional dataset) gives empty shards
 with the same mark.
 """
 
@@ -94,6 +95,45 @@ def encode(encoder, points: np.ndarray, batch_size: int, device, desc: str = "en
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
+def load_encoders(ckpt: str | Path, seed: int, k: int | None = None):
+    """(pretrained, random-init, model config) for the checkpoint's encoder: the random init is the one
+    the pretraining run with ``seed`` started from. ``k`` (DGCNN neighbours; None: the checkpoint's)
+    only changes the neighbour graph, not the weights, so the same weights load at any k."""
+    from crosspoint.models import build_point_encoder
+    from crosspoint.pretrain import load_point_encoder, random_point_encoder
+
+    encoder, model_cfg = load_point_encoder(ckpt, map_location="cpu")
+    if k is not None and not str(model_cfg.get("point_model", "")).startswith("dgcnn"):
+        log.warning("features: k=%d ignored: the %s encoder has no neighbour graph", k, model_cfg.get("point_model"))
+    elif k is not None and k != int(model_cfg.get("k", 0)):
+        log.info("features: %s pretrained with k=%s, extracting with k=%d", ckpt, model_cfg.get("k"), k)
+        model_cfg = {**model_cfg, "k": k}
+        rebuilt = build_point_encoder(model_cfg["point_model"], k=k, emb_dims=int(model_cfg["emb_dims"]))
+        rebuilt.load_state_dict(encoder.state_dict(), strict=True)
+        encoder = rebuilt.eval()
+    return encoder, random_point_encoder(model_cfg, seed), model_cfg
+
+
+def frozen_features(
+    clouds: np.ndarray, ckpt: str | Path, seed: int, *, points: int, subset: str, subset_seed: int,
+    batch_size: int, device: str = "auto", k: int | None = None, offset: int = 0, tag: str = "",
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Global features of ``clouds [N, P, 3]`` by the checkpoint's encoder and by its random init
+    (:func:`load_encoders`), on ``points`` per object (:func:`point_subset` with ``subset_seed``;
+    ``offset``: the store index of the first cloud). Returns (pretrained, random, model config)."""
+    import torch
+
+    dev = resolve_device(device)
+    numerics.configure_torch(dev)
+    encoder, random_encoder, model_cfg = load_encoders(ckpt, seed, k)
+    pts = point_subset(clouds, points, subset, subset_seed, offset=offset)
+    log.info("features %s: %d objects x %d points, k %s, device %s", tag, len(pts), points, model_cfg.get("k"), dev)
+    torch.manual_seed(subset_seed)
+    pretrained = encode(encoder, pts, batch_size, dev, desc=f"{tag} pretrained")
+    random = encode(random_encoder, pts, batch_size, dev, desc=f"{tag} random")
+    return pretrained, random, model_cfg
+
+
 def extract(dataset: str, prm: Params, seed: int) -> None:
     """Every shard of ``dataset`` then the merge (what the pipeline does, in one process)."""
     from crosspoint.merge_features import merge_features
@@ -130,31 +170,22 @@ def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:
                     dest)
         return 0
 
-    import torch
-
-    from crosspoint.pretrain import load_point_encoder, random_point_encoder
-
     ckpt = checkpoint_path(seed, prm)
     if prm.checkpoint is not None and not ckpt.is_file():
         raise StageError(f"{ckpt}: features.checkpoint not found (make it with `crosspoint import-weights`)")
     if not ckpt.exists():
         raise StageError(f"{ckpt}: pretrained encoder not found (run `crosspoint pretrain` first: dvc repro)")
-    device = resolve_device(prm.device)
-    numerics.configure_torch(device)
-    encoder, model_cfg = load_point_encoder(ckpt, map_location="cpu")
-    random_encoder = random_point_encoder(model_cfg, seed)
     with h5py.File(src, "r") as h5:
         points = h5["points"][start:stop]
         labels = h5["labels"][start:stop]
         split = [str(v) for v in h5["split"].asstr()[start:stop]]
         object_ids = [str(v) for v in h5["object_ids"].asstr()[start:stop]]
-    pts = point_subset(points, prm.points, prm.subset, prm.seed, offset=start)
-    log.info("features %s seed %d shard %d/%d: objects [%d, %d) x %d points, device %s", dataset, seed, shard,
-             len(prm.shards), start, stop, prm.points, device)
-    torch.manual_seed(prm.seed)
-    tag = f"{dataset} seed {seed} shard {shard}"
-    pretrained = encode(encoder, pts, prm.batch_size, device, desc=f"{tag} pretrained")
-    random = encode(random_encoder, pts, prm.batch_size, device, desc=f"{tag} random")
+    log.info("features %s seed %d shard %d/%d: objects [%d, %d) x %d points", dataset, seed, shard,
+             len(prm.shards), start, stop, prm.points)
+    pretrained, random, model_cfg = frozen_features(
+        points, ckpt, seed, points=prm.points, subset=prm.subset, subset_seed=prm.seed, batch_size=prm.batch_size,
+        device=prm.device, offset=start, tag=f"{dataset} seed {seed} shard {shard}",
+    )
     fs = FeatureSet(pretrained=pretrained, random=random, labels=np.asarray(labels, np.int64), split=split,
                     object_ids=object_ids, class_names=class_names)
     write_features(dest, fs, encoder=str(model_cfg.get("point_model", "")), k=int(model_cfg.get("k", 0)),

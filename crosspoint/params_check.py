@@ -66,7 +66,7 @@ def _check_references(params: dict[str, Any]) -> None:
     for where in ("linear_svm.datasets", "fewshot.datasets"):
         section, key = where.split(".")
         for name in params[section].get(key, []):
-            if name not in features:
+            if name not in features:  # fewshot too, even with fewshot.features: own (its stage lists them)
                 raise ParamsError(f"params {where}: {name!r} has no features (add it to features.datasets)")
     render_source = params["render"].get("dataset")
     for where, name in [("render.dataset", render_source), *(("scan.datasets", n) for n in scan_sources)]:

@@ -217,12 +217,20 @@ STAGES: list[Stage] = [
     Stage(
         name="fewshot",
         cmd="crosspoint fewshot --dataset {dataset}",
-        deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), "crosspoint/evaluate/fewshot.py",
+        # both inputs whichever fewshot.features says (a dep cannot depend on a param): the features
+        # stage's files (shared) and the points store with the cls checkpoints (own)
+        deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), paths.points("{dataset}"),
+              f"{paths.pretrain_dir('cls', '{each:pretrain.seeds}')}/best.pt", "crosspoint/evaluate/fewshot.py",
+              "crosspoint/features.py", "crosspoint/shards.py", "crosspoint/pretrain.py", *TRAIN_DEPS,
               *EVAL_CORE, *CORE],
         params=[*_section_keys("fewshot", "crosspoint.evaluate.fewshot"), "pretrain.seeds"],
         committed=[paths.metrics("fewshot_{dataset}")],
         over=(Axis("dataset", param="fewshot.datasets"),),
-        threads=2,
+        # room for fewshot.features: own (a whole store through two encoders per seed); no GPU asked
+        # for (the SLURM profile maps the GPU rules)
+        threads=4,
+        mem_mb=8000,
+        runtime=120,
         group="eval",
     ),
     Stage(

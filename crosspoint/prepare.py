@@ -6,7 +6,8 @@ its part names mapped to the dataset's global part ids (``"class/part"``), given
 source has none and a grey colour when it has no face colours, and written to the mesh store in a
 stable order (class, then object id). A mesh source whose ``up_axis`` param is ``z`` has its
 meshes turned y-up first (:func:`crosspoint.sources.to_y_up`). Point sources are written to a point
-store at the same path, with the inputs they left out in the rejects table (a point source that
+store at the same path (marked ``coordinates: raw`` when the source keeps the files' coordinates:
+``normalize: false``), with the inputs they left out in the rejects table (a point source that
 comes with images, ``shapenet_render``, leaves them to the render stage, which decodes them instead
 of rendering). An optional dataset whose data is absent gives an empty store with the attribute
 ``skipped``.
@@ -92,7 +93,8 @@ def prepare(name: str, params_path: str | Path = "params.yaml") -> Path:
         for r in getattr(source, "rejects", None) or []:
             rejects.add(r.path, r.reason)
         if len(ps):
-            write_point_store(dest, ps)
+            raw = {} if getattr(source, "normalized", True) else {"coordinates": "raw"}
+            write_point_store(dest, ps, **raw)
         else:
             dest.unlink(missing_ok=True)
         log.info("prepare %s: %d point clouds of %d points, %d classes", name, len(ps),

@@ -10,7 +10,9 @@ labelled with the part of the triangle it lies on, then normalised to the unit s
 the origin, farthest point at distance 1). Point stores are resampled to ``points`` per cloud
 (``point_stores: resample``: a random subset, renormalised) or kept as the source stored them
 (``keep``: the first ``points`` points in file order, coordinates untouched, as upstream reads the
-h5 files; then ``features.subset: first`` takes upstream's first points).
+h5 files; then ``features.subset: first`` takes upstream's first points). A point store marked
+``coordinates: raw`` (a point source with ``normalize: false``) is never renormalised, either way,
+and the merged store carries the mark on.
 Object ``i`` (its index in the whole store) is sampled with ``numpy.random.default_rng([seed, i])``,
 so the merged store does not depend on the number of shards.
 
@@ -103,10 +105,14 @@ def sample_shard(name: str, params: Params, shard: int) -> int:
         skipped = get_meta(h5, "skipped")
         n_total = len(h5["labels"]) if "labels" in h5 else 0
         meta = DatasetMeta.from_h5(h5)
+        raw = kind == "points" and get_meta(h5, "coordinates") == "raw"
     if kind == "meshes":
         sampler = _sample_mesh
     elif kind == "points":
-        sampler = _keep_cloud if params.point_stores == "keep" else _resample_cloud
+        if params.point_stores == "keep":
+            sampler = _keep_cloud
+        else:
+            sampler = _resample_raw if raw else _resample_cloud
     else:
         raise StageError(f"{src}: not a mesh or point store (kind={kind!r}); rerun `crosspoint prepare --dataset {name}`")
     if n_total == 0 and not skipped:
@@ -115,6 +121,8 @@ def sample_shard(name: str, params: Params, shard: int) -> int:
     start, stop = shard_block(n_total, shard, len(params.shards))
     attrs: dict[str, Any] = {"points_per_object": params.points, "sampled_from": kind, "seed": params.seed,
                              **shard_attrs(shard, len(params.shards), start, stop)}
+    if raw:
+        attrs["coordinates"] = "raw"
     if skipped:
         attrs["skipped"] = skipped
         log.info("sample: %s was skipped upstream (%s); writing an empty shard", name, skipped)
@@ -267,8 +275,10 @@ class _PointObject:
         return self.ps.split[self.i]
 
 
-def _resample_cloud(obj: _PointObject, n_points: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A random subset of ``n_points`` (all points, topped up with repeats, when the cloud has fewer)."""
+def _resample_cloud(obj: _PointObject, n_points: int, rng: np.random.Generator,
+                    normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A random subset of ``n_points`` (all points, topped up with repeats, when the cloud has fewer),
+    normalised (or, ``normalize`` false, as stored)."""
     cloud = np.asarray(obj.ps.points[obj.i], dtype=np.float64)
     parts = obj.ps.part_labels
     labels = np.full(len(cloud), -1, dtype=np.int16) if parts is None else np.asarray(parts[obj.i], dtype=np.int16)
@@ -280,6 +290,8 @@ def _resample_cloud(obj: _PointObject, n_points: int, rng: np.random.Generator) 
         idx = rng.choice(len(cloud), n_points, replace=False)
     else:
         idx = np.concatenate([rng.permutation(len(cloud)), rng.integers(0, len(cloud), n_points - len(cloud))])
+    if not normalize:
+        return cloud[idx].astype(np.float32), labels[idx]
     return normalize_cloud(cloud[idx]), labels[idx]
 
 
@@ -293,3 +305,7 @@ def _keep_cloud(obj: _PointObject, n_points: int, rng: np.random.Generator) -> t
     parts = obj.ps.part_labels
     labels = np.full(n_points, -1, dtype=np.int16) if parts is None else np.asarray(parts[obj.i][:n_points], np.int16)
     return cloud[:n_points].astype(np.float32), labels
+
+
+def _resample_raw(obj: _PointObject, n_points: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    return _resample_cloud(obj, n_points, rng, normalize=False)

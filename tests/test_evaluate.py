@@ -181,6 +181,39 @@ def test_fewshot_is_seeded_and_upstream_mode_uses_train_queries():
     assert fs.split_mask("test")[q_test].all() and len(q_test) == 200
 
 
+def test_fewshot_logs_and_records_classes_too_small(workdir: Path, caplog: pytest.LogCaptureFixture):
+    full = tiny_features()
+    # class1 keeps 12 test objects (< 20 queries), class2 keeps 8 train objects (< 10 shots)
+    keep = ~(((full.labels == 1) & full.split_mask("test")) & (np.cumsum(full.labels == 1) > 30 + 12))
+    keep &= ~(((full.labels == 2) & full.split_mask("train")) & (np.cumsum(full.labels == 2) > 8))
+    idx = np.flatnonzero(keep)
+    fs = FeatureSet(full.pretrained[idx], full.random[idx], full.labels[idx], [full.split[i] for i in idx],
+                    [full.object_ids[i] for i in idx], CLASSES)
+    write_features(paths.features("toy", 0), fs)
+    params = write_params(workdir / "params.yaml", fewshot={"datasets": ["toy"], "settings": [[5, 10], [8, 5]],
+                                                            "runs": 2})
+    with caplog.at_level("WARNING", logger="crosspoint.fewshot"):
+        assert cli_main(["fewshot", "--params", str(params)]) == 0
+    m = json.loads(Path(paths.metrics("fewshot_toy")).read_text())
+    s = m["per_seed"]["0"]["settings"]
+    assert s["5w10s"]["skipped_classes"] == [
+        {"class": "class1", "support_pool": 30, "query_pool": 12},
+        {"class": "class2", "support_pool": 8, "query_pool": 25},
+    ]
+    assert "skipped" not in s["5w10s"] and s["5w10s"]["pretrained"]["mean"] > 90
+    # 5 shots: class2's 8 train objects suffice; 8-way cannot be filled by the 7 classes left
+    assert s["8w5s"]["skipped_classes"] == [{"class": "class1", "support_pool": 30, "query_pool": 12}]
+    assert "skipped" in s["8w5s"]
+    assert m["summary"]["5w10s"]["skipped_classes"] == s["5w10s"]["skipped_classes"]
+    assert m["summary"]["8w5s"]["skipped_classes"] == s["8w5s"]["skipped_classes"]
+    logged = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert any("class class1" in t and "12 in the query pool for 20 queries" in t and "5w10s" in t for t in logged)
+    assert any("class class2" in t and "8 objects in the support pool for 10 shots" in t for t in logged)
+    # nothing left out: no key (the record of a dataset where every class fits is unchanged)
+    full_run = F.evaluate(full, F.Params(datasets=["toy"], settings=[(5, 10)], runs=1), "toy")
+    assert "skipped_classes" not in full_run["settings"]["5w10s"]
+
+
 # ---------------------------------------------------------------------------------------------
 # the features stage, with a real (tiny) DGCNN checkpoint
 
@@ -260,3 +293,86 @@ def test_features_stage_skipped_store(workdir: Path):
     FE.extract("capod", FE.Params(), 0)  # no checkpoint needed for a skipped dataset
     fs = read_features(paths.features("capod", 0))
     assert fs.skipped == "../shared/data/capod not found" and len(fs) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# few-shot with its own features (fewshot.features: own)
+
+
+def clustered_store(name: str, per_class: tuple[int, int] = (8, 6), classes: int = 4, points: int = 48) -> None:
+    """A tiny point store: each class a differently stretched blob, so even a random DGCNN separates them."""
+    from crosspoint.store import DatasetMeta, PointSet, write_point_store
+
+    rng = np.random.default_rng(3)
+    n_train, n_test = per_class
+    labels = np.concatenate([np.repeat(np.arange(classes), n_train), np.repeat(np.arange(classes), n_test)])
+    stretch = np.array([[1, 1, 1], [3, 0.3, 0.3], [0.3, 3, 0.3], [0.3, 0.3, 3]], np.float32)[labels % 4]
+    pts = rng.normal(size=(len(labels), points, 3)).astype(np.float32) * stretch[:, None, :]
+    split = ["train"] * (classes * n_train) + ["test"] * (classes * n_test)
+    ps = PointSet(pts, labels, split, [f"o{i}" for i in range(len(labels))],
+                  DatasetMeta("test", [f"c{i}" for i in range(classes)]))
+    write_point_store(paths.points(name), ps)
+
+
+def test_fewshot_own_features_extracts_with_its_points_and_k(workdir: Path):
+    import torch
+
+    from crosspoint import features as FE
+    from crosspoint.pretrain import load_point_encoder
+    from crosspoint.store import read_point_store
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        clustered_store("toy")
+        write_cls_checkpoint(FE.checkpoint_path(0), k=6)
+        write_cls_checkpoint(FE.checkpoint_path(1), k=6)
+        fewshot = {"datasets": ["toy"], "settings": [[3, 4]], "runs": 2, "queries": 4, "features": "own",
+                   "points": 24, "subset": "first", "k": 4, "batch_size": 8}
+        params = write_params(workdir / "params.yaml", fewshot=fewshot, pretrain={"seeds": [0, 1]})
+        # no features files exist: own mode reads only the points store and the checkpoints
+        assert cli_main(["fewshot", "--params", str(params)]) == 0
+        m = json.loads(Path(paths.metrics("fewshot_toy")).read_text())
+        assert m["features"] == {"source": "own", "points": 24, "subset": "first", "k": 4}
+        assert set(m["per_seed"]) == {"0", "1"} and "skipped" not in m["summary"]["3w4s"]
+        # what it scored is frozen_features on the store with the section's settings
+        prm = F.Params(**{**fewshot, "settings": [(3, 4)]})
+        fs = F.own_features("toy", prm, 0)
+        ps = read_point_store(paths.points("toy"))
+        pre, rnd, cfg = FE.frozen_features(ps.points, FE.checkpoint_path(0), 0, points=24, subset="first",
+                                           subset_seed=0, batch_size=8, k=4)
+        np.testing.assert_array_equal(fs.pretrained, pre)
+        np.testing.assert_array_equal(fs.random, rnd)
+        assert cfg["k"] == 4 and fs.split == ps.split and fs.class_names == ps.meta.class_names
+        # k changes the graph, not the weights: the checkpoint's own k gives other features
+        same_k, _, cfg6 = FE.frozen_features(ps.points, FE.checkpoint_path(0), 0, points=24, subset="first",
+                                             subset_seed=0, batch_size=8)
+        assert cfg6["k"] == 6 and not np.allclose(same_k, pre)
+        enc, start, _ = FE.load_encoders(FE.checkpoint_path(0), 0, k=4)
+        ref, _ = load_point_encoder(FE.checkpoint_path(0))
+        assert enc.k == 4 and start.k == 4
+        for key, value in ref.state_dict().items():
+            torch.testing.assert_close(enc.state_dict()[key], value)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_fewshot_own_features_skipped_store_and_missing_checkpoint(workdir: Path):
+    from crosspoint.store import DatasetMeta, PointSet, StageError, write_point_store
+
+    empty = PointSet(np.zeros((0, 64, 3), np.float32), np.zeros(0, np.int64), [], [], DatasetMeta("scanobjectnn", []))
+    write_point_store(paths.points("scanobjectnn"), empty, skipped="ScanObjectNN files not found")
+    params = write_params(workdir / "params.yaml", fewshot={"datasets": ["scanobjectnn"], "features": "own"})
+    assert cli_main(["fewshot", "--params", str(params)]) == 0  # no checkpoint needed for a skipped dataset
+    assert json.loads(Path(paths.metrics("fewshot_scanobjectnn")).read_text()) == {
+        "skipped": "ScanObjectNN files not found"}
+    clustered_store("toy")
+    with pytest.raises(StageError, match="pretrained encoder not found"):
+        F.own_features("toy", F.Params(features="own", points=24), 0)
+    with pytest.raises(StageError, match="fewshot.points=64 but .* only 48 points"):
+        F.own_features("toy", F.Params(features="own", points=64), 0)
+    with pytest.raises(StageError, match="fewshot.checkpoint not found"):
+        F.own_features("toy", F.Params(features="own", points=24, checkpoint="nope.pt"), 0)
+    assert F.Params(features="own", k=5).check() == []
+    assert any("features" in p for p in F.Params(features="mine").check())
+    assert any("k must" in p for p in F.Params(k=0).check())

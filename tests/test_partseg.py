@@ -143,3 +143,59 @@ def test_partseg_stage_skipped_store(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert P.run(P.Params(dataset="toy")) == {"skipped": "no such folder"}
     assert json.loads(Path(paths.partseg_metrics(0)).read_text()) == {"skipped": "no such folder"}
     assert Path(paths.partseg_examples(0)).exists()
+
+
+class FixedLogits(torch.nn.Module):
+    """Stands in for the part-seg model: the same logits for every shape, and it records its inputs."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = torch.nn.Parameter(logits.clone())
+        self.seen: list[np.ndarray] = []
+
+    def forward(self, pts: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        self.seen.append(pts.detach().numpy().copy())
+        return self.logits.expand(len(pts), -1, -1)
+
+
+def test_argmax_category_or_all_parts():
+    # one cup of 4 points: truth [0, 0, 1, 1]; point 3's top logit is a fan part (2)
+    data = P.SegData(np.zeros((1, 4, 3), np.float32), np.array([[0, 0, 1, 1]]), np.array([0]))
+    logits = torch.tensor([[[5.0, 0, 0, 0], [5.0, 0, 0, 0], [0, 5.0, 0, 0], [0, 1.0, 5.0, 0]]])
+    mask = P.part_mask(2, 4, {0: [0, 1], 1: [2, 3]})
+    cpu = torch.device("cpu")
+    restricted = P.predict(FixedLogits(logits), data, 2, mask, 4, cpu)
+    everything = P.predict(FixedLogits(logits), data, 2, None, 4, cpu)
+    assert restricted.tolist() == [[0, 0, 1, 1]] and everything.tolist() == [[0, 0, 1, 2]]
+    parts = {0: [0, 1], 1: [2, 3]}
+    assert P.scores(restricted, data, parts).instance_miou == 1.0
+    # upstream's calculate_shape_IoU: part 0 IoU 1, part 1 IoU 1/2 (the fan-labelled point is a miss)
+    assert P.scores(everything, data, parts).instance_miou == pytest.approx(0.75)
+    assert P.Params(argmax="all").check() == [] and "argmax" in " ".join(P.Params(argmax="none").check())
+
+
+def test_stage_argmax_all_runs_and_differs_only_at_prediction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    write_point_store(paths.points("toy"), tiny_parts(n=16, points=48))
+    write_seg_checkpoint(str(P.checkpoint_path(0)))
+    base = dict(dataset="toy", epochs=1, batch_size=6, points=32, k=K, val_fraction=0.0, examples=1)
+    cat = P.run(P.Params(**base, argmax="category"))
+    every = P.run(P.Params(**base, argmax="all"))
+    for run in P.RUNS:  # same training; a shape's mIoU can only drop when foreign parts may be predicted
+        assert every[run]["epoch"] == cat[run]["epoch"]
+        assert every[run]["instance_miou"] <= cat[run]["instance_miou"] + 1e-9
+
+
+def test_no_augment_feeds_each_shape_as_stored_in_a_shuffled_order():
+    # augment false with points == stored points: every batch holds each shape's points, permuted
+    # (upstream's ShapeNetPart trainval loader: the first num_points, shuffled; no scaling)
+    ps = tiny_parts(n=4, points=16)
+    data = P.seg_data(ps, np.ones(4, bool))
+    model = FixedLogits(torch.zeros(1, 16, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    prm = P.Params(batch_size=4, points=16, k=4, augment=False)
+    P.train_epoch(model, data, 2, opt, prm, np.random.default_rng(0), torch.device("cpu"))
+    (batch,) = model.seen
+    stored = {tuple(map(tuple, np.sort(p.round(6), axis=0))) for p in data.points}
+    assert {tuple(map(tuple, np.sort(b.round(6), axis=0))) for b in batch} == stored
+    assert not any(np.array_equal(b, p) for b in batch for p in data.points)  # shuffled, not as stored

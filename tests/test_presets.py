@@ -48,6 +48,20 @@ def test_paper_preset_has_the_paper_settings(monkeypatch):
     assert paper["pretrain"]["lr"] == 0.001 and paper["pretrain"]["weight_decay"] == 1e-6
     assert paper["features"]["points"] == 1024
     assert (paper["partseg"]["epochs"], paper["partseg"]["k"], paper["partseg"]["lr"]) == (300, 40, 0.1)
+    # upstream's evaluation protocol (train_partseg.py, eval_fewshot.py, datasets/*.py)
+    assert (paper["partseg"]["augment"], paper["partseg"]["argmax"]) == (False, "all")
+    fs = paper["fewshot"]
+    assert (fs["features"], fs["points"], fs["subset"], fs["k"], fs["query_split"]) == (
+        "own", 2048, "first", 5, "train_upstream")
+    assert "scanobjectnn" in fs["datasets"]
+    assert not paper["datasets"]["scanobjectnn"]["normalize"] and not paper["datasets"]["shapenetpart"]["normalize"]
+
+
+def test_default_params_keep_the_recorded_protocol():
+    """The switches default to the committed record's behaviour; upstream's values are in the paper preset."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert (params["partseg"]["augment"], params["partseg"]["argmax"]) == (True, "category")
+    assert (params["fewshot"]["features"], params["fewshot"]["query_split"]) == ("shared", "test")
 
 
 def test_set_args_are_compact_and_round_trip(monkeypatch):

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 import trimesh
+import yaml
 
 from crosspoint.config import ParamsError
 from crosspoint.sources import make_source, parse_dataset, parse_datasets, stratified_split
@@ -340,3 +341,62 @@ def test_shapenetpart_h5(tmp_path):
     assert len(no_val.load_points()) == 5
     with pytest.raises(StageError, match="not found"):
         make_source(parse_dataset("snp", {"source": "shapenetpart", "path": str(tmp_path / "x")})).ensure_available()
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_point_sources_normalise_or_keep_the_files_coordinates(tmp_path, monkeypatch, normalize):
+    from crosspoint import paths
+    from crosspoint.prepare import prepare
+    from crosspoint.sample import Params as SampleParams
+    from crosspoint.sample import sample_dataset
+    from crosspoint.store import get_meta, read_point_store
+
+    rng = np.random.default_rng(2)
+    sonn = tmp_path / "h5_files" / "main_split"
+    raw = {s: (rng.normal(size=(3, 32, 3)) * 4 + 2).astype(np.float32) for s in ("training", "test")}
+    for s in raw:
+        write_h5(sonn / f"{s}_objectdataset.h5", data=raw[s], label=np.array([0, 5, 9]))
+    snp = tmp_path / "hdf5_data"
+    parts = {s: (raw[r][:2] * 0.5 - 1, np.zeros((2, 32), np.uint8)) for s, r in (("train", "training"), ("test", "test"))}
+    for s, (data, pid) in parts.items():
+        write_h5(snp / f"ply_data_{s}0.h5", data=data, label=np.array([[0], [0]], np.uint8), pid=pid)
+    datasets = {"sonn": {"source": "scanobjectnn", "path": str(tmp_path / "h5_files"), "normalize": normalize},
+                "snp": {"source": "shapenetpart", "path": str(snp), "normalize": normalize}}
+    expected = {"sonn": np.concatenate([raw["training"], raw["test"]]),
+                "snp": np.concatenate([parts["train"][0], parts["test"][0]])}
+    for name, entry in datasets.items():
+        ps = make_source(parse_dataset(name, entry), name).load_points()
+        radii = np.linalg.norm(ps.points, axis=2).max(axis=1)
+        if normalize:
+            np.testing.assert_allclose(radii, 1.0, rtol=1e-5)
+        else:
+            np.testing.assert_array_equal(ps.points, expected[name])  # as in the files, bit for bit
+    # through prepare and sample (resampled, never renormalised when raw)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"datasets": datasets}))
+    for name in datasets:
+        prepare(name, "params.yaml")
+        with h5py.File(paths.prepared(name), "r") as h5:
+            assert get_meta(h5, "coordinates") == (None if normalize else "raw")  # unmarked by default
+        sample_dataset(name, SampleParams(datasets=[name], points=32))
+        ps = read_point_store(paths.points(name))
+        with h5py.File(paths.points(name), "r") as h5:
+            assert get_meta(h5, "coordinates") == (None if normalize else "raw")
+        radii = np.linalg.norm(ps.points, axis=2).max(axis=1)
+        if normalize:
+            np.testing.assert_allclose(radii, 1.0, rtol=1e-5)
+        else:  # each cloud's own points, only reordered
+            for got, want in zip(ps.points, expected[name], strict=True):
+                np.testing.assert_array_equal(np.sort(got, axis=0), np.sort(want, axis=0))
+        # point_stores: keep takes the first points as stored, and carries the mark on too
+        sample_dataset(name, SampleParams(datasets=[name], points=16, point_stores="keep"))
+        kept = read_point_store(paths.points(name))
+        with h5py.File(paths.points(name), "r") as h5:
+            assert get_meta(h5, "coordinates") == (None if normalize else "raw")
+        if not normalize:
+            np.testing.assert_array_equal(kept.points, expected[name][:, :16])
+
+
+def test_point_source_normalize_must_be_a_bool():
+    with pytest.raises(ParamsError, match="normalize"):
+        parse_dataset("sonn", {"source": "scanobjectnn", "path": "x", "normalize": "no"})

@@ -12,7 +12,9 @@ after the optimiser steps, label smoothing as in DGCNN's ``cal_loss``: 1 - eps o
 eps / (parts - 1) on each other part); the default sizes are reduced for a CPU budget (see
 params.yaml). The epoch kept is the best by instance mIoU on a validation split carved from train
 (never the test split); ``val_fraction: 0`` keeps the last epoch. At evaluation the prediction is
-restricted to the parts of the shape's category (ShapeNetPart practice).
+restricted to the parts of the shape's category (``argmax: category``, ShapeNetPart practice) or
+taken over every part (``argmax: all``, the upstream script: a point given another category's part
+counts as missed for its true part). Either way a shape's mIoU averages its category's parts.
 
 One instance per pretraining seed ``K`` of ``pretrain.seeds`` (``crosspoint partseg --seed K``): the
 encoder pretrained with ``K``, the head init, dropout and data order drawn from ``K``; the shapes
@@ -33,7 +35,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -64,7 +66,8 @@ class Params:
     weight_decay: float = 1e-4
     lr_min: float = 1e-3  # cosine schedule floor
     label_smoothing: float = 0.2
-    augment: bool = True  # random anisotropic scale and shift of training shapes (DGCNN practice)
+    augment: bool = True  # random anisotropic scale and shift of training shapes (DGCNN practice); false: upstream
+    argmax: Literal["category", "all"] = "category"  # prediction over the category's parts, or all parts (upstream)
     max_train: int = 150  # train shapes used (class-balanced subset); 0 = all (paper)
     max_test: int = 150  # test shapes scored (class-balanced subset); 0 = all (paper)
     val_fraction: float = 0.1  # of train, for choosing the epoch; 0 = keep the last epoch
@@ -83,6 +86,8 @@ class Params:
             problems.append("need 1 <= k <= points")
         if not 0 <= self.val_fraction < 1:
             problems.append("val_fraction must lie in [0, 1)")
+        if self.argmax not in ("category", "all"):
+            problems.append(f"argmax must be category or all, got {self.argmax!r}")
         if not 0 <= self.label_smoothing < 1 or not 0 <= self.dropout < 1:
             problems.append("label_smoothing and dropout must lie in [0, 1)")
         if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
@@ -227,17 +232,21 @@ def train_epoch(
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, data: SegData, num_categories: int, mask: torch.Tensor, batch_size: int, device: torch.device
+    model: nn.Module, data: SegData, num_categories: int, mask: torch.Tensor | None, batch_size: int,
+    device: torch.device,
 ) -> np.ndarray:
-    """Per-point part predictions ``[N, P]``, each restricted to its category's parts."""
+    """Per-point part predictions ``[N, P]``, each restricted to its category's parts by ``mask``
+    (``[categories, parts]``), or over every part when ``mask`` is None."""
     model.eval()
     out = []
-    mask = mask.to(device)
+    if mask is not None:
+        mask = mask.to(device)
     for i in range(0, len(data), batch_size):
         pts = torch.from_numpy(data.points[i : i + batch_size]).to(device)
         cats = torch.from_numpy(data.categories[i : i + batch_size]).to(device)
         logits = model(pts, F.one_hot(cats, num_categories).float())
-        logits = logits.masked_fill(~mask[cats][:, None, :], float("-inf"))
+        if mask is not None:
+            logits = logits.masked_fill(~mask[cats][:, None, :], float("-inf"))
         out.append(logits.argmax(-1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, data.points.shape[1]), np.int64)
 
@@ -256,7 +265,7 @@ class RunResult:
 
 
 def fine_tune(
-    model: nn.Module, train: SegData, val: SegData | None, num_categories: int, mask: torch.Tensor,
+    model: nn.Module, train: SegData, val: SegData | None, num_categories: int, mask: torch.Tensor | None,
     category_parts: dict[int, list[int]], prm: Params, device: torch.device, name: str, seed: int = 0,
 ) -> RunResult:
     """Train ``model`` for ``prm.epochs``; keep the epoch with the best validation instance mIoU."""
@@ -405,7 +414,7 @@ def run(prm: Params, seed: int = 0) -> dict[str, Any]:
             train_all = train_all.take(fit_idx)
         else:
             log.warning("partseg: too few train shapes per category for a validation split; keeping the last epoch")
-    mask = part_mask(num_categories, num_parts, category_parts)
+    mask = part_mask(num_categories, num_parts, category_parts) if prm.argmax == "category" else None
 
     ckpt = checkpoint_path(seed, prm)
     if prm.checkpoint is not None and not ckpt.is_file():

@@ -67,7 +67,11 @@ class PointSource(ABC):
     """Base class of sources that provide point clouds directly (no meshes to render)."""
 
     kind = "points"
+    # False: the clouds keep the files' coordinates; prepare marks the store (``coordinates: raw``) and
+    # the sample stage then resamples without renormalising
+    normalized = True
 
     @abstractmethod
     def load_points(self):
-        """The whole dataset as a :class:`crosspoint.store.PointSet`, normalised to the unit sphere."""
+        """The whole dataset as a :class:`crosspoint.store.PointSet`, normalised to the unit sphere
+        (unless ``normalized`` is False)."""

@@ -8,7 +8,8 @@ files of one variant directly:
 - ``obj_only``: ``main_split_nobg/{training,test}_objectdataset.h5``
 - ``pb_t50_rs``: ``main_split/{training,test}_objectdataset_augmentedrot_scale75.h5`` (hardest)
 
-Each file holds ``data`` float [N, 2048, 3] and ``label`` int [N] (or [N, 1]).
+Each file holds ``data`` float [N, 2048, 3] and ``label`` int [N] (or [N, 1]). Clouds are
+normalised to the unit sphere unless ``normalize`` is false (upstream reads them as stored).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Params:
     source: Literal["scanobjectnn"]
     path: str  # the h5_files folder, or a folder holding one variant's two files
     variant: Literal["obj_only", "obj_bg", "pb_t50_rs"] = "obj_bg"
+    normalize: bool = True  # each cloud to the unit sphere; false: the files' coordinates (upstream)
     required: bool = True  # false: missing files give an empty, skipped dataset
 
 
@@ -70,6 +72,7 @@ class ScanObjectNNSource(PointSource):
         self.params = params
         self.name = name
         self.class_names = list(CLASS_NAMES)
+        self.normalized = params.normalize
 
     def files(self) -> dict[str, Path] | None:
         """{"train": file, "test": file}, or None when not both are present."""
@@ -106,7 +109,8 @@ class ScanObjectNNSource(PointSource):
                 raise StageError(f"{f}: expected data [N, P, 3] and label [N], got {data.shape} and {label.shape}")
             if label.size and (label.min() < 0 or label.max() >= len(CLASS_NAMES)):
                 raise StageError(f"{f}: labels outside 0..{len(CLASS_NAMES) - 1}; is this a ScanObjectNN file?")
-            points.append(normalize_unit_sphere(data[:, :, :3]).astype(np.float32))
+            xyz = data[:, :, :3]
+            points.append((normalize_unit_sphere(xyz) if self.normalized else xyz).astype(np.float32))
             labels.append(label)
             split += [name] * len(label)
             ids += [f"{name}/{i:05d}" for i in range(len(label))]

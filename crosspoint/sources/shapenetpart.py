@@ -4,7 +4,8 @@ Files ``ply_data_{train,val,test}<k>.h5`` hold ``data`` float [N, 2048, 3], ``la
 category, 16 in the standard order) and ``pid`` [N, 2048] (the part, 50 global ids; each category
 owns a contiguous range). The usual protocol trains on train + val, so ``val`` files join the train
 split unless ``use_val`` is false. The files carry no part names, so parts are named
-``<Category>/part<k>`` by their index within the category.
+``<Category>/part<k>`` by their index within the category. Clouds are normalised to the unit sphere
+unless ``normalize`` is false (upstream reads them as stored).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Params:
     source: Literal["shapenetpart"]
     path: str  # the folder holding ply_data_*.h5
     use_val: bool = True  # val files join the train split (train + val protocol); false: left out
+    normalize: bool = True  # each cloud to the unit sphere; false: the files' coordinates (upstream)
     required: bool = True  # false: missing files give an empty, skipped dataset
 
 
@@ -64,6 +66,7 @@ class ShapeNetPartSource(PointSource):
         self.params = params
         self.name = name
         self.class_names = list(CLASS_NAMES)
+        self.normalized = params.normalize
 
     def files(self) -> list[tuple[str, Path]]:
         """(split, file) pairs in a stable order."""
@@ -110,7 +113,8 @@ class ShapeNetPartSource(PointSource):
                 raise StageError(f"{f}: category labels outside 0..{len(CLASS_NAMES) - 1}; is this a ShapeNetPart file?")
             if pid.size and (pid.min() < 0 or pid.max() >= len(PART_NAMES)):
                 raise StageError(f"{f}: part ids outside 0..{len(PART_NAMES) - 1}; is this a ShapeNetPart file?")
-            points.append(normalize_unit_sphere(data[:, :, :3]).astype(np.float32))
+            xyz = data[:, :, :3]
+            points.append((normalize_unit_sphere(xyz) if self.normalized else xyz).astype(np.float32))
             labels.append(label)
             parts.append(pid.astype(np.int16))
             split += [name] * len(label)

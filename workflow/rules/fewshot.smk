@@ -5,7 +5,16 @@ rule fewshot:
         dataset=one_of(P("fewshot.datasets")),
     input:
         expand("data/features/{{dataset}}/seed-{_each}.h5", _each=P("pretrain.seeds")),
+        "data/points/{dataset}.h5",
+        expand("models/pretrain_cls/seed-{_each}/best.pt", _each=P("pretrain.seeds")),
         "crosspoint/evaluate/fewshot.py",
+        "crosspoint/features.py",
+        "crosspoint/shards.py",
+        "crosspoint/pretrain.py",
+        "crosspoint/models",
+        "crosspoint/losses.py",
+        "crosspoint/augment.py",
+        "crosspoint/training.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
@@ -22,14 +31,21 @@ rule fewshot:
         fewshot_query_split=P("fewshot.query_split"),
         fewshot_c=P("fewshot.c"),
         fewshot_seed=P("fewshot.seed"),
+        fewshot_features=P("fewshot.features"),
+        fewshot_points=P("fewshot.points"),
+        fewshot_subset=P("fewshot.subset"),
+        fewshot_k=P("fewshot.k"),
+        fewshot_batch_size=P("fewshot.batch_size"),
+        fewshot_device=P("fewshot.device"),
+        fewshot_checkpoint=P("fewshot.checkpoint"),
         pretrain_seeds=P("pretrain.seeds"),
     log:
         "logs/fewshot_{dataset}.log",
     conda:
         "../envs/crosspoint.yaml"
-    threads: 2
+    threads: 4
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=8000,
+        runtime=120,
     shell:
         "crosspoint fewshot --dataset {wildcards.dataset} > {log} 2>&1"
