@@ -52,6 +52,7 @@ HELP = (
 class Params:
     source: Literal["modelnet40_h5"]
     path: str  # the modelnet40_ply_hdf5_2048 folder
+    normalize: bool = True  # each cloud to the unit sphere; false: the files' coordinates (upstream; paper preset)
     required: bool = True  # false: missing files give an empty, skipped dataset
 
 
@@ -78,6 +79,7 @@ class ModelNet40H5Source(PointSource):
 
     def __init__(self, params: Params, name: str = "modelnet40_h5"):
         self.params = params
+        self.normalized = params.normalize
         self.name = name
         self.class_names: list[str] | None = None
         self.rejects: list[Reject] = []
@@ -163,7 +165,8 @@ class ModelNet40H5Source(PointSource):
             rows = np.flatnonzero(keep)
             if not len(rows):
                 continue
-            points.append(normalize_unit_sphere(data[rows]).astype(np.float32))
+            xyz = data[rows]
+            points.append((normalize_unit_sphere(xyz) if self.normalized else xyz).astype(np.float32))
             labels.append(label[rows])
             split += [name] * len(rows)
             ids += [f"{f.stem}/{r:05d}" for r in rows]

@@ -211,6 +211,7 @@ class ShapeNetRenderSource(PointSource):
 
     def __init__(self, params: Params, name: str = "shapenet_render"):
         self.params = params
+        self.normalized = params.normalize
         self.name = name
         self.class_names = [R2N2_NAMES[s] for s in params.synsets()]
         self.rejects: list[Reject] = []
