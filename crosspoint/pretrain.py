@@ -247,6 +247,8 @@ def fixed_subset(points: np.ndarray, n: int, seed: int) -> np.ndarray:
     total = points.shape[1]
     if n >= total:
         return points
+    if len(points) == 0:  # no validation split (val_fraction 0)
+        return points[:, :n]
     rng = np.random.default_rng(seed)
     idx = np.stack([rng.permutation(total)[:n] for _ in range(len(points))])
     return np.take_along_axis(points, idx[:, :, None], axis=1)

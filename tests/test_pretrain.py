@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import replace
@@ -135,6 +136,9 @@ def test_validation_split_is_stratified(stores, monkeypatch):
     assert not test_ids & set(data.val_ids)
     # the pretraining objects are the other training objects: no test, no validation object
     assert len(data.train_points) == len(CLASSES) * N_TRAIN - 6
+    # no validation split: every training object is pretrained on (best.pt is then the last epoch)
+    none = load_training_set(dataclasses.replace(PRM, val_fraction=0.0), TINY, with_images=True, seed=3)
+    assert len(none.val_labels) == 0 and len(none.train_points) == len(CLASSES) * N_TRAIN
 
 
 def test_a_few_steps_lower_the_loss(stores, monkeypatch):
