@@ -61,7 +61,8 @@ def _nt_xent_global(a: Tensor, b: Tensor, temperature: float) -> Tensor:
     n = a.shape[0]
     with torch.autocast(device_type=a.device.type, enabled=False):
         z = F.normalize(torch.cat([a.float(), b.float()]), dim=1)
-        columns = torch.cat([training.all_gather_rows(z[:n]), training.all_gather_rows(z[n:])])
+        gathered = training.all_gather_rows(z)  # [a_0, b_0, a_1, b_1, ...] -> [a_0, a_1, ..., b_0, b_1, ...]
+        columns = gathered.view(-1, 2, n, z.shape[1]).transpose(0, 1).reshape(-1, z.shape[1])
         total = columns.shape[0] // 2
         start = torch.distributed.get_rank() * n
         own_a = torch.arange(start, start + n, device=z.device)
