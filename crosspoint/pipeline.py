@@ -89,7 +89,7 @@ EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/metrics.py"]
 # (``seeds`` is the list of instances: each run reads only its own seed, from the command line.)
 PRETRAIN_SHARED = ["dataset", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
                    "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "workers",
-                   "sync_bn", "point_augment", "image_augment"]
+                   "sync_bn", "global_negatives", "precision", "point_augment", "image_augment"]
 SEEDS = Axis("seed", param="pretrain.seeds")
 
 

@@ -28,14 +28,20 @@ of DataLoader workers; augmentations are drawn on the training device from a see
 whose state is checkpointed.
 
 Multi-GPU: ``torchrun --nproc-per-node G -m crosspoint pretrain --variant cls`` uses
-DistributedDataParallel (batch_size is per process; negatives come from the process's own batch),
-optional SyncBatchNorm, a per-rank sharded sampler; only rank 0 validates and writes.
+DistributedDataParallel (batch_size is per process; with ``global_negatives`` the NT-Xent
+negatives come from every process's batch, so the loss and gradient are those of one process at
+batch G x batch_size; otherwise from the process's own batch), optional SyncBatchNorm, a per-rank
+sharded sampler; only rank 0 validates and writes.
+
+Precision (``precision``): ``fp32`` (the default and upstream's) runs everything in float32;
+``bf16`` runs the encoders under bf16 autocast on the training device (CUDA, or the CPU, where it
+is slow unless the CPU has native bf16, and exists to exercise the path); the loss is float32
+either way. The precision is recorded in every checkpoint and in the metrics beside the numerics.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import logging
@@ -118,6 +124,8 @@ class Params:
     val_batch_size: int = 64  # feature extraction batch
     workers: int = 2  # DataLoader workers per process (does not change the result)
     sync_bn: bool = True  # SyncBatchNorm under torchrun with several GPU processes
+    global_negatives: bool = True  # under torchrun, NT-Xent negatives from every process's batch
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast of the encoders on the training device
     point_augment: PointAugment = field(default_factory=PointAugment)
     image_augment: ImageAugment = field(default_factory=ImageAugment)
 
@@ -399,13 +407,15 @@ def load_training_set(prm: Params, v: Variant, with_images: bool, seed: int) -> 
 
 
 @torch.no_grad()
-def global_features(encoder: nn.Module, points: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:
-    """Frozen global features ``[M, D]`` (float32) of clouds ``[M, n, 3]``, encoder in eval mode."""
+def global_features(encoder: nn.Module, points: np.ndarray, batch_size: int, device: torch.device,
+                    precision: str = "fp32") -> np.ndarray:
+    """Frozen global features ``[M, D]`` (float32) of clouds ``[M, n, 3]``, encoder in eval mode,
+    under ``precision`` (see :func:`crosspoint.training.autocast`)."""
     out = []
     with training.eval_mode(encoder):
         for s in range(0, len(points), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(points[s : s + batch_size], np.float32)).to(device)
-            with training.autocast(device):
+            with training.autocast(device, precision):
                 out.append(encoder(batch).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
@@ -415,8 +425,8 @@ def validation_accuracy(encoder: nn.Module, data: TrainingSet, prm: Params, devi
     frozen global features (NaN when there is no validation split)."""
     if len(data.val_labels) == 0:
         return float("nan")
-    fit = global_features(encoder, data.fit_points, prm.val_batch_size, device)
-    val = global_features(encoder, data.val_points, prm.val_batch_size, device)
+    fit = global_features(encoder, data.fit_points, prm.val_batch_size, device, prm.precision)
+    val = global_features(encoder, data.val_points, prm.val_batch_size, device, prm.precision)
     if not (np.isfinite(fit).all() and np.isfinite(val).all()):
         return 0.0
     if len(np.unique(data.fit_labels)) < 2:
@@ -495,6 +505,7 @@ def _checkpoint(model: CrossPointModel, model_cfg: dict[str, Any], epoch: int, v
         "seed": seed,
         "params": config.to_dict(prm),
         "numerics": numerics.record(),
+        "precision": prm.precision,
     }
 
 
@@ -506,12 +517,10 @@ def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, clouds: torch.Tensor,
                images: torch.Tensor | None, prm: Params, image_size: int,
-               aug_gen: torch.Generator, *, mixed_precision: bool = True
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+               aug_gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One optimiser step on a batch (clouds float [B, N, 3], views uint8 [B, H, W, 3] or None, on
-    the training device): two point augmentations, one image augmentation, the CrossPoint loss.
-    ``mixed_precision``: bf16 autocast on GPU (False: float32, for reference timings).
-    Returns the detached (total, imid, cmid)."""
+    the training device): two point augmentations, one image augmentation, the CrossPoint loss;
+    the encoders run at ``prm.precision``. Returns the detached (total, imid, cmid)."""
     device = clouds.device
     with torch.no_grad():
         pair = torch.cat([augment_points(clouds, prm.point_augment, aug_gen),
@@ -519,7 +528,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, clouds: torch
         imgs = None
         if images is not None:
             imgs = _resize(augment_images(images, prm.image_augment, aug_gen), image_size)
-    with training.autocast(device) if mixed_precision else contextlib.nullcontext():
+    with training.autocast(device, prm.precision):
         z1, z2, z_img = model(pair, imgs)
     total, imid, cmid = _loss(z1.float(), z2.float(), None if z_img is None else z_img.float(), prm)
     optimizer.zero_grad(set_to_none=True)
@@ -544,6 +553,8 @@ def run(prm: Params, variant: str, seed: int | None = None, *, stop_after: int |
     numerics.configure_torch(device)
     if not info.is_main:  # one voice per run: the other ranks report warnings only
         log.setLevel(logging.WARNING)
+    if prm.precision == "bf16" and device.type == "cpu":
+        log.warning("pretrain: precision bf16 on the CPU (autocast; slow without native bf16 support)")
     training.init_distributed(info, device)
     try:
         return _run(prm, variant, seed, v, out_dir, live_dir, info, device, stop_after, fresh, progress)
@@ -608,10 +619,11 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
     core = training.unwrap(model)
     n_params = sum(p.numel() for p in core.parameters())
     log.info("pretrain %s seed %d: %s (k=%d, %d points) + %s, %.1fM parameters; %d objects (+%d validation), "
-             "batch %d x %d process(es), %d epochs, device %s, numerics %s x %d threads",
+             "batch %d x %d process(es)%s, %d epochs, device %s, %s, numerics %s x %d threads",
              variant, seed, v.point_model, v.k, v.points, model_cfg["image_model"], n_params / 1e6,
-             len(data.train_points), len(data.val_labels), batch, info.world_size, v.epochs, device,
-             numerics.record()["isa"], numerics.threads())
+             len(data.train_points), len(data.val_labels), batch, info.world_size,
+             " (global negatives)" if info.distributed and prm.global_negatives else "", v.epochs, device,
+             prm.precision, numerics.record()["isa"], numerics.threads())
 
     if start == 0:
         acc0 = validation_accuracy(core.point_encoder, data, prm, device) if info.is_main else float("nan")
@@ -674,7 +686,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
                 "signature": sig,
             }
             training.save_checkpoint(last_path, state)
-            _write_live(live_dir, history, _summary(history, best, random_init_acc, seed))
+            _write_live(live_dir, history, _summary(history, best, random_init_acc, seed, prm.precision))
         training.barrier()
         log.info("pretrain %s: epoch %d/%d loss %.4f (imid %.4f, cmid %.4f) lr %.2e, %.1f objects/s, "
                  "val accuracy %s", variant, epoch, v.epochs, row["train/loss"], row["train/imid"],
@@ -682,7 +694,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
                  "-" if math.isnan(val_acc) else f"{val_acc:.4f}")
         done += 1
 
-    summary = _summary(history, best, random_init_acc, seed)
+    summary = _summary(history, best, random_init_acc, seed, prm.precision)
     if info.is_main:
         _write_live(live_dir, history, summary)
     last_epoch = history[-1]["epoch"]
@@ -729,7 +741,7 @@ def _gather_rng(local: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _summary(history: list[dict[str, Any]], best: dict[str, Any], random_init_acc: float,
-             seed: int) -> dict[str, Any]:
+             seed: int, precision: str) -> dict[str, Any]:
     return {
         "val/random_init_accuracy": random_init_acc,
         "val/best_accuracy": best["val_accuracy"],
@@ -737,15 +749,18 @@ def _summary(history: list[dict[str, Any]], best: dict[str, Any], random_init_ac
         "epochs_done": history[-1]["epoch"],
         "seed": seed,
         "numerics": numerics.record(),
+        "precision": precision,
     }
 
 
 def _loss(z1: torch.Tensor, z2: torch.Tensor, z_img: torch.Tensor | None, prm: Params):
-    """(total, imid, cmid); IMID only (no image branch) reports cmid as 0."""
+    """(total, imid, cmid); IMID only (no image branch) reports cmid as 0. Negatives from every
+    process under torchrun when ``prm.global_negatives``."""
     if z_img is None:
-        imid = nt_xent(z1, z2, prm.temperature)
+        imid = nt_xent(z1, z2, prm.temperature, global_batch=prm.global_negatives)
         return prm.w_imid * imid, imid, torch.zeros((), device=z1.device)
-    return crosspoint_loss(z1, z2, z_img, temperature=prm.temperature, w_imid=prm.w_imid, w_cmid=prm.w_cmid)
+    return crosspoint_loss(z1, z2, z_img, temperature=prm.temperature, w_imid=prm.w_imid, w_cmid=prm.w_cmid,
+                           global_batch=prm.global_negatives)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -150,16 +150,60 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
+def gathering() -> bool:
+    """Whether several processes are joined in a process group (collectives would do something)."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class _GatherRows(torch.autograd.Function):
+    """``all_gather`` along dim 0 whose backward sums the gradients of every process for this
+    process's rows (an all-reduce, then this rank's slice), so each process's loss sends its
+    gradient to the rows of the process that computed them."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.rank, ctx.rows = dist.get_rank(), x.shape[0]
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
+
+
+def all_gather_rows(x: torch.Tensor) -> torch.Tensor:
+    """Every process's ``x`` stacked along dim 0 in rank order, differentiable (gradients reach the
+    local rows, summed over the processes). Every process must pass the same shape; ``x`` itself
+    when not distributed."""
+    if not gathering():
+        return x
+    shape = torch.tensor(list(x.shape), dtype=torch.int64, device=x.device)
+    shapes = [torch.empty_like(shape) for _ in range(dist.get_world_size())]
+    dist.all_gather(shapes, shape)
+    if any(not torch.equal(s, shape) for s in shapes):
+        raise RuntimeError(f"all_gather_rows: the processes hold tensors of different shapes "
+                           f"{[tuple(s.tolist()) for s in shapes]}; every rank needs the same batch size")
+    return _GatherRows.apply(x)
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     """The module inside a DistributedDataParallel (or the module itself)."""
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on GPU; plain float32 on the CPU."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """``fp32``: nothing (plain float32); ``bf16``: bf16 autocast on ``device`` (CUDA or CPU)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -122,6 +122,42 @@ def _assert_same_weights(a: dict, b: dict) -> None:
             assert torch.equal(a[part][key], b[part][key]), f"{part}.{key} differs"
 
 
+class _RecordingViews:
+    """Stands in for the HDF5 ``images`` dataset: records what each read asks for."""
+
+    def __init__(self, images: h5py.Dataset):
+        self.images = images
+        self.keys: list = []
+
+    def __getitem__(self, key):
+        self.keys.append(key)
+        return self.images[key]
+
+
+def test_views_are_streamed_one_object_view_per_item(stores):
+    """The view store is opened lazily (not by the constructor, not carried to a worker) and each
+    item reads one (object, view) selection, never the whole dataset."""
+    import pickle
+
+    vpath = stores / paths.views()
+    points = np.zeros((4, 16, 3), np.float32)
+    data = PretrainData(points, vpath, np.array([5, 0, 7, 2]), 8, seed=1)
+    assert data._h5 is None and data.n_views == 2
+    _, image = data[(1, 3)]
+    assert data._h5 is not None
+    assert pickle.loads(pickle.dumps(data))._h5 is None  # a spawned worker opens its own handle
+    with h5py.File(vpath, "r") as h5:
+        recorder = _RecordingViews(h5["images"])
+        data._h5 = {"images": recorder}
+        _, again = data[(1, 3)]
+        assert torch.equal(again, image)
+        assert len(recorder.keys) == 1 and all(isinstance(k, int) for k in recorder.keys[0])
+        assert recorder.keys[0][0] == 2  # the object's row in the view store
+        view = recorder.keys[0][1]
+        assert torch.equal(image, torch.from_numpy(h5["images"][2, view]))
+    data._h5 = None
+
+
 def test_validation_split_is_stratified(stores, monkeypatch):
     labels = np.repeat(np.arange(4), [10, 8, 4, 1])
     mask = carve_validation(labels, 0.25, seed=0)

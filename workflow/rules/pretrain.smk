@@ -38,6 +38,8 @@ rule pretrain:
         pretrain_val_batch_size=P("pretrain.val_batch_size"),
         pretrain_workers=P("pretrain.workers"),
         pretrain_sync_bn=P("pretrain.sync_bn"),
+        pretrain_global_negatives=P("pretrain.global_negatives"),
+        pretrain_precision=P("pretrain.precision"),
         pretrain_point_augment=P("pretrain.point_augment"),
         pretrain_image_augment=P("pretrain.image_augment"),
     log:
