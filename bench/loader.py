@@ -4,15 +4,16 @@ Times the pretraining input pipeline alone (``crosspoint.pretrain.PretrainData``
 of ``_make_loader``: per object one random view read from the HDF5 view store, a random point
 subset, collated into batches) in objects/s with 0, 1, 2 and N workers (N = CPU count). The stores
 are written here to a temporary folder in the real layouts (``crosspoint.store``: view store via
-``crosspoint.render.ViewStoreWriter``, one gzip chunk per object; point store via
+``crosspoint.render.ViewStoreWriter``, one gzip chunk per view; point store via
 ``write_point_store``), with render-like images (white background, smoothly shaded blobs) at the
 paper's 224 px and 24 views. Each rate is given twice: for a whole epoch, which pays the worker
 start-up (the stage does not keep workers between epochs), and after the first batch (steady).
 The file is in the page cache, so disk reads are not part of the numbers.
 
 Also recorded: the view store's measured gzip ratio (and that of a rendered store, ``--rendered``,
-when one exists), h5py's rate of reading one view per object with the store's chunking (one
-object per chunk: the whole object is inflated for one view) and with one view per chunk, the growth of this process's resident memory
+when one exists), h5py's rate of reading one view per object with the store's chunking (one view
+per chunk) and with a copy chunked one object per chunk (the layout before: the whole object is
+inflated for one view), the growth of this process's resident memory
 while it reads every object with 0 workers (the views are streamed, never loaded whole), and, for
 comparison, the training step rate of the default and paper-shaped configs from
 ``bench/pretrain.py`` (a few steps, fp32). Writes ``results/bench/loader.json``.
@@ -148,18 +149,18 @@ def time_loader(data, workers: int, batch: int, seed: int) -> dict[str, Any]:
 
 
 def chunking_comparison(views_path: Path, folder: Path, objects: int, seed: int) -> dict[str, Any]:
-    """Reads of one random view per object, straight from h5py, with the store's chunks (one object
-    per chunk) and with a copy chunked one view per chunk (same gzip level): views/s and bytes."""
+    """Reads of one random view per object, straight from h5py, with the store's chunks (one view
+    per chunk) and with a copy chunked one object per chunk (same gzip level): views/s and bytes."""
     rng = np.random.default_rng(seed)
-    copy = folder / "views_per_view_chunks.h5"
+    copy = folder / "views_per_object_chunks.h5"
     with h5py.File(views_path, "r") as src, h5py.File(copy, "w") as dst:
         images = src["images"]
         n = min(objects, images.shape[0])
-        dst.create_dataset("images", data=images[:n], chunks=(1, 1, *images.shape[2:]),
+        dst.create_dataset("images", data=images[:n], chunks=(1, *images.shape[1:]),
                            compression="gzip", compression_opts=images.compression_opts)
     picks = [(i, int(rng.integers(images.shape[1]))) for i in range(n)]
     out = {}
-    for name, path in (("object_chunks", views_path), ("view_chunks", copy)):
+    for name, path in (("view_chunks", views_path), ("object_chunks", copy)):
         with h5py.File(path, "r") as h5:
             images = h5["images"]
             t0 = time.perf_counter()

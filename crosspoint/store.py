@@ -27,7 +27,7 @@ Point store (``kind = "points"``)::
 
 View store (``kind = "views"``), rows in the order of the mesh store they were rendered from::
 
-    images      uint8   [N, V, H, W, 3]   (chunked one object per chunk)
+    images      uint8   [N, V, H, W, 3]   (chunked one view per chunk: pretraining reads one view at a time)
     poses       float32 [N, V, 4, 4]      (camera-to-world)
     labels, split, object_ids as above
     attrs: kind, image_size, yfov_deg, views, class_names

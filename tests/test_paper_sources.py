@@ -335,7 +335,7 @@ def test_shapenet_render_pairs_clouds_with_renders_and_rejects(tmp_path, monkeyp
     assert list(get_meta_dict(attrs, "class_names")) == ps.meta.class_names
     images = views["images"]
     assert images.shape == (3, 24, 137, 137, 3) and images.dtype == np.uint8
-    assert views["chunks"] == (1, 24, 137, 137, 3) and views["compression"] == "gzip"  # one object per chunk
+    assert views["chunks"] == (1, 1, 137, 137, 3) and views["compression"] == "gzip"  # one view per chunk
     assert views["poses"].shape == (3, 24, 4, 4) and np.isnan(views["poses"]).all()
     # views in order 00..23; alpha dropped: the colour under the transparent pixels is kept
     assert images[0, :, 0, 0].tolist() == [[v * 10, 255 - v * 10, 7] for v in range(24)]

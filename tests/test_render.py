@@ -159,7 +159,7 @@ def test_render_stage_two_shards_merge_and_rejects(tmp_path, monkeypatch):
     with h5py.File(paths.views(), "r") as h5:
         assert read_strings(h5, "object_ids") == kept
         assert h5["images"].shape == (len(kept), 3, SIZE // 2, SIZE // 2, 3)
-        assert h5["images"].chunks == (1, 3, SIZE // 2, SIZE // 2, 3)
+        assert h5["images"].chunks == (1, 1, SIZE // 2, SIZE // 2, 3)  # one view per chunk
         assert h5["poses"].shape == (len(kept), 3, 4, 4)
         assert h5["labels"][()].tolist() == [m.label for m in meshes if m.object_id in kept]
         assert read_strings(h5, "split")[2] == "test"  # obj2
