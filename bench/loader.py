@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("bench loader: chunk layouts ...", file=sys.stderr, flush=True)
         result["chunking"] = chunking_comparison(views_path, Path(tmp), min(args.objects, 120), args.seed)
     result["streaming"] = {
-        "views_read_per_item": "one chunk = one object's views (all decompressed, one kept)",
+        "views_read_per_item": "one view = one chunk (only that view is decompressed)",
         "h5_opened": "lazily, once per worker process (PretrainData._images)",
         "rss_growth_0_workers_bytes": rows[0]["main_process_rss_growth_bytes"],
         "images_raw_bytes": store["images_raw_bytes"],
