@@ -55,8 +55,8 @@ def run(args: list[str], cwd: Path, check: bool = True, **env: str) -> subproces
     return proc
 
 
-def make_copy(dest: Path) -> Path:
-    """A fresh git repository holding this checkout's files (tracked and untracked-not-ignored)."""
+def copy_checkout(dest: Path) -> None:
+    """This checkout's files (tracked and untracked-not-ignored) into ``dest``, without outputs."""
     files = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO).stdout
     for rel in filter(None, files.split("\0")):
         src = REPO / rel
@@ -64,6 +64,11 @@ def make_copy(dest: Path) -> Path:
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest / rel)
+
+
+def make_copy(dest: Path) -> Path:
+    """A fresh git repository holding this checkout's files, on the tiny preset."""
+    copy_checkout(dest)
     run(["crosspoint", "preset", "tiny"], dest)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     params["datasets"]["capod"]["path"] = str(CAPOD)

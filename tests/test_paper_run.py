@@ -24,7 +24,7 @@ import torch
 import yaml
 
 from tests import paper_data
-from tests.test_e2e import REPO, run
+from tests.test_e2e import copy_checkout, run
 
 pytestmark = pytest.mark.slow
 
@@ -33,12 +33,7 @@ PAPER_DATASETS = {"modelnet40", "scanobjectnn", "shapenetpart"}
 
 def paper_copy(dest: Path, data: dict[str, Path]) -> Path:
     """A git repository holding this checkout's files with the paper preset applied and cut to CPU size."""
-    files = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO).stdout
-    for rel in filter(None, files.split("\0")):
-        src = REPO / rel
-        if src.is_file() and not rel.startswith(("data/", "models/", "results/")):
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            (dest / rel).write_bytes(src.read_bytes())
+    copy_checkout(dest)
     run(["crosspoint", "preset", "paper"], dest)
     params = yaml.safe_load((dest / "params.yaml").read_text())
     ds = params["datasets"]
