@@ -113,7 +113,8 @@ def measure(cfg: dict[str, Any], impl: str, steps: int, warmup: int, device_name
             raise SystemExit("the naive reference exists for dgcnn only")
         model.point_encoder = _naive_modules()(v.k, v.emb_dims)
     model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-6)
+    adam = training.PortableAdam if impl == "stage" else torch.optim.Adam  # the stage's optimiser
+    opt = adam(model.parameters(), lr=1e-3, weight_decay=1e-6)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     b, size = v.batch_size, v.image_size
     clouds = torch.randn(b, v.points, 3, generator=gen)

@@ -7,6 +7,8 @@ between machines (22 of the 900 default synthetic objects did). The data stages 
 instead: each output is a sum of products taken in a fixed order with elementwise ufuncs (one
 rounding per multiply and per add, whatever the SIMD width), so the stored arrays do not depend on
 the BLAS build, its kernels or its thread count.
+
+:func:`tensor_sqrt` is the one torch helper here: torch's own CPU ``sqrt`` is not portable either.
 """
 
 from __future__ import annotations
@@ -51,3 +53,18 @@ def rigid(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
     """``points @ pose[:3, :3].T + pose[:3, 3]`` for a 4x4 pose."""
     pose = np.asarray(pose, dtype=np.float64)
     return transform(points, pose[:3, :3]) + pose[:3, 3]
+
+
+def tensor_sqrt(t):
+    """Square root of a torch tensor, correctly rounded on every CPU. torch's float CPU ``sqrt``
+    goes through MKL's vector math library, whose result depends on the processor, whatever
+    ``MKL_CBWR`` says (an AMD Zen 5 and an emulated Intel Haswell differ in about 17% of the values
+    of a large float32 tensor, and in a 64-element one); numpy's is the IEEE instruction, the same
+    bits everywhere. CUDA's ``sqrt`` is already correctly rounded and is used as it is."""
+    import torch
+
+    if t.device.type != "cpu":
+        return torch.sqrt(t)
+    out = torch.empty_like(t, memory_format=torch.contiguous_format)
+    np.sqrt(t.detach().contiguous().numpy(), out=out.numpy())
+    return out

@@ -36,7 +36,9 @@ NUMPY_ABOVE_AVX2 = "X86_V4 AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SP
 AVX2_SETTINGS = {
     "ATEN_CPU_CAPABILITY": "avx2",  # torch's vectorised CPU kernels
     "DNNL_MAX_CPU_ISA": "AVX2",  # oneDNN (torch's CPU convolutions)
-    "MKL_CBWR": "AVX2,STRICT",  # MKL's conditional numerical reproducibility (torch's BLAS)
+    # MKL (torch's BLAS): its conditional numerical reproducibility on the SSE2 branch. "AVX2,STRICT"
+    # is not enough: MKL still takes other code on an AMD than on an Intel CPU (and other bits).
+    "MKL_CBWR": "COMPATIBLE",
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
     "OPENBLAS_CORETYPE": "Haswell",  # OpenBLAS's AVX2 kernels (numpy, scipy, scikit-learn)
     "NPY_DISABLE_CPU_FEATURES": NUMPY_ABOVE_AVX2,

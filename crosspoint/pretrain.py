@@ -589,7 +589,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
                     variant, v.batch_size, n_per_rank, batch)
 
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=prm.lr, weight_decay=prm.weight_decay)
+    optimizer = training.PortableAdam(model.parameters(), lr=prm.lr, weight_decay=prm.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=v.epochs, eta_min=0.0)
     aug_gen = torch.Generator(device=device)
     aug_gen.manual_seed(seed * 1009 + 17 + info.rank)

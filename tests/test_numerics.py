@@ -5,11 +5,18 @@ bits whichever kernels the libraries would pick (crosspoint/exact.py, crosspoint
 AVX-512 targets off, OpenBLAS on its Haswell (AVX2) kernels, torch on its AVX2 kernels, oneDNN and
 MKL capped at AVX2, llvmpipe at 256-bit vectors. On an AVX-512 machine (like the one the record was
 made on) the two settings take different code paths; on an AVX2-only machine they coincide.
+
+"Another CPU" is an emulated one: qemu's user-mode emulator (Debian ``qemu-user``, installed with apt
+when missing and run as root) runs the same training steps on an Intel Haswell (AVX2, no AVX-512,
+another vendor, other cache sizes) and an AMD EPYC Rome. That is how torch's CPU ``sqrt`` (MKL's
+vector math, processor-dependent) and MKL's GEMM on the AVX2 branch (Intel and AMD take other code)
+were found; the pinned numerics and :func:`crosspoint.exact.tensor_sqrt` give the same weights on all three.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +26,7 @@ import numpy as np
 import pytest
 import yaml
 
-from crosspoint import numerics, presets
+from crosspoint import numerics, presets, training
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -101,14 +108,14 @@ TRAIN_SCRIPT = r"""
 import hashlib, sys
 import crosspoint  # pins the numerics first
 import torch
-from crosspoint import numerics, pretrain
+from crosspoint import numerics, pretrain, training
 from crosspoint.pretrain import CrossPointModel, Params, Variant, train_step
 numerics.configure_torch()
 v = Variant(point_model=sys.argv[1], k=8, emb_dims=64, points=96, image_model="resnet18", epochs=1, batch_size=6)
 prm = Params(cls=v)
 torch.manual_seed(0)
 model = CrossPointModel(v, with_images=True)
-opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+opt = training.PortableAdam(model.parameters(), lr=1e-3)
 gen = torch.Generator().manual_seed(1)
 data = torch.Generator().manual_seed(2)
 for _ in range(3):
@@ -137,6 +144,82 @@ def test_training_steps_give_the_same_weights_under_two_dispatch_settings(tmp_pa
         assert outs[0][1] == outs[1][1] == "AVX2"
 
 
+EMULATED_CPUS = ("Haswell", "EPYC-Rome")
+
+
+def _qemu_unavailable() -> str | None:
+    """Why qemu-user cannot run here, or None (installs Debian's qemu-user as root when missing)."""
+    if shutil.which("qemu-x86_64") is None:
+        if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+            return "qemu-x86_64 missing (apt-get install qemu-user, as root)"
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "qemu-user"]):
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=900)
+            if proc.returncode != 0:
+                return f"`{' '.join(cmd)}` failed: {(proc.stderr or proc.stdout).strip()[-500:]}"
+    if not numerics.cpu_has_avx2():
+        return "this CPU has no AVX2: the pinned kernels are not the record's"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point_model", ["dgcnn", "dgcnn_seg"])
+def test_training_steps_give_the_same_weights_on_emulated_cpus(tmp_path, point_model):
+    """Three training steps: the same weights on this CPU and on an emulated Intel Haswell and AMD
+    EPYC Rome (about a minute each under emulation)."""
+    why = _qemu_unavailable()
+    if why:
+        pytest.skip(why)
+    outs = {}
+    for cpu in ("native", *EMULATED_CPUS):
+        prefix = [] if cpu == "native" else ["qemu-x86_64", "-cpu", cpu]
+        proc = subprocess.run([*prefix, sys.executable, "-c", TRAIN_SCRIPT, point_model], cwd=tmp_path,
+                              env=_env({}), capture_output=True, text=True, check=False, timeout=1200)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs[cpu] = proc.stdout.split()
+    assert {digest for digest, _ in outs.values()} == {outs["native"][0]}, outs
+    assert {cap for _, cap in outs.values()} == {"AVX2"}
+
+
+TENSOR_SQRT_SCRIPT = r"""
+import crosspoint, sys
+import numpy as np, torch
+from crosspoint import exact
+x = torch.rand(200_000, generator=torch.Generator().manual_seed(0)) * 10
+ref = np.sqrt(x.numpy().astype(np.float64)).astype(np.float32)  # correctly rounded: sqrt is exact in float64
+print(int((exact.tensor_sqrt(x).numpy() != ref).sum()), int((exact.tensor_sqrt(x.double()).numpy() != np.sqrt(x.double().numpy())).sum()))
+"""
+
+
+def test_tensor_sqrt_is_correctly_rounded(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", TENSOR_SQRT_SCRIPT], cwd=tmp_path, env=_env({}),
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["0", "0"]
+
+
+def test_portable_adam_is_torchs_adam():
+    """The same update as torch's Adam (up to the rounding of torch's sqrt) and the same state."""
+    import torch
+
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(30, 20), torch.nn.Linear(30, 20)
+    b.load_state_dict(a.state_dict())
+    ref = torch.optim.Adam(a.parameters(), lr=1e-2, weight_decay=1e-3)
+    ours = training.PortableAdam(b.parameters(), lr=1e-2, weight_decay=1e-3)
+    x = torch.randn(64, 30, generator=torch.Generator().manual_seed(1))
+    for _ in range(20):
+        for model, opt in ((a, ref), (b, ours)):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6)
+    theirs, mine = ref.state_dict(), ours.state_dict()
+    assert theirs["state"].keys() == mine["state"].keys()
+    assert all(theirs["state"][i].keys() == mine["state"][i].keys() for i in theirs["state"])
+    training.PortableAdam(b.parameters(), lr=1e-2).load_state_dict(theirs)  # torch's checkpoints load
+
+
 def test_the_record_names_the_pinned_settings():
     import torch  # noqa: F401  (the record names torch's kernels once it is loaded)
 
@@ -145,6 +228,7 @@ def test_the_record_names_the_pinned_settings():
     if numerics.cpu_has_avx2() and os.environ.get(numerics.ISA_ENV, "avx2") == "avx2":
         assert rec["isa"] == "avx2"
         assert rec["env"]["ATEN_CPU_CAPABILITY"] == "avx2"
+        assert rec["env"]["MKL_CBWR"] == "COMPATIBLE"
         assert rec["torch_cpu_capability"] == "AVX2"
     assert numerics.check() == []
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from crosspoint import paths
+from crosspoint import paths, training
 from crosspoint.augment import make_generator
 from crosspoint.pretrain import (
     CrossPointModel,
@@ -186,7 +186,7 @@ def test_a_few_steps_lower_the_loss(stores, monkeypatch):
     images = torch.stack([im for _, im in items])
     torch.manual_seed(0)
     model = CrossPointModel(TINY, with_images=True)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-6)
+    opt = training.PortableAdam(model.parameters(), lr=1e-3, weight_decay=1e-6)
     losses = []
     for _ in range(6):  # the same batch and the same augmentations each step
         total, imid, cmid = train_step(model, opt, clouds, images, PRM, 0, make_generator(0))

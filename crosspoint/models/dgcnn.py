@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crosspoint import exact
 from crosspoint.models.knn import DEFAULT_MAX_ELEMS, gather_neighbours, knn
 from crosspoint.models.pointnet import LinearBNAct
 
@@ -121,7 +122,7 @@ class _EdgeMaxNorm(torch.autograd.Function):
         else:
             nb_sum = ac.new_empty(0)
             var = bn.running_var.to(dt)
-        std = torch.sqrt(var + bn.eps)
+        std = exact.tensor_sqrt(var + bn.eps)  # torch.sqrt differs between CPUs
         g = gamma.detach().to(dt)
         scale = g / std
         # BN is increasing in e where scale >= 0: the max is at the largest a there, else at the smallest,
