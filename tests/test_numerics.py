@@ -153,7 +153,8 @@ def _qemu_unavailable() -> str | None:
         if shutil.which("apt-get") is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
             return "qemu-x86_64 missing (apt-get install qemu-user, as root)"
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "qemu-user"]):
+        install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "qemu-user"]
+        for cmd in (["apt-get", "update", "-qq"], install):
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=900)
             if proc.returncode != 0:
                 return f"`{' '.join(cmd)}` failed: {(proc.stderr or proc.stdout).strip()[-500:]}"
@@ -187,7 +188,9 @@ import numpy as np, torch
 from crosspoint import exact
 x = torch.rand(200_000, generator=torch.Generator().manual_seed(0)) * 10
 ref = np.sqrt(x.numpy().astype(np.float64)).astype(np.float32)  # correctly rounded: sqrt is exact in float64
-print(int((exact.tensor_sqrt(x).numpy() != ref).sum()), int((exact.tensor_sqrt(x.double()).numpy() != np.sqrt(x.double().numpy())).sum()))
+wrong32 = int((exact.tensor_sqrt(x).numpy() != ref).sum())
+wrong64 = int((exact.tensor_sqrt(x.double()).numpy() != np.sqrt(x.double().numpy())).sum())
+print(wrong32, wrong64)
 """
 
 
