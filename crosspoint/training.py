@@ -37,9 +37,8 @@ log = logging.getLogger("crosspoint.training")
 
 class PortableAdam(torch.optim.Adam):
     """``torch.optim.Adam`` (the same update, hyper-parameters and state, so its checkpoints load
-    either way) whose step takes the square root with :func:`crosspoint.exact.tensor_sqrt`: torch's
-    own Adam gives other weights on another CPU (see the README's reproducibility section).
-    No amsgrad, no maximize."""
+    either way) whose step takes the square root with :func:`crosspoint.exact.tensor_sqrt`: torch's own Adam gives
+    other weights on another CPU (see the README's reproducibility section). No amsgrad/maximize."""
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
