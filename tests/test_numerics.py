@@ -184,8 +184,8 @@ def test_training_steps_give_the_same_weights_on_an_emulated_cpu_of_the_other_ve
     other vendor (Intel Haswell or AMD EPYC Rome: no AVX-512, other cache sizes, MKL's other vendor
     path; about two minutes under emulation). The part-seg DGCNN has every layer kind of the
     classification one (fused one-layer EdgeConv, two-layer EdgeConv, per-point and global linear
-    layers) and the transform net besides; with the ResNet and the portable Adam. Both emulated CPUs
-    were checked by hand (README, "Reproducibility"); the suite runs one to stay within its time."""
+    layers) and the transform net besides; with the ResNet and the portable Adam. The suite runs one
+    emulated CPU to stay within its time; the other was compared by hand (README, "Reproducibility")."""
     point_model, steps = "dgcnn_seg", "2"
     why = _qemu_unavailable()
     if why:
