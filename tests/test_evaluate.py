@@ -12,9 +12,16 @@ import yaml
 
 from crosspoint import paths
 from crosspoint.cli import main as cli_main
-from crosspoint.evaluate import FeatureSet, read_features, stratified_split, write_features
+from crosspoint.evaluate import (
+    FeatureSet,
+    grouped_stratified_split,
+    read_features,
+    stratified_split,
+    write_features,
+)
 from crosspoint.evaluate import fewshot as F
 from crosspoint.evaluate import linear_svm as L
+from crosspoint.store import StageError
 
 CLASSES = [f"class{i}" for i in range(8)]
 
@@ -119,6 +126,27 @@ def test_c_selection_sees_only_train_rows(monkeypatch: pytest.MonkeyPatch):
     assert m1["pretrained"]["c_val"]["c"] == m2["pretrained"]["c_val"]["c"]
     assert m1["pretrained"]["c_val"]["val_accuracy"] == m2["pretrained"]["c_val"]["val_accuracy"]
     assert m2["pretrained"]["c_val"]["overall_accuracy"] < 40
+
+
+def test_grouped_split_keeps_the_scans_of_an_object_together():
+    from crosspoint.scan import scan_id, scanned_object
+
+    labels = np.repeat(np.arange(3), 40)  # 3 classes x 10 objects x 4 scans
+    ids = [scan_id(f"c{c}_{o:02d}", r, 4) for c in range(3) for o in range(10) for r in range(4)]
+    groups = [scanned_object(i) for i in ids]
+    assert groups[:5] == ["c0_00"] * 4 + ["c0_01"]
+    fit, val = grouped_stratified_split(labels, groups, 0.2, seed=0)
+    assert sorted(np.concatenate([fit, val]).tolist()) == list(range(120))
+    fit_objects, val_objects = {groups[i] for i in fit}, {groups[i] for i in val}
+    assert not fit_objects & val_objects  # no object on both sides
+    assert [sum(groups[i].startswith(f"c{c}_") for i in val) for c in range(3)] == [8, 8, 8]  # 2 objects each
+    # one row per object: exactly the plain split, so single-scan datasets keep their C
+    ones = np.repeat(np.arange(3), 10)
+    plain, grouped = stratified_split(ones, 0.2, 3), grouped_stratified_split(ones, [str(i) for i in range(30)], 0.2, 3)
+    for a, b in zip(grouped, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(StageError, match="more than one class"):
+        grouped_stratified_split(np.array([0, 1]), ["a", "a"], 0.5, 0)
 
 
 def test_select_c_prefers_smaller_c_on_ties():

@@ -117,6 +117,28 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.sort(np.concatenate(fit)), np.sort(np.concatenate(val))
 
 
+def grouped_stratified_split(
+    labels: np.ndarray, groups: list[str], fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stratified_split` over groups (e.g. the scans of one mesh): every row of a group lands on
+    the same side, so a validation score never rewards recognising an object seen in fitting. Groups
+    are taken in order of first appearance; when every row is its own group, this is exactly
+    ``stratified_split(labels, fraction, seed)``."""
+    labels = np.asarray(labels)
+    first: dict[str, int] = {}
+    for row, g in enumerate(groups):
+        first.setdefault(g, row)
+    group_rows = np.array(list(first.values()), dtype=np.int64)
+    if any(labels[r] != labels[first[g]] for r, g in enumerate(groups)):
+        raise StageError("a group of rows (the scans of one object) carries more than one class label")
+    fit_groups, val_groups = stratified_split(labels[group_rows], fraction, seed)
+    group_index = {g: i for i, g in enumerate(first)}
+    side = np.zeros(len(first), dtype=bool)
+    side[val_groups] = True
+    val = np.array([side[group_index[g]] for g in groups], dtype=bool)
+    return np.flatnonzero(~val), np.flatnonzero(val)
+
+
 def resolve_device(name: str = "auto"):
     """``auto``: the first accelerator torch sees (CUDA, then MPS), else CPU; otherwise ``name`` as given."""
     import torch

@@ -4,6 +4,7 @@ For the pretrained and the random-init features of a dataset, an ``SVC(kernel="l
 on the train split and scored on the test split twice: at the paper's C (0.01), and at a C chosen
 from ``c_grid`` on a validation split carved (stratified, seeded) from train, then refit on all of
 train. The selection function only ever receives train rows; test is touched once per final model.
+Several scans of one object (``capod_scan``: ``m1#0`` ... ``m1#3``) go to the same side of that split.
 
 This runs once per pretraining seed (``pretrain.seeds``: the features of the encoder pretrained with
 that seed and of its random init), and ``summary`` gives, per protocol and metric, the mean and std
@@ -25,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from crosspoint import config, numerics, paths
-from crosspoint.evaluate import INITS, FeatureSet, percent, read_features, rounded, stratified_split
+from crosspoint.evaluate import INITS, FeatureSet, grouped_stratified_split, percent, read_features, rounded
 from crosspoint.metrics import accuracy, compare_over_seeds, mean_class_accuracy
+from crosspoint.scan import scanned_object
 from crosspoint.store import StageError, atomic_path, write_json
 
 log = logging.getLogger("crosspoint.linear_svm")
@@ -60,12 +62,15 @@ def fit_svm(x: np.ndarray, y: np.ndarray, c: float, max_iter: int = -1):
 
 def select_c(
     x_train: np.ndarray, y_train: np.ndarray, grid: list[float], val_fraction: float, seed: int,
-    max_iter: int = -1,
+    max_iter: int = -1, groups: list[str] | None = None,
 ) -> tuple[float, dict[float, float]]:
-    """Choose C from ``grid`` by accuracy on a stratified validation split of the TRAIN rows given.
+    """Choose C from ``grid`` by accuracy on a stratified validation split of the TRAIN rows given;
+    rows of one group (``groups``: the scanned object of each row) stay on one side.
 
     Returns (best C, {C: val accuracy}); ties go to the smaller C (stronger regularisation)."""
-    fit, val = stratified_split(y_train, val_fraction, seed)
+    if groups is None:
+        groups = [str(i) for i in range(len(y_train))]
+    fit, val = grouped_stratified_split(y_train, groups, val_fraction, seed)
     if len(val) == 0:
         raise StageError("linear_svm: the validation split is empty; raise linear_svm.val_fraction")
     if len(np.unique(y_train[fit])) < 2:
@@ -97,6 +102,7 @@ def evaluate_features(fs: FeatureSet, prm: Params, name: str = "") -> tuple[dict
     if train.sum() == 0 or test.sum() == 0:
         raise StageError(f"linear_svm: need train and test objects, got {train.sum()} and {test.sum()}")
     y_train, y_test = fs.labels[train], fs.labels[test]
+    groups = [scanned_object(oid) for oid, t in zip(fs.object_ids, train, strict=True) if t]
     if len(np.unique(y_train)) < 2:
         raise StageError("linear_svm: the train split has fewer than two classes")
     out: dict[str, Any] = {
@@ -111,7 +117,8 @@ def evaluate_features(fs: FeatureSet, prm: Params, name: str = "") -> tuple[dict
         paper, pred = evaluate_at(x_train, y_train, x_test, y_test, prm.c_paper, prm.max_iter)
         if init == "pretrained":
             confusion_pred = pred
-        best_c, val_scores = select_c(x_train, y_train, prm.c_grid, prm.val_fraction, prm.seed, prm.max_iter)
+        best_c, val_scores = select_c(x_train, y_train, prm.c_grid, prm.val_fraction, prm.seed, prm.max_iter,
+                                      groups)
         chosen, _ = evaluate_at(x_train, y_train, x_test, y_test, best_c, prm.max_iter)
         chosen["val_accuracy"] = {str(c): percent(a) for c, a in val_scores.items()}
         out[init] = {"c_paper": paper, "c_val": chosen}
