@@ -180,7 +180,7 @@ def linear_svm_rows(dataset: str, m: dict[str, Any]) -> list[Row]:
                   for init in ("pretrained", "random")}
         c_note = f"C={'/'.join(chosen['pretrained'])} (pretrained), C={'/'.join(chosen['random'])} (random init)"
         if key == "c_val":
-            c_note += ", chosen on a validation split of train"
+            c_note += ", chosen by cross-validation on train"
         for metric in ("overall_accuracy", "mean_class_accuracy"):
             row = _row("linear_svm", dataset, f"{metric} ({label})", m["summary"][key][metric], note=c_note)
             if metric == "overall_accuracy" and key == "c_paper" and paper_ds is not None:

@@ -239,12 +239,6 @@ def scan_id(object_id: str, r: int, scans_per_object: int) -> str:
     return object_id if scans_per_object == 1 else f"{object_id}#{r}"
 
 
-def scanned_object(point_id: str) -> str:
-    """The object a point-store id belongs to: ``chair_0001#2`` -> ``chair_0001``; other ids unchanged."""
-    base, sep, r = point_id.rpartition("#")
-    return base if sep and r.isdigit() else point_id
-
-
 def scan_dataset(params: Params, dataset: str) -> int:
     """Scan every object of mesh store ``dataset`` ``params.datasets[dataset]`` times; write the point
     store and rejects; return the number of scans kept."""

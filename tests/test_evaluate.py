@@ -14,8 +14,9 @@ from crosspoint import paths
 from crosspoint.cli import main as cli_main
 from crosspoint.evaluate import (
     FeatureSet,
-    grouped_stratified_split,
+    grouped_stratified_folds,
     read_features,
+    scanned_object,
     stratified_split,
     write_features,
 )
@@ -90,7 +91,7 @@ def test_linear_svm_stage_separable_vs_noise(workdir: Path):
     first = m["per_seed"]["0"]
     assert first["pretrained"]["c_paper"]["c"] == 0.01
     assert first["pretrained"]["c_val"]["c"] in (0.01, 1.0)
-    assert set(first["pretrained"]["c_val"]["val_accuracy"]) == {"0.01", "1.0"}
+    assert set(first["pretrained"]["c_val"]["cv_accuracy"]) == {"0.01", "1.0"}
     with open(paths.plots("confusion_toy.csv"), newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 200 and set(rows[0]) == {"actual", "predicted"}
@@ -124,35 +125,47 @@ def test_c_selection_sees_only_train_rows(monkeypatch: pytest.MonkeyPatch):
     scrambled.pretrained[test] = np.random.default_rng(9).normal(size=(test.sum(), 16))
     m2, _ = L.evaluate_features(scrambled, prm)
     assert m1["pretrained"]["c_val"]["c"] == m2["pretrained"]["c_val"]["c"]
-    assert m1["pretrained"]["c_val"]["val_accuracy"] == m2["pretrained"]["c_val"]["val_accuracy"]
+    assert m1["pretrained"]["c_val"]["cv_accuracy"] == m2["pretrained"]["c_val"]["cv_accuracy"]
     assert m2["pretrained"]["c_val"]["overall_accuracy"] < 40
 
 
-def test_grouped_split_keeps_the_scans_of_an_object_together():
-    from crosspoint.scan import scan_id, scanned_object
+def test_cross_validation_folds_keep_the_scans_of_an_object_together():
+    from crosspoint.scan import scan_id
 
     labels = np.repeat(np.arange(3), 40)  # 3 classes x 10 objects x 4 scans
     ids = [scan_id(f"c{c}_{o:02d}", r, 4) for c in range(3) for o in range(10) for r in range(4)]
     groups = [scanned_object(i) for i in ids]
-    assert groups[:5] == ["c0_00"] * 4 + ["c0_01"]
-    fit, val = grouped_stratified_split(labels, groups, 0.2, seed=0)
-    assert sorted(np.concatenate([fit, val]).tolist()) == list(range(120))
-    fit_objects, val_objects = {groups[i] for i in fit}, {groups[i] for i in val}
-    assert not fit_objects & val_objects  # no object on both sides
-    assert [sum(groups[i].startswith(f"c{c}_") for i in val) for c in range(3)] == [8, 8, 8]  # 2 objects each
-    # one row per object: exactly the plain split, so single-scan datasets keep their C
-    ones = np.repeat(np.arange(3), 10)
-    plain, grouped = stratified_split(ones, 0.2, 3), grouped_stratified_split(ones, [str(i) for i in range(30)], 0.2, 3)
-    for a, b in zip(grouped, plain, strict=True):
-        np.testing.assert_array_equal(a, b)
+    assert groups[:5] == ["c0_00"] * 4 + ["c0_01"] and scanned_object("chair_0001") == "chair_0001"
+    folds = grouped_stratified_folds(labels, groups, 5, seed=0)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(120))  # every row in exactly one fold
+    for val in folds:
+        assert [int((labels[val] == c).sum()) for c in range(3)] == [8, 8, 8]  # 2 objects of each class
+        inside = {groups[i] for i in val}
+        assert not inside & {groups[i] for i in np.setdiff1d(np.arange(120), val)}  # no object on both sides
+    assert [f.tolist() for f in folds] == [f.tolist() for f in grouped_stratified_folds(labels, groups, 5, 0)]
+    assert [f.tolist() for f in folds] != [f.tolist() for f in grouped_stratified_folds(labels, groups, 5, 1)]
     with pytest.raises(StageError, match="more than one class"):
-        grouped_stratified_split(np.array([0, 1]), ["a", "a"], 0.5, 0)
+        grouped_stratified_folds(np.array([0, 1]), ["a", "a"], 2, 0)
+
+
+def test_c_selection_does_not_reward_memorising_an_objects_other_scans():
+    # 4 near-copies of each object, classes NOT separable across objects: a row split would let a
+    # large C look perfect (each validation row has its twins in fitting); grouped folds see chance.
+    rng = np.random.default_rng(0)
+    n_obj, dim = 40, 64
+    obj = rng.normal(size=(n_obj, dim))
+    x = np.repeat(obj, 4, axis=0) + 0.01 * rng.normal(size=(4 * n_obj, dim))
+    y = np.repeat(np.arange(n_obj) % 2, 4)
+    groups = [f"o{i}" for i in range(n_obj) for _ in range(4)]
+    _, grouped = L.select_c(x, y, [100.0], 4, seed=0, groups=groups)
+    _, rows = L.select_c(x, y, [100.0], 4, seed=0)
+    assert rows[100.0] > 0.95 and grouped[100.0] < 0.75
 
 
 def test_select_c_prefers_smaller_c_on_ties():
     fs = tiny_features()
     train = fs.split_mask("train")
-    best, scores = L.select_c(fs.pretrained[train], fs.labels[train], [10.0, 1.0, 0.1], 0.2, seed=0)
+    best, scores = L.select_c(fs.pretrained[train], fs.labels[train], [10.0, 1.0, 0.1], 5, seed=0)
     assert all(v == 1.0 for v in scores.values())  # separable: every C is perfect on val
     assert best == 0.1
 

@@ -117,26 +117,34 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.sort(np.concatenate(fit)), np.sort(np.concatenate(val))
 
 
-def grouped_stratified_split(
-    labels: np.ndarray, groups: list[str], fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`stratified_split` over groups (e.g. the scans of one mesh): every row of a group lands on
-    the same side, so a validation score never rewards recognising an object seen in fitting. Groups
-    are taken in order of first appearance; when every row is its own group, this is exactly
-    ``stratified_split(labels, fraction, seed)``."""
+def scanned_object(point_id: str) -> str:
+    """The object a point-store row belongs to: ``chair_0001#2`` -> ``chair_0001`` (several scans of one
+    object, :func:`crosspoint.scan.scan_id`); any other id is its own object."""
+    base, sep, r = point_id.rpartition("#")
+    return base if sep and r.isdigit() else point_id
+
+
+def grouped_stratified_folds(labels: np.ndarray, groups: list[str], folds: int, seed: int) -> list[np.ndarray]:
+    """Row indices of ``folds`` validation folds. Groups (the scans of one object) are dealt to folds
+    class by class in a seeded random order, so every class is spread over the folds and every row
+    of a group lands in the same fold: a validation score never rewards recognising an object seen in
+    fitting. Each row is in exactly one fold."""
     labels = np.asarray(labels)
     first: dict[str, int] = {}
     for row, g in enumerate(groups):
         first.setdefault(g, row)
-    group_rows = np.array(list(first.values()), dtype=np.int64)
     if any(labels[r] != labels[first[g]] for r, g in enumerate(groups)):
         raise StageError("a group of rows (the scans of one object) carries more than one class label")
-    fit_groups, val_groups = stratified_split(labels[group_rows], fraction, seed)
-    group_index = {g: i for i, g in enumerate(first)}
-    side = np.zeros(len(first), dtype=bool)
-    side[val_groups] = True
-    val = np.array([side[group_index[g]] for g in groups], dtype=bool)
-    return np.flatnonzero(~val), np.flatnonzero(val)
+    names = list(first)
+    group_labels = labels[[first[g] for g in names]]
+    fold_of_group = np.zeros(len(names), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    for c in np.unique(group_labels):
+        members = rng.permutation(np.flatnonzero(group_labels == c))
+        fold_of_group[members] = np.arange(len(members)) % folds
+    fold_index = dict(zip(names, fold_of_group.tolist(), strict=True))
+    fold_of_row = np.array([fold_index[g] for g in groups], dtype=np.int64)
+    return [np.flatnonzero(fold_of_row == f) for f in range(folds)]
 
 
 def resolve_device(name: str = "auto"):

@@ -19,7 +19,7 @@ rule linear_svm:
     params:
         linear_svm_c_paper=P("linear_svm.c_paper"),
         linear_svm_c_grid=P("linear_svm.c_grid"),
-        linear_svm_val_fraction=P("linear_svm.val_fraction"),
+        linear_svm_c_folds=P("linear_svm.c_folds"),
         linear_svm_seed=P("linear_svm.seed"),
         linear_svm_max_iter=P("linear_svm.max_iter"),
         pretrain_seeds=P("pretrain.seeds"),
