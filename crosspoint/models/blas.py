@@ -1,0 +1,61 @@
+"""The DGCNN's per-point linear layers on the CPU through NumPy's OpenBLAS, pinned to one kernel set.
+
+On the CPU, torch hands ``F.linear`` to MKL. MKL runs other code on an Intel than on an AMD processor
+unless ``MKL_CBWR=COMPATIBLE`` (:mod:`crosspoint.numerics`), and that branch is SSE2: a
+``[8192, 512] x [512, 1024]`` product takes 172 ms on a 2-core AMD EPYC (Zen 3). NumPy's OpenBLAS,
+with ``OPENBLAS_CORETYPE=Haswell`` (also set by :mod:`crosspoint.numerics`), runs its AVX2/FMA
+Haswell kernels on every x86-64 CPU that has them, whatever the vendor or AVX-512: 56 ms for the same
+product. Like torch's, its bits depend on the thread count (measured: 1 thread against 2 differ, 2
+and 3 agree), which :mod:`crosspoint.numerics` pins for both.
+
+:func:`linear` is ``F.linear`` with forward and backward products done that way (float32 tensors on
+the CPU; anything else, e.g. CUDA or a bf16 autocast, goes to ``F.linear`` unchanged).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def _mm(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b`` for contiguous 2-d float32 CPU tensors (either may be a transposed view of one)."""
+    return torch.from_numpy(np.matmul(a.numpy(), b.numpy()))
+
+
+class _OpenBLASLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        x2 = x.detach().reshape(-1, x.shape[-1]).contiguous()
+        w = weight.detach().contiguous()
+        y = _mm(x2, w.T)
+        if bias is not None:
+            y += bias.detach()
+        ctx.save_for_backward(x2, w)
+        ctx.has_bias = bias is not None
+        ctx.in_shape = x.shape
+        return y.view(*x.shape[:-1], w.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x2, w = ctx.saved_tensors
+        g = grad.reshape(-1, w.shape[0]).contiguous()
+        gx = _mm(g, w).view(ctx.in_shape) if ctx.needs_input_grad[0] else None
+        gw = _mm(g.T, x2) if ctx.needs_input_grad[1] else None
+        gb = g.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def portable(x: Tensor, weight: Tensor) -> bool:
+    """Whether :func:`linear` takes the OpenBLAS path for these operands."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
+            and not torch.is_autocast_enabled("cpu") and x.numel() > 0)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.linear(x, weight, bias)``: on float32 CPU tensors through OpenBLAS (see the module doc)."""
+    if not portable(x, weight):
+        return F.linear(x, weight, bias)
+    return _OpenBLASLinear.apply(x, weight, bias)
