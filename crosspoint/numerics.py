@@ -8,6 +8,8 @@ is imported (``crosspoint/__init__.py``), before numpy or torch load, and fixes 
 its AVX2 code path, which every x86-64 CPU since 2013 (Intel Haswell, AMD Zen) runs; and the thread
 count, which decides how torch splits its reductions, to a fixed number instead of "all cores".
 
+It also tells OpenBLAS's idle threads not to spin (speed only).
+
 Environment:
   ``CROSSPOINT_THREADS``  threads for torch, OpenMP and the BLAS libraries (default 2, the
                           reference machine's: the committed record was made with 2);
@@ -45,6 +47,10 @@ AVX2_SETTINGS = {
     "LP_NATIVE_VECTOR_WIDTH": "256",  # Mesa llvmpipe: 8-wide float vectors (AVX2)
 }
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# Speed only, no bits: OpenBLAS's idle threads stop spinning almost at once (2^4 cycles), so that
+# they leave the cores to torch's OpenMP threads between the DGCNN's OpenBLAS products
+# (crosspoint/models/blas.py; spinning, they made a DGCNN forward pass 1.5x slower on 2 cores).
+SPEED_SETTINGS = {"OPENBLAS_THREAD_TIMEOUT": "4"}
 RECORDED_VARS = (*AVX2_SETTINGS, *THREAD_VARS, "CUBLAS_WORKSPACE_CONFIG")
 
 _pinned: dict[str, Any] = {}
@@ -86,6 +92,8 @@ def pin() -> dict[str, Any]:
     n = threads()
     for var in THREAD_VARS:
         os.environ.setdefault(var, str(n))
+    for var, value in SPEED_SETTINGS.items():
+        os.environ.setdefault(var, value)
     if isa == "avx2" and sys.platform.startswith("linux") and cpu_has_avx2():
         for var, value in AVX2_SETTINGS.items():
             os.environ.setdefault(var, value)

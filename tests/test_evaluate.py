@@ -162,6 +162,20 @@ def test_c_selection_does_not_reward_memorising_an_objects_other_scans():
     assert rows[100.0] > 0.95 and grouped[100.0] < 0.75
 
 
+def test_c_selection_is_the_same_on_one_thread_and_on_two(monkeypatch):
+    # the fits run on numerics.threads() threads: scores and choice must not depend on it
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(90, 12))
+    y = (x[:, 0] + 0.8 * rng.normal(size=90) > 0).astype(np.int64) + (x[:, 1] > 0.5)
+    grid = [0.001, 0.01, 0.1, 1.0, 10.0]
+    monkeypatch.setenv("CROSSPOINT_THREADS", "1")
+    one = L.select_c(x, y, grid, 5, seed=0)
+    monkeypatch.setenv("CROSSPOINT_THREADS", "2")
+    two = L.select_c(x, y, grid, 5, seed=0)
+    assert one == two
+    assert len(set(one[1].values())) > 1  # the scores differ between Cs, so order mix-ups would show
+
+
 def test_select_c_prefers_smaller_c_on_ties():
     fs = tiny_features()
     train = fs.split_mask("train")

@@ -21,6 +21,7 @@ from crosspoint.models import (
     point_head,
     use_direct_edgeconv,
 )
+from crosspoint.models import blas
 from crosspoint.models.dgcnn import EdgeConv, _neighbour_sum, _neighbour_sum_blocked, set_edgeconv_form
 from crosspoint.models.knn import knn, knn_brute_force
 
@@ -199,6 +200,39 @@ def test_neighbour_sums_match_loops():
     for fn in (_neighbour_sum, _neighbour_sum_blocked):
         torch.testing.assert_close(fn(flat, x, transpose=False), fwd)
         torch.testing.assert_close(fn(flat, x, transpose=True), bwd)
+
+
+def test_openblas_linear_matches_torch_linear():
+    """The DGCNN's per-point layers (OpenBLAS products on the CPU) equal ``F.linear`` to float32
+    rounding, in value and in every gradient; float64 (and CUDA, bf16) goes to ``F.linear`` itself."""
+    torch.manual_seed(2)
+    x = torch.randn(4, 50, 24, requires_grad=True)
+    w = torch.randn(40, 24, requires_grad=True)
+    b = torch.randn(40, requires_grad=True)
+    assert blas.portable(x, w)
+    y, ref = blas.linear(x, w, b), torch.nn.functional.linear(x, w, b)
+    assert y.shape == ref.shape == (4, 50, 40)
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(y)
+    for got, want in zip(torch.autograd.grad(y, (x, w, b), g), torch.autograd.grad(ref, (x, w, b), g), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert blas.linear(x, w).grad_fn.name().startswith("_OpenBLASLinear")
+    x64, w64 = x.detach().double(), w.detach().double()
+    assert not blas.portable(x64, w64)
+    assert torch.equal(blas.linear(x64, w64), torch.nn.functional.linear(x64, w64))
+
+
+def test_openblas_linear_of_a_sample_does_not_depend_on_its_batch():
+    """Each sample (dimension 0) is one OpenBLAS call of its own: its output bits are the same alone,
+    in any batch and at any position (one call over all rows would move about half of them)."""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(7, 250, 64, generator=gen)
+    w = torch.randn(64, 64, generator=gen)
+    whole = blas.linear(x, w)
+    assert torch.equal(blas.linear(x[2:3], w)[0], whole[2])
+    assert torch.equal(blas.linear(x[1:6], w), whole[1:6])
+    perm = torch.tensor([6, 0, 5, 1, 4, 2, 3])
+    assert torch.equal(blas.linear(x[perm], w), whole[perm])
 
 
 @pytest.mark.parametrize("name", ["dgcnn", "dgcnn_seg"])

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 
 from crosspoint import config, numerics, paths
-from crosspoint.evaluate import INITS, FeatureSet, percent, read_features, rounded, store_skipped
+from crosspoint.evaluate import INITS, FeatureSet, parallel_map, percent, read_features, rounded, store_skipped
 from crosspoint.metrics import Episode, accuracy, compare_over_seeds, eligible_classes, sample_episode
 from crosspoint.store import StageError, read_point_store, write_json
 
@@ -144,7 +144,7 @@ def run_setting(fs: FeatureSet, way: int, shot: int, prm: Params, dataset: str =
     out: dict[str, Any] = {"way": way, "shot": shot, **extra}
     for init in INITS:
         x = fs.features(init)
-        accs = np.array([episode_accuracy(x, fs.labels, ep, prm.c) for ep in episodes])
+        accs = np.array(parallel_map(lambda ep, x=x: episode_accuracy(x, fs.labels, ep, prm.c), episodes))
         out[init] = {
             "mean": percent(accs.mean()), "std": percent(accs.std()), "runs": [percent(a) for a in accs],
         }

@@ -32,6 +32,7 @@ from crosspoint.evaluate import (
     INITS,
     FeatureSet,
     grouped_stratified_folds,
+    parallel_map,
     percent,
     read_features,
     rounded,
@@ -85,14 +86,16 @@ def select_c(
     for val in val_folds:
         if len(np.unique(np.delete(y_train, val))) < 2:
             raise StageError("linear_svm: a cross-validation fold leaves fewer than two classes to fit")
-    scores = {}
-    for c in sorted(grid):
-        right = 0
-        for val in val_folds:
-            fit = np.setdiff1d(all_rows, val)
-            model = fit_svm(x_train[fit], y_train[fit], c, max_iter)
-            right += int((model.predict(x_train[val]) == y_train[val]).sum())
-        scores[float(c)] = right / len(y_train)
+    def right_in_fold(job: tuple[float, np.ndarray]) -> int:
+        c, val = job
+        fit = np.setdiff1d(all_rows, val)
+        model = fit_svm(x_train[fit], y_train[fit], c, max_iter)
+        return int((model.predict(x_train[val]) == y_train[val]).sum())
+
+    grid = sorted(float(c) for c in grid)
+    right = parallel_map(right_in_fold, [(c, val) for c in grid for val in val_folds])
+    per_c = len(val_folds)
+    scores = {c: sum(right[i * per_c:(i + 1) * per_c]) / len(y_train) for i, c in enumerate(grid)}
     best = max(scores, key=lambda c: (scores[c], -c))
     return best, scores
 

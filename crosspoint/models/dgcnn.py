@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crosspoint import exact
+from crosspoint.models.blas import linear
 from crosspoint.models.knn import DEFAULT_MAX_ELEMS, gather_neighbours, knn
 from crosspoint.models.pointnet import LinearBNAct
 
@@ -84,7 +84,8 @@ class _EdgeMaxNorm(torch.autograd.Function):
     where ``deg(p)`` counts how often point p is a neighbour and ``S_i = sum_j a'[idx[i, j]]``. The
     backward pass is batch norm's exact gradient written with the same sums, so the result equals
     (up to rounding) gather -> BN -> LeakyReLU -> max; the only ``k``-sized work is a gather in
-    forward and a scatter in backward, both done in blocks of bounded size.
+    forward (one ``[B*N, C]`` column of neighbours at a time) and a scatter in backward (in blocks of
+    bounded size).
     """
 
     @staticmethod
@@ -129,15 +130,19 @@ class _EdgeMaxNorm(torch.autograd.Function):
         # i.e. at the largest sign * a.
         sign = torch.where(scale >= 0, 1.0, -1.0).to(dt)
         signed = ac * sign
-        ext = torch.empty_like(ac)
-        pick = torch.empty(bn_rows, ch, dtype=torch.long, device=a.device)
-        rows = max(1, min(bn_rows, max_elems // (k * ch)))
-        for r0 in range(0, bn_rows, rows):
-            r1 = min(bn_rows, r0 + rows)
-            gath = signed.index_select(0, flat[r0:r1].reshape(-1)).view(r1 - r0, k, ch)
-            ext[r0:r1], pick[r0:r1] = gath.max(dim=1)
+        # Running max over the k neighbour columns (ties: the first column), one [B*N, C] gather at a
+        # time: faster on the CPU than gathering [B*N, k, C] and reducing its middle dimension. The
+        # winning column is tracked in a small integer type as max(pick, j * (cand > ext)) -- j grows, so
+        # this is "j where cand wins" -- which is 6x faster on the CPU than a masked_fill_ of int64.
+        pick_dtype = torch.uint8 if k <= 255 else torch.long
+        ext = signed.index_select(0, flat[:, 0])
+        pick = torch.zeros(bn_rows, ch, dtype=pick_dtype, device=a.device)
+        for j in range(1, k):
+            cand = signed.index_select(0, flat[:, j])
+            torch.maximum(pick, (cand > ext).to(pick_dtype).mul_(j), out=pick)
+            ext = torch.maximum(ext, cand)
         ext *= sign
-        sel = flat.gather(1, pick)  # [B*N, C] flat index of the chosen neighbour
+        sel = flat.gather(1, pick.long())  # [B*N, C] flat index of the chosen neighbour
         xhat = (ext + cc) / std
         y = g * xhat + beta.detach().to(dt)
         out = torch.where(y > 0, y, y * slope)
@@ -226,7 +231,7 @@ class EdgeConv(nn.Module):
             w = first.linear.weight  # [C', 2C]; columns [:C] act on x_j - x_i, [C:] on x_i
             w_nb = w[:, : self.in_dim]
             w_ctr = w[:, self.in_dim :] - w_nb
-            nb, ctr = F.linear(x, w_nb), F.linear(x, w_ctr)
+            nb, ctr = linear(x, w_nb), linear(x, w_ctr)
             if self.form == "auto" and len(self.layers) == 1:
                 bn = first.bn
                 return _EdgeMaxNorm.apply(nb, ctr, bn.weight, bn.bias, idx, bn, self.slope, self.max_elems)

@@ -12,6 +12,8 @@ from itertools import pairwise
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crosspoint.models.blas import linear
+
 
 class LinearBNAct(nn.Module):
     """Linear (no bias) -> BatchNorm -> LeakyReLU(slope) on the last dimension of ``[..., C]``.
@@ -35,7 +37,7 @@ class LinearBNAct(nn.Module):
         return y.view(shape)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.norm_act(self.linear(x))
+        return self.norm_act(linear(x, self.linear.weight))
 
 
 class PointNet(nn.Module):
