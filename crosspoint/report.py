@@ -175,12 +175,15 @@ def linear_svm_rows(dataset: str, m: dict[str, Any]) -> list[Row]:
         return [Row("linear_svm", dataset, "overall_accuracy", note=f"skipped: {m['skipped']}")]
     rows = []
     paper_ds = _paper_dataset("linear_svm", dataset)
-    for key, label in (("c_paper", "C=paper"), ("c_val", "C=val")):
+    protocols = (("c_paper", "C=paper"), ("c_val", "C=val"), ("c_val_std", "C=val_std"))
+    for key, label in ((k, lab) for k, lab in protocols if k in m["summary"]):  # older files lack c_val_std
         chosen = {init: sorted({f"{s[init][key]['c']:g}" for s in m["per_seed"].values()}, key=float)
                   for init in ("pretrained", "random")}
         c_note = f"C={'/'.join(chosen['pretrained'])} (pretrained), C={'/'.join(chosen['random'])} (random init)"
         if key == "c_val":
             c_note += ", chosen by cross-validation on train"
+        elif key == "c_val_std":
+            c_note += ", chosen by cross-validation on train; features standardised on the rows fit"
         for metric in ("overall_accuracy", "mean_class_accuracy"):
             row = _row("linear_svm", dataset, f"{metric} ({label})", m["summary"][key][metric], note=c_note)
             if metric == "overall_accuracy" and key == "c_paper" and paper_ds is not None:

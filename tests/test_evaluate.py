@@ -78,7 +78,7 @@ def test_linear_svm_stage_separable_vs_noise(workdir: Path):
     m = json.loads(Path(paths.metrics("linear_svm_toy")).read_text())
     assert m["num_train"] == 240 and m["num_test"] == 200 and m["unit"] == "percent"
     assert m["seeds"] == [0, 1] and set(m["per_seed"]) == {"0", "1"} and m["numerics"]["threads"] >= 1
-    for key in ("c_paper", "c_val"):
+    for key in ("c_paper", "c_val", "c_val_std"):
         for one in m["per_seed"].values():
             assert one["pretrained"][key]["overall_accuracy"] > 95
             assert one["pretrained"][key]["mean_class_accuracy"] > 95
@@ -92,6 +92,7 @@ def test_linear_svm_stage_separable_vs_noise(workdir: Path):
     assert first["pretrained"]["c_paper"]["c"] == 0.01
     assert first["pretrained"]["c_val"]["c"] in (0.01, 1.0)
     assert set(first["pretrained"]["c_val"]["cv_accuracy"]) == {"0.01", "1.0"}
+    assert set(first["pretrained"]["c_val_std"]["cv_accuracy"]) == {"0.01", "1.0"}
     with open(paths.plots("confusion_toy.csv"), newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 200 and set(rows[0]) == {"actual", "predicted"}
@@ -114,19 +115,20 @@ def test_c_selection_sees_only_train_rows(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(L, "select_c", spy)
     prm = L.Params(datasets=["toy"], c_grid=[0.001, 0.1, 10.0])
     m1, _ = L.evaluate_features(fs, prm)
-    assert len(seen) == 2  # once per init, each with exactly the train rows
-    np.testing.assert_array_equal(seen[0][0], fs.pretrained[train])
-    np.testing.assert_array_equal(seen[1][0], fs.random[train])
-    np.testing.assert_array_equal(seen[0][1], fs.labels[train])
+    assert len(seen) == 4  # per init, raw and standardised, each with exactly the train rows
+    for i, init in enumerate(("pretrained", "pretrained", "random", "random")):
+        np.testing.assert_array_equal(seen[i][0], fs.features(init)[train])
+        np.testing.assert_array_equal(seen[i][1], fs.labels[train])
 
     # scrambling the test split changes test scores but never the chosen C
     scrambled = tiny_features()
     test = scrambled.split_mask("test")
     scrambled.pretrained[test] = np.random.default_rng(9).normal(size=(test.sum(), 16))
     m2, _ = L.evaluate_features(scrambled, prm)
-    assert m1["pretrained"]["c_val"]["c"] == m2["pretrained"]["c_val"]["c"]
-    assert m1["pretrained"]["c_val"]["cv_accuracy"] == m2["pretrained"]["c_val"]["cv_accuracy"]
-    assert m2["pretrained"]["c_val"]["overall_accuracy"] < 40
+    for proto in ("c_val", "c_val_std"):
+        assert m1["pretrained"][proto]["c"] == m2["pretrained"][proto]["c"]
+        assert m1["pretrained"][proto]["cv_accuracy"] == m2["pretrained"][proto]["cv_accuracy"]
+        assert m2["pretrained"][proto]["overall_accuracy"] < 40
 
 
 def test_cross_validation_folds_keep_the_scans_of_an_object_together():
@@ -174,6 +176,27 @@ def test_c_selection_is_the_same_on_one_thread_and_on_two(monkeypatch):
     two = L.select_c(x, y, grid, 5, seed=0)
     assert one == two
     assert len(set(one[1].values())) > 1  # the scores differ between Cs, so order mix-ups would show
+
+
+def test_standardised_protocol_does_not_see_the_scale_of_a_dimension():
+    # one informative dimension among noise, shrunk 1000x: the raw SVM at C=1 can no longer use it, the
+    # standardised one (scaled by the fitting rows' std, in every fold and in the final fit) is unaffected
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(160, 8))
+    y = (x[:, 0] > 0).astype(np.int64)
+    shrunk = x.copy()
+    shrunk[:, 0] *= 1e-3
+    fit, test = np.arange(100), np.arange(100, 160)
+
+    def both(z):
+        best, scores = L.select_c(z[fit], y[fit], [0.01, 1.0], 4, seed=0, standardize=True)
+        metrics, _ = L.evaluate_at(z[fit], y[fit], z[test], y[test], best, standardize=True)
+        raw, _ = L.evaluate_at(z[fit], y[fit], z[test], y[test], 1.0)
+        return scores, metrics["overall_accuracy"], raw["overall_accuracy"]
+
+    (s1, std1, raw1), (s2, std2, raw2) = both(x), both(shrunk)
+    assert s1 == pytest.approx(s2) and std1 == pytest.approx(std2) and std1 > 90
+    assert raw1 > 90 and raw2 < 70  # the raw protocol lost the shrunk dimension
 
 
 def test_select_c_prefers_smaller_c_on_ties():

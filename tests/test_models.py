@@ -15,13 +15,13 @@ from crosspoint.models import (
     POINT_MODELS,
     SEG_HEAD_PREFIXES,
     PartSegModel,
+    blas,
     build_image_encoder,
     build_point_encoder,
     image_head,
     point_head,
     use_direct_edgeconv,
 )
-from crosspoint.models import blas
 from crosspoint.models.dgcnn import EdgeConv, _neighbour_sum, _neighbour_sum_blocked, set_edgeconv_form
 from crosspoint.models.knn import knn, knn_brute_force
 

@@ -20,8 +20,10 @@ def svm_seed(pre: float, rnd: float) -> dict:
         return {"c": c, "overall_accuracy": oa, "mean_class_accuracy": oa - 2.0}
 
     return {
-        "pretrained": {"c_paper": at(0.01, pre), "c_val": {**at(0.1, pre + 1), "val_accuracy": {"0.1": 90.0}}},
-        "random": {"c_paper": at(0.01, rnd), "c_val": {**at(1.0, rnd + 3), "val_accuracy": {"1.0": 40.0}}},
+        "pretrained": {"c_paper": at(0.01, pre), "c_val": {**at(0.1, pre + 1), "cv_accuracy": {"0.1": 90.0}},
+                       "c_val_std": {**at(0.01, pre + 2), "cv_accuracy": {"0.01": 91.0}}},
+        "random": {"c_paper": at(0.01, rnd), "c_val": {**at(1.0, rnd + 3), "cv_accuracy": {"1.0": 40.0}},
+                   "c_val_std": {**at(1.0, rnd + 4), "cv_accuracy": {"1.0": 45.0}}},
     }
 
 
@@ -73,13 +75,24 @@ def by_key(rows: list[dict]) -> dict[tuple[str, str, str], dict]:
     return {(r["evaluation"], r["dataset"], r["metric"]): r for r in rows}
 
 
+def test_svm_files_without_the_standardised_protocol_still_report(results: Path):
+    m = svm_metrics(85.0, 40.0)
+    for seed in m["per_seed"].values():
+        for init in seed.values():
+            del init["c_val_std"]
+    del m["summary"]["c_val_std"]
+    rows = R.linear_svm_rows("synth", m)
+    assert [r.metric for r in rows] == [f"{measure} (C={proto})" for proto in ("paper", "val")
+                                        for measure in ("overall_accuracy", "mean_class_accuracy")]
+
+
 def test_summary_tables(results: Path):
     rows = R.build_rows(PLAN)
     R.write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
     with open(paths.tables("summary.csv"), newline="") as fh:
         table = list(csv.DictReader(fh))
     assert list(table[0]) == R.COLUMNS
-    assert len(table) == 4 + 4 + 1 + 2 + 2  # svm synth, svm modelnet40, capod skipped, fewshot, partseg
+    assert len(table) == 6 + 6 + 1 + 2 + 2  # svm synth, svm modelnet40 (3 protocols x 2), capod skipped, fewshot, partseg
     t = by_key(table)
 
     syn = t[("linear_svm", "synth", "overall_accuracy (C=paper)")]
@@ -147,7 +160,7 @@ def test_report_stage_with_figures(results: Path):
     params = {"linear_svm": {"datasets": ["synth", "capod"]}, "fewshot": {"datasets": ["synth"], "settings": [[5, 10], [10, 10]]},
               "partseg": {}, "pretrain": {"seeds": [0, 1]}}
     rows = R.run(R.Params(tsne_dataset="synth", tsne_max_points=40, perplexity=5.0), R.plan_from_params(params))
-    assert len(rows) == 4 + 1 + 2 + 2
+    assert len(rows) == 6 + 1 + 2 + 2
     for name in ("tsne_synth.png", "confusion_synth.png"):
         assert Path(paths.figures(name)).stat().st_size > 5000
     assert json.loads(Path(paths.metrics("fewshot_synth")).read_text()) == FEWSHOT  # inputs untouched
@@ -161,6 +174,7 @@ def test_report_stage_with_figures(results: Path):
         assert entry["pre"] == r.pretrained and entry["rand"] == r.random_init and entry["gain"] == r.gain
         assert entry["sig"] == {"better": 1, "worse": -1}.get(r.significant, 0)
     assert head["svm"]["synth"]["oa_val"]["pre_sd"] == pytest.approx(1.41, abs=0.01)
+    assert (head["svm"]["synth"]["oa_val_std"]["pre"], head["svm"]["synth"]["oa_val_std"]["rand"]) == (87.0, 44.0)
     # training curves: placeholders without DVCLive files, real figures with them
     for name in ("pretrain_curves.png", "partseg_curves.png"):
         assert Path(paths.figures(name)).stat().st_size > 1000

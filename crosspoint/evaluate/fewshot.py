@@ -35,7 +35,15 @@ from typing import Any, Literal
 import numpy as np
 
 from crosspoint import config, numerics, paths
-from crosspoint.evaluate import INITS, FeatureSet, parallel_map, percent, read_features, rounded, store_skipped
+from crosspoint.evaluate import (
+    INITS,
+    FeatureSet,
+    parallel_map,
+    percent,
+    read_features,
+    rounded,
+    store_skipped,
+)
 from crosspoint.metrics import Episode, accuracy, compare_over_seeds, eligible_classes, sample_episode
 from crosspoint.store import StageError, read_point_store, write_json
 

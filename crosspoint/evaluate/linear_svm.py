@@ -1,9 +1,13 @@
 """``crosspoint linear-svm``: linear SVM classification on frozen features.
 
 For the pretrained and the random-init features of a dataset, an ``SVC(kernel="linear")`` is fit
-on the train split and scored on the test split twice: at the paper's C (0.01), and at a C chosen
-from ``c_grid`` by ``c_folds``-fold cross-validation on train (folds stratified by class, seeded),
-then refit on all of train. The selection function only ever receives train rows; test is touched
+on the train split and scored on the test split by three protocols: ``c_paper``, the paper's C (0.01)
+on the raw features; ``c_val``, a C chosen from ``c_grid`` by ``c_folds``-fold cross-validation on
+train (folds stratified by class, seeded), then refit on all of train; and ``c_val_std``, the same on
+features standardised per dimension (mean and std of the rows being fit: each fold's fitting rows in
+the cross-validation, all of train for the final model), as the few-shot stage does. The raw global
+feature mixes max- and average-pooled halves whose scales differ by orders of magnitude, which one C
+cannot weigh for both encoders alike. The selection function only ever receives train rows; test is touched
 once per final model. The scans of one object (``capod_scan``: ``m1#0`` ... ``m1#3``) share a fold.
 Cross-validation scores every train object once: a single 20 % split of CAPOD's 90 train meshes
 held 15 objects, on which every C could tie.
@@ -70,13 +74,27 @@ def fit_svm(x: np.ndarray, y: np.ndarray, c: float, max_iter: int = -1):
     return SVC(kernel="linear", C=c, max_iter=max_iter).fit(x, y)
 
 
+def fit_predict(x_fit: np.ndarray, y_fit: np.ndarray, x_pred: np.ndarray, c: float, max_iter: int = -1,
+                standardize: bool = False) -> np.ndarray:
+    """Fit a linear SVC on ``x_fit`` and predict ``x_pred``; with ``standardize``, both are first scaled
+    by the per-dimension mean and std of ``x_fit`` (scikit-learn's ``StandardScaler``)."""
+    if standardize:
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(x_fit)
+        x_fit, x_pred = scaler.transform(x_fit), scaler.transform(x_pred)
+    return fit_svm(x_fit, y_fit, c, max_iter).predict(x_pred)
+
+
 def select_c(
     x_train: np.ndarray, y_train: np.ndarray, grid: list[float], folds: int, seed: int,
-    max_iter: int = -1, groups: list[str] | None = None,
+    max_iter: int = -1, groups: list[str] | None = None, standardize: bool = False,
 ) -> tuple[float, dict[float, float]]:
     """Choose C from ``grid`` by cross-validated accuracy on the TRAIN rows given: the share of rows
     predicted right when each fold is predicted by a model fit on the others. Rows of one group
     (``groups``: the scanned object of each row) share a fold.
+
+    With ``standardize``, each fold's model sees features scaled by its own fitting rows' statistics.
 
     Returns (best C, {C: cross-validated accuracy}); ties go to the smaller C (stronger regularisation)."""
     if groups is None:
@@ -89,8 +107,8 @@ def select_c(
     def right_in_fold(job: tuple[float, np.ndarray]) -> int:
         c, val = job
         fit = np.setdiff1d(all_rows, val)
-        model = fit_svm(x_train[fit], y_train[fit], c, max_iter)
-        return int((model.predict(x_train[val]) == y_train[val]).sum())
+        pred = fit_predict(x_train[fit], y_train[fit], x_train[val], c, max_iter, standardize)
+        return int((pred == y_train[val]).sum())
 
     grid = sorted(float(c) for c in grid)
     right = parallel_map(right_in_fold, [(c, val) for c in grid for val in val_folds])
@@ -101,10 +119,11 @@ def select_c(
 
 
 def evaluate_at(
-    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, c: float, max_iter: int = -1
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, c: float, max_iter: int = -1,
+    standardize: bool = False,
 ) -> tuple[dict[str, float], np.ndarray]:
     """Fit on all of train at C, score on test; returns (metrics in percent, test predictions)."""
-    pred = fit_svm(x_train, y_train, c, max_iter).predict(x_test)
+    pred = fit_predict(x_train, y_train, x_test, c, max_iter, standardize)
     return {
         "c": float(c),
         "overall_accuracy": percent(accuracy(y_test, pred)),
@@ -113,8 +132,8 @@ def evaluate_at(
 
 
 def evaluate_features(fs: FeatureSet, prm: Params, name: str = "") -> tuple[dict[str, Any], np.ndarray]:
-    """Metrics of both inits at the paper's C and at the validation-chosen C; also returns the
-    pretrained test predictions at the paper's C (for the confusion plot)."""
+    """Metrics of both inits by each protocol (:data:`PROTOCOLS`); also returns the pretrained test
+    predictions at the paper's C (for the confusion plot)."""
     train, test = fs.split_mask("train"), fs.split_mask("test")
     if train.sum() == 0 or test.sum() == 0:
         raise StageError(f"linear_svm: need train and test objects, got {train.sum()} and {test.sum()}")
@@ -134,13 +153,18 @@ def evaluate_features(fs: FeatureSet, prm: Params, name: str = "") -> tuple[dict
         paper, pred = evaluate_at(x_train, y_train, x_test, y_test, prm.c_paper, prm.max_iter)
         if init == "pretrained":
             confusion_pred = pred
-        best_c, val_scores = select_c(x_train, y_train, prm.c_grid, prm.c_folds, prm.seed, prm.max_iter, groups)
-        chosen, _ = evaluate_at(x_train, y_train, x_test, y_test, best_c, prm.max_iter)
-        chosen["cv_accuracy"] = {str(c): percent(a) for c, a in val_scores.items()}
-        out[init] = {"c_paper": paper, "c_val": chosen}
+        out[init] = {"c_paper": paper}
+        for proto, standardize in (("c_val", False), ("c_val_std", True)):
+            best_c, val_scores = select_c(x_train, y_train, prm.c_grid, prm.c_folds, prm.seed, prm.max_iter,
+                                          groups, standardize)
+            chosen, _ = evaluate_at(x_train, y_train, x_test, y_test, best_c, prm.max_iter, standardize)
+            chosen["cv_accuracy"] = {str(c): percent(a) for c, a in val_scores.items()}
+            out[init][proto] = chosen
         log.info(
-            "linear_svm %s %s: OA %.2f at C=%g (paper), %.2f at C=%g (val-chosen)",
-            name, init, paper["overall_accuracy"], prm.c_paper, chosen["overall_accuracy"], best_c,
+            "linear_svm %s %s: OA %.2f at C=%g (paper), %.2f at C=%g (cross-validated), %.2f at C=%g "
+            "(cross-validated, standardised)", name, init, paper["overall_accuracy"], prm.c_paper,
+            out[init]["c_val"]["overall_accuracy"], out[init]["c_val"]["c"],
+            out[init]["c_val_std"]["overall_accuracy"], out[init]["c_val_std"]["c"],
         )
     return out, confusion_pred
 
@@ -152,7 +176,7 @@ def write_confusion_csv(dest: str, actual: list[str], predicted: list[str]) -> N
         writer.writerows(zip(actual, predicted, strict=True))
 
 
-PROTOCOLS = ("c_paper", "c_val")
+PROTOCOLS = ("c_paper", "c_val", "c_val_std")
 MEASURES = ("overall_accuracy", "mean_class_accuracy")
 
 
