@@ -8,7 +8,7 @@ features standardised per dimension (mean and std of the rows being fit: each fo
 the cross-validation, all of train for the final model), as the few-shot stage does. One C scales
 every dimension alike, but the raw dimensions' spreads differ: on the default's synthetic scans the
 per-dimension std runs over a factor of about 11 (5th to 95th percentile, either encoder), the
-max-pooled half's about 3x the average-pooled half's, and the random encoder's about 35x smaller
+max-pooled half's about 3x the average-pooled half's, and the random encoder's 25-35x smaller
 than the pretrained one's throughout. The selection function only ever receives train rows; test is touched
 once per final model. The scans of one object (``capod_scan``: ``m1#0`` ... ``m1#3``) share a fold.
 Cross-validation scores every train object once: a single 20 % split of CAPOD's 90 train meshes
