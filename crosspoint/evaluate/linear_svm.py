@@ -106,6 +106,7 @@ def select_c(
     for val in val_folds:
         if len(np.unique(np.delete(y_train, val))) < 2:
             raise StageError("linear_svm: a cross-validation fold leaves fewer than two classes to fit")
+
     def right_in_fold(job: tuple[float, np.ndarray]) -> int:
         c, val = job
         fit = np.setdiff1d(all_rows, val)
