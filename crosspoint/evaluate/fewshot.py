@@ -38,6 +38,7 @@ from crosspoint import config, numerics, paths
 from crosspoint.evaluate import (
     INITS,
     FeatureSet,
+    linear_svc_predict,
     parallel_map,
     percent,
     read_features,
@@ -103,12 +104,8 @@ def pools(fs: FeatureSet, query_split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def episode_accuracy(x: np.ndarray, labels: np.ndarray, episode: Episode, c: float) -> float:
     """Accuracy of one episode: scaler fit on support, linear SVC on support, scored on queries."""
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
-
-    scaler = StandardScaler().fit(x[episode.support])
-    model = SVC(kernel="linear", C=c).fit(scaler.transform(x[episode.support]), labels[episode.support])
-    return accuracy(labels[episode.query], model.predict(scaler.transform(x[episode.query])))
+    pred = linear_svc_predict(x[episode.support], labels[episode.support], x[episode.query], c, standardize=True)
+    return accuracy(labels[episode.query], pred)
 
 
 def left_out_classes(fs: FeatureSet, support_pool: np.ndarray, query_pool: np.ndarray, ok: np.ndarray,

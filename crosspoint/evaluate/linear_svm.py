@@ -38,6 +38,7 @@ from crosspoint.evaluate import (
     INITS,
     FeatureSet,
     grouped_stratified_folds,
+    linear_svc_predict,
     parallel_map,
     percent,
     read_features,
@@ -70,24 +71,6 @@ class Params:
         return problems
 
 
-def fit_svm(x: np.ndarray, y: np.ndarray, c: float, max_iter: int = -1):
-    from sklearn.svm import SVC
-
-    return SVC(kernel="linear", C=c, max_iter=max_iter).fit(x, y)
-
-
-def fit_predict(x_fit: np.ndarray, y_fit: np.ndarray, x_pred: np.ndarray, c: float, max_iter: int = -1,
-                standardize: bool = False) -> np.ndarray:
-    """Fit a linear SVC on ``x_fit`` and predict ``x_pred``; with ``standardize``, both are first scaled
-    by the per-dimension mean and std of ``x_fit`` (scikit-learn's ``StandardScaler``)."""
-    if standardize:
-        from sklearn.preprocessing import StandardScaler
-
-        scaler = StandardScaler().fit(x_fit)
-        x_fit, x_pred = scaler.transform(x_fit), scaler.transform(x_pred)
-    return fit_svm(x_fit, y_fit, c, max_iter).predict(x_pred)
-
-
 def select_c(
     x_train: np.ndarray, y_train: np.ndarray, grid: list[float], folds: int, seed: int,
     max_iter: int = -1, groups: list[str] | None = None, standardize: bool = False,
@@ -110,7 +93,7 @@ def select_c(
     def right_in_fold(job: tuple[float, np.ndarray]) -> int:
         c, val = job
         fit = np.setdiff1d(all_rows, val)
-        pred = fit_predict(x_train[fit], y_train[fit], x_train[val], c, max_iter, standardize)
+        pred = linear_svc_predict(x_train[fit], y_train[fit], x_train[val], c, max_iter, standardize)
         return int((pred == y_train[val]).sum())
 
     grid = sorted(float(c) for c in grid)
@@ -126,7 +109,7 @@ def evaluate_at(
     standardize: bool = False,
 ) -> tuple[dict[str, float], np.ndarray]:
     """Fit on all of train at C, score on test; returns (metrics in percent, test predictions)."""
-    pred = fit_predict(x_train, y_train, x_test, c, max_iter, standardize)
+    pred = linear_svc_predict(x_train, y_train, x_test, c, max_iter, standardize)
     return {
         "c": float(c),
         "overall_accuracy": percent(accuracy(y_test, pred)),
