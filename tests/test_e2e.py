@@ -1,7 +1,8 @@
-"""End to end on the `tiny` preset, in a temporary copy of the repository:
-``dvc repro`` then a no-op ``dvc repro``; ``snakemake`` producing the same files; ``dvc exp run -S``
-changing a param and ``dvc metrics diff`` / ``dvc params diff`` / ``dvc exp show`` showing it.
-These are the slowest tests (a few minutes together)."""
+"""End to end on the `tiny` preset, in temporary copies of the repository:
+``dvc repro`` then a no-op ``dvc repro``; part of the DAG through a one-node SLURM cluster, completed by a
+local ``snakemake``, producing the same files; ``dvc exp run -S`` changing a param and ``dvc metrics diff`` /
+``dvc params diff`` / ``dvc exp show`` showing it; the ablation grid on both engines; a new dataset.
+The slowest module of the suite (about 12 minutes alone on 2 cores)."""
 
 from __future__ import annotations
 
