@@ -14,10 +14,10 @@ CAPOD = Path(os.environ.get("CROSSPOINT_CAPOD", REPO.parent / "shared" / "data" 
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
-# The longest modules first (alone on 2 cores, test_e2e.py: about 12 min of pipeline runs; test_paper_run.py:
-# 5 min; test_numerics.py: 2.5 min), in collection order, so that under pytest-xdist's `--dist loadscope
-# --no-loadscope-reorder` (scripts/test.sh: two workers, whole modules) they start at once on separate
-# workers and the short modules fill in beside them.
+# The longest modules first (in the suite, the two workers sharing 2 cores: test_e2e.py about 14 min of
+# pipeline runs, test_paper_run.py 8 min, test_numerics.py 3.5 min), in collection order, so that under
+# pytest-xdist's `--dist loadscope --no-loadscope-reorder` (scripts/test.sh: two workers, whole modules) they
+# start at once on separate workers and the short modules fill in beside them.
 SLOWEST_MODULES = ("test_e2e.py", "test_paper_run.py", "test_numerics.py")
 
 

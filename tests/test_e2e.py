@@ -2,7 +2,7 @@
 ``dvc repro`` then a no-op ``dvc repro``; part of the DAG through a one-node SLURM cluster, completed by a
 local ``snakemake``, producing the same files; ``dvc exp run -S`` changing a param and ``dvc metrics diff`` /
 ``dvc params diff`` / ``dvc exp show`` showing it; the ablation grid on both engines; a new dataset.
-The slowest module of the suite (about 12 minutes alone on 2 cores)."""
+The slowest module of the suite (about 14 minutes beside the other worker on 2 cores)."""
 
 from __future__ import annotations
 
