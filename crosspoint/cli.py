@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Sequence
 
 from crosspoint.config import ParamsError
-from crosspoint.store import StageError, setup_logging
+from crosspoint.store import StageError, setup_logging, sweep_workspace_temporaries
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser([command] if command else []).parse_args(argv)
     module = importlib.import_module(args._module)
     setup_logging(args.verbose)
+    sweep_workspace_temporaries()  # what a killed earlier stage left, whether or not this one writes
     try:
         module.main(args)
     except (ParamsError, StageError) as err:

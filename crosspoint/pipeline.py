@@ -82,7 +82,8 @@ DATA_MODULE_DEPS = {
     "merge_points": ["crosspoint/merge_points.py", "crosspoint/sample.py", "crosspoint/shards.py"],
     "scan": ["crosspoint/scan.py", "crosspoint/rendering.py"],
 }
-TRAIN_DEPS = ["crosspoint/models", "crosspoint/losses.py", "crosspoint/augment.py", "crosspoint/training.py"]
+TRAIN_DEPS = ["crosspoint/models", "crosspoint/losses.py", "crosspoint/augment.py", "crosspoint/training.py",
+              "crosspoint/live_log.py"]
 EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/metrics.py"]
 # The pretrain keys both variants read (the rest of the section is per variant: pretrain.cls, pretrain.seg).
 # tests/test_pipeline.py checks this against crosspoint.pretrain.Params.

@@ -59,7 +59,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from crosspoint import config, numerics, paths, training
+from crosspoint import config, live_log, numerics, paths, training
 from crosspoint.augment import ImageAugment, PointAugment, augment_images, augment_points
 from crosspoint.losses import crosspoint_loss, nt_xent
 from crosspoint.models import build_image_encoder, build_point_encoder, image_head, point_head
@@ -473,23 +473,6 @@ def _make_loader(data: PretrainData, batch: int, prm: Params, info: training.Dis
     return loader, sampler
 
 
-def _write_live(live_dir: str | Path, history: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    """(Re)write the DVCLive directory from the whole history (so a resumed run's plots are whole)."""
-    from dvclive import Live
-
-    with Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False) as live:
-        for row in history:
-            live.step = int(row["epoch"])
-            for key, value in row.items():
-                if key != "epoch" and value is not None and not (isinstance(value, float) and math.isnan(value)):
-                    live.log_metric(key, value)
-            live.make_summary()
-        for key, value in summary.items():  # "a/b" -> nested, as DVCLive writes its metrics
-            group, _, name = key.rpartition("/")
-            (live.summary.setdefault(group, {}) if group else live.summary)[name] = value
-        live.make_summary()
-
-
 def _checkpoint(model: CrossPointModel, model_cfg: dict[str, Any], epoch: int, val_acc: float,
                 prm: Params, variant: str, seed: int) -> dict[str, Any]:
     m = training.unwrap(model)
@@ -589,7 +572,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
                     variant, v.batch_size, n_per_rank, batch)
 
     model.to(device)
-    optimizer = training.PortableAdam(model.parameters(), lr=prm.lr, weight_decay=prm.weight_decay)
+    optimizer = training.make_adam(model.parameters(), device, lr=prm.lr, weight_decay=prm.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=v.epochs, eta_min=0.0)
     aug_gen = torch.Generator(device=device)
     aug_gen.manual_seed(seed * 1009 + 17 + info.rank)
@@ -626,7 +609,10 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
              prm.precision, numerics.record()["isa"], numerics.threads())
 
     if start == 0:
-        acc0 = validation_accuracy(core.point_encoder, data, prm, device) if info.is_main else float("nan")
+        acc0 = float("nan")
+        if info.is_main:
+            with training.global_rng_untouched():
+                acc0 = validation_accuracy(core.point_encoder, data, prm, device)
         history = [{"epoch": 0, "val/accuracy": acc0}]
         log.info("pretrain %s: random-init encoder validation accuracy %.4f", variant, acc0)
     random_init_acc = history[0]["val/accuracy"]
@@ -638,7 +624,9 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
         sampler.set_epoch(epoch)
         model.train()
         lr = optimizer.param_groups[0]["lr"]
-        sums = {"loss": 0.0, "imid": 0.0, "cmid": 0.0}
+        # (loss, imid, cmid) summed on the training device in float64 (the same bits as Python floats), read
+        # once per epoch: no host sync per step on CUDA
+        sums = torch.zeros(3, dtype=torch.float64, device=device)
         steps = 0
         seen = 0
         t0 = time.perf_counter()
@@ -650,21 +638,21 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
             total, imid, cmid = train_step(model, optimizer, clouds, images, prm, v.image_size, aug_gen)
             steps += 1
             seen += clouds.shape[0]
-            sums["loss"] += float(total.detach())
-            sums["imid"] += float(imid.detach())
-            sums["cmid"] += float(cmid.detach())
-            bar.set_postfix(loss=f"{sums['loss'] / steps:.4f}")
+            sums += torch.stack([total, imid, cmid]).to(torch.float64)
+            if device.type == "cpu" or steps % 50 == 0:  # a postfix reads the device: not every step on CUDA
+                bar.set_postfix(loss=f"{float(sums[0]) / steps:.4f}")
         training.synchronize(device)
         elapsed = time.perf_counter() - t0
         scheduler.step()  # after the optimiser, once per epoch
         row: dict[str, Any] = {"epoch": epoch}
-        for key, total_value in sums.items():
+        for key, total_value in zip(("loss", "imid", "cmid"), sums.tolist(), strict=True):
             row[f"train/{key}"] = training.all_reduce_mean(total_value / max(steps, 1), device)
         row["train/lr"] = lr
         rate = seen * info.world_size / max(elapsed, 1e-9)  # logged only: wall-clock stays out of the record
         val_acc = float("nan")
         if info.is_main and (epoch % prm.val_every == 0 or epoch == v.epochs):
-            val_acc = validation_accuracy(core.point_encoder, data, prm, device)
+            with training.global_rng_untouched():
+                val_acc = validation_accuracy(core.point_encoder, data, prm, device)
         row["val/accuracy"] = val_acc
         history.append(row)
         improved = not math.isnan(val_acc) and val_acc > best["val_accuracy"]
@@ -686,7 +674,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
                 "signature": sig,
             }
             training.save_checkpoint(last_path, state)
-            _write_live(live_dir, history, _summary(history, best, random_init_acc, seed, prm.precision))
+            live_log.write_live(live_dir, history, _summary(history, best, random_init_acc, seed, prm.precision))
         training.barrier()
         log.info("pretrain %s: epoch %d/%d loss %.4f (imid %.4f, cmid %.4f) lr %.2e, %.1f objects/s, "
                  "val accuracy %s", variant, epoch, v.epochs, row["train/loss"], row["train/imid"],
@@ -696,7 +684,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
 
     summary = _summary(history, best, random_init_acc, seed, prm.precision)
     if info.is_main:
-        _write_live(live_dir, history, summary)
+        live_log.write_live(live_dir, history, summary)
     last_epoch = history[-1]["epoch"]
     if last_epoch < v.epochs:
         log.info("pretrain %s: stopped after epoch %d of %d; run again to resume", variant, last_epoch, v.epochs)

@@ -1,7 +1,13 @@
 """File formats shared by the stages, and the helpers that write them safely.
 
-Every output is written to a temporary name beside its destination and renamed into place only
-when complete, so an interrupted stage never leaves a file that looks finished.
+Every output is written to a temporary file and renamed into place only when complete, so an
+interrupted stage never leaves a file that looks finished. Outputs under the working directory (the
+repository root, where DVC and Snakemake run every stage) get their temporary in its
+``.crosspoint-tmp/`` folder, outside every declared output and dependency: a killed writer's leftover
+is invisible to both engines (``data/render`` is a directory dependency: a temporary beside a shard made
+``merge_views`` look changed) and is removed by the next ``crosspoint`` process on this host, whatever
+stage it runs. Other outputs, and outputs on another filesystem than that folder, get theirs beside
+the destination (``.<name>.XXXXXXXX.tmp``), removed by the next write of the same destination.
 
 HDF5 layouts (all string datasets are UTF-8 variable-length; ``split`` values are "train"/"test"):
 
@@ -42,6 +48,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -70,17 +77,45 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
+#: The workspace's folder for temporaries (relative to the working directory; git- and dvc-ignored).
+TMP_DIR = ".crosspoint-tmp"
+_OWNER_SEP = "~"  # temporaries in TMP_DIR are named host~pid~<destination name>~XXXXXXXX.tmp
+
+
+def _workspace_tmp_dir(dest: Path) -> Path | None:
+    """TMP_DIR when ``dest`` lies under the working directory on the same filesystem, else None."""
+    try:
+        cwd = Path.cwd().resolve()
+        parent = dest.parent.resolve()
+        if not parent.is_relative_to(cwd) or parent == cwd / TMP_DIR:
+            return None
+        root = cwd / TMP_DIR
+        root.mkdir(exist_ok=True)
+        return root if root.stat().st_dev == parent.stat().st_dev else None
+    except OSError:
+        return None
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``dest``; rename it onto ``dest`` only if the block succeeds.
+    """Yield a temporary path for ``dest``; rename it onto ``dest`` only if the block succeeds.
 
-    The temporary is ``.<name>.<8 random characters>.tmp``; ones a killed earlier run left beside
-    ``dest`` are removed first (see :func:`remove_stale_temporaries`).
+    The temporary lives in the workspace's ``TMP_DIR`` (see the module docstring) or, for a destination
+    outside the working directory or on another filesystem, beside ``dest`` as ``.<name>.XXXXXXXX.tmp``.
+    Leftovers of killed runs are removed first: in ``TMP_DIR`` those of dead processes of this host
+    (:func:`sweep_workspace_temporaries`, once per process), beside ``dest`` those older than this process
+    (:func:`remove_stale_temporaries`).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    tmp_dir = _workspace_tmp_dir(dest)
+    if tmp_dir is not None:
+        _sweep_once(tmp_dir)
+        owner = _OWNER_SEP.join([socket.gethostname(), str(os.getpid()), dest.name.replace(_OWNER_SEP, "_")])
+        fd, tmp = tempfile.mkstemp(prefix=owner + _OWNER_SEP, suffix=".tmp", dir=tmp_dir)
+    else:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -90,6 +125,55 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+_swept: set[Path] = set()
+
+
+def _sweep_once(tmp_dir: Path) -> None:
+    if tmp_dir not in _swept:
+        _swept.add(tmp_dir)
+        sweep_workspace_temporaries(tmp_dir)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_workspace_temporaries(tmp_dir: str | Path | None = None) -> list[Path]:
+    """Remove the temporaries in the workspace's ``TMP_DIR`` whose writer, a process of this host, has
+    ended (killed mid-write); log each one and return the paths removed. A live writer's, another
+    host's (a cluster node sharing the filesystem) and names not made by :func:`atomic_path` are kept.
+    The CLI calls this at start-up, so any stage cleans up after an earlier killed one."""
+    tmp_dir = Path(TMP_DIR) if tmp_dir is None else Path(tmp_dir)
+    host = socket.gethostname()
+    removed = []
+    try:
+        entries = list(os.scandir(tmp_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        parts = entry.name.split(_OWNER_SEP)
+        if len(parts) != 4 or parts[0] != host or not parts[1].isdigit() or not entry.name.endswith(".tmp"):
+            continue
+        if int(parts[1]) == os.getpid() or _alive(int(parts[1])):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:  # removed meanwhile by someone else
+            continue
+        log.info("removed %s, a temporary file left by an interrupted earlier run (process %s)", entry.path, parts[1])
+        removed.append(Path(entry.path))
+    return removed
 
 
 def remove_stale_temporaries(dest: str | Path, suffix: str = ".tmp") -> list[Path]:

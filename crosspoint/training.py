@@ -73,6 +73,15 @@ class PortableAdam(torch.optim.Adam):
         return loss
 
 
+def make_adam(params, device: torch.device, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
+    """The training stages' Adam: :class:`PortableAdam` on the CPU (the record's path: the same weights on
+    every CPU), torch's fused Adam on CUDA (one kernel for all parameters instead of a few per tensor;
+    CUDA's sqrt is already correctly rounded). Both keep torch Adam's state, so checkpoints load either way."""
+    if device.type == "cuda":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    return PortableAdam(params, lr=lr, weight_decay=weight_decay)
+
+
 # ---------------------------------------------------------------------------------------------
 # Seeding and RNG state
 
@@ -82,6 +91,23 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def global_rng_untouched() -> Iterator[None]:
+    """Run a block (validation, logging) without changing Python's and NumPy's global generators.
+
+    Library code may draw from them, some of it only once per process (importing scikit-learn draws
+    from Python's): a resumed run first runs it at another epoch than the uninterrupted run did, and
+    the generator states in its checkpoints would differ. Training draws from its own seeded
+    generators; the global ones are checkpointed for third-party code, and must advance the same way
+    in both runs."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
 
 
 def worker_init_fn(worker_id: int) -> None:
@@ -259,7 +285,23 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     Saved through a file object: given a path, torch names the records inside the zip after the
     file, and the temporary name is random, so the same state would not give the same bytes."""
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        torch.save(state, fh)
+        torch.save(canonical(state), fh)
+
+
+def canonical(obj: Any) -> Any:
+    """``obj`` with its containers rebuilt and its strings interned, so that its pickle depends on its
+    content only. Pickle writes an object seen before as a reference to it, so two equal states differ
+    in bytes when one shares a string between places and the other holds copies: a resumed run's
+    history, read back from its checkpoint, holds other string objects than the one built in memory."""
+    if isinstance(obj, dict):
+        return {canonical(k): canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [canonical(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(canonical(v) for v in obj)
+    if type(obj) is str:
+        return sys.intern(obj)
+    return obj
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:

@@ -335,3 +335,13 @@ def test_no_nan_under_bf16_autocast():
     for m in (enc, ph, ih):
         for name, p in m.named_parameters():
             assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_sort_based_counts_equal_bincount():
+    """The CUDA path's counts (sort + binary search, no host sync) equal ``bincount``'s, zeros included."""
+    from crosspoint.models.dgcnn import _counts_by_sort
+
+    gen = torch.Generator().manual_seed(0)
+    for n, size in ((1, 5), (7, 0), (50, 400), (1000, 20 * 1000)):
+        index = torch.randint(0, n, (size,), generator=gen)
+        assert torch.equal(_counts_by_sort(index, n), torch.bincount(index, minlength=n))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 from crosspoint import store
 from crosspoint.store import atomic_path, remove_stale_temporaries, write_text
@@ -57,3 +58,52 @@ def test_a_failed_write_leaves_neither_temporary_nor_destination(tmp_path):
     except RuntimeError:
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_under_the_workspace_use_its_temporaries_folder(tmp_path, monkeypatch):
+    """A temporary of an output under the working directory lives in TMP_DIR, not beside the output (where a
+    directory dependency such as data/render would see it), and is gone once the output is in place."""
+    monkeypatch.chdir(tmp_path)
+    dest = tmp_path / "data" / "render" / "shard-0.h5"
+    with atomic_path(dest) as tmp:
+        assert tmp.parent == tmp_path / store.TMP_DIR
+        host, pid, name, rest = tmp.name.split("~")
+        assert (int(pid), name) == (os.getpid(), "shard-0.h5") and rest.endswith(".tmp")
+        tmp.write_text("complete")
+        assert list(dest.parent.iterdir()) == []
+    assert dest.read_text() == "complete"
+    assert list((tmp_path / store.TMP_DIR).iterdir()) == []
+
+
+def test_sweep_removes_only_dead_writers_of_this_host(tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    tmp_dir = tmp_path / store.TMP_DIR
+    tmp_dir.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(dead.stdout)
+    host = socket.gethostname()
+    leftover = tmp_dir / f"{host}~{dead_pid}~shard-0.h5~abcd1234.tmp"
+    live = tmp_dir / f"{host}~{os.getpid()}~shard-1.h5~abcd1234.tmp"  # this (live) process's
+    other_host = tmp_dir / f"another-node~{dead_pid}~shard-2.h5~abcd1234.tmp"  # a cluster node's
+    foreign = tmp_dir / "notes.txt"
+    for f in (leftover, live, other_host, foreign):
+        f.write_text("x")
+    assert store.sweep_workspace_temporaries() == [Path(store.TMP_DIR) / leftover.name]
+    assert not leftover.exists() and live.exists() and other_host.exists() and foreign.exists()
+    assert store.sweep_workspace_temporaries() == []
+
+
+def test_output_outside_the_workspace_keeps_its_temporary_beside_it(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    dest = tmp_path / "elsewhere" / "x.json"
+    with atomic_path(dest) as tmp:
+        assert tmp.parent == dest.parent and tmp.name.startswith(".x.json.")
+        tmp.write_text("{}")
+    assert dest.read_text() == "{}" and not (work / store.TMP_DIR).exists()

@@ -32,6 +32,20 @@ from crosspoint.models.knn import DEFAULT_MAX_ELEMS, gather_neighbours, knn
 from crosspoint.models.pointnet import LinearBNAct
 
 
+def _counts(index: Tensor, n: int) -> Tensor:
+    """How often each of ``0 .. n-1`` occurs in the int64 ``index`` (int64 ``[n]``). On the CPU
+    ``bincount``; elsewhere from a sort and a binary search, which need no device-to-host copy (CUDA's
+    ``bincount`` reads the index's extremes back to size its output: a sync in every forward)."""
+    if index.device.type == "cpu":
+        return torch.bincount(index, minlength=n)
+    return _counts_by_sort(index, n)
+
+
+def _counts_by_sort(index: Tensor, n: int) -> Tensor:
+    edges = torch.searchsorted(torch.sort(index).values, torch.arange(n + 1, device=index.device))
+    return edges.diff()
+
+
 def _neighbour_sum(flat: Tensor, x: Tensor, *, transpose: bool) -> Tensor:
     """Sparse adjacency products for a neighbour table ``flat [R, k]`` (indices into the R rows of ``x``).
 
@@ -47,7 +61,7 @@ def _neighbour_sum(flat: Tensor, x: Tensor, *, transpose: bool) -> Tensor:
             warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
             if transpose:
                 order = torch.argsort(cols, stable=True)
-                counts = torch.bincount(cols, minlength=r)
+                counts = _counts(cols, r)
                 crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
                 adj = torch.sparse_csr_tensor(crow, order // k, ones, (r, r))
             else:
@@ -104,7 +118,7 @@ class _EdgeMaxNorm(torch.autograd.Function):
         offs = torch.arange(b, device=idx.device).view(b, 1, 1) * n
         flat = (idx + offs).reshape(bn_rows, k)
         training = bn.training or bn.running_mean is None
-        deg = torch.bincount(flat.reshape(-1), minlength=bn_rows).to(dt)
+        deg = _counts(flat.reshape(-1), bn_rows).to(dt)
         if training:  # centre a by its degree-weighted mean and c by its mean: mean(e) = mean_a + mean_c
             mean_a, mean_c = (deg @ a2) / m, c2.mean(dim=0)
         else:  # running statistics: centre a by the running mean

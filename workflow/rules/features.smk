@@ -15,6 +15,7 @@ rule features:
         "crosspoint/losses.py",
         "crosspoint/augment.py",
         "crosspoint/training.py",
+        "crosspoint/live_log.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",

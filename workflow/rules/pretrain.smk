@@ -12,6 +12,7 @@ rule pretrain:
         "crosspoint/losses.py",
         "crosspoint/augment.py",
         "crosspoint/training.py",
+        "crosspoint/live_log.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
         "crosspoint/paths.py",
