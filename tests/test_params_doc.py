@@ -105,13 +105,26 @@ def _docs() -> list[Path]:
                           ROOT / "CHANGELOG.md") if p.exists()]]
 
 
+def _anchors(path: Path) -> set[str]:
+    """The anchors GitHub makes for a markdown file's headings (lower case, punctuation dropped, spaces -> -)."""
+    out = set()
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            out.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return out
+
+
 @pytest.mark.parametrize("doc", _docs(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_point_to_existing_files(doc):
     missing = []
     for target in _LINK.findall(doc.read_text()):
-        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
-            continue  # web links and anchors in the same page
-        path = (doc.parent / target.split("#", 1)[0]).resolve()
+        if re.match(r"^[a-z]+:", target):
+            continue  # web links
+        name, _, anchor = target.partition("#")
+        path = (doc.parent / name).resolve() if name else doc
         if not path.exists():
             missing.append(target)
-    assert not missing, f"{doc.relative_to(ROOT)}: links to missing files: {missing}"
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+            missing.append(target)
+    assert not missing, f"{doc.relative_to(ROOT)}: links to missing files or headings: {missing}"
