@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dag": ("crosspoint.pipeline", "write or check dvc.yaml and the Snakemake rules from the stage list"),
     "preset": ("crosspoint.presets", "switch params.yaml to a preset (default, paper, tiny)"),
     "check-params": ("crosspoint.params_check", "validate every section of params.yaml"),
+    "params-doc": ("crosspoint.params_doc", "write config/README.md's table of every params key"),
 }
 
 
