@@ -15,6 +15,11 @@ Snakemake users run the same grid with ``crosspoint ablate --engine snakemake``:
 variant in its own directory ``ablation/<variant>/`` (its params file = params.yaml plus the
 overrides; the data stores are linked from the main tree, so only pretraining and what follows run),
 which a cluster profile spreads over nodes; ``compare --from ablation`` then reads those directories.
+
+``crosspoint compare --exp NAME`` puts any DVC experiment beside HEAD the same way. An experiment run with
+targets (``dvc exp run -S ... linear_svm@capod_scan``) recomputes only those stages; the other metrics files
+in its commit are HEAD's. :func:`stage_status` tells them apart from the two ``dvc.lock`` files, and the
+table marks such rows "not rerun (HEAD's value)" (docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -261,14 +266,12 @@ def lock_at(rev: str) -> dict[str, Any]:
 
 
 def git_changed(base_rev: str, rev: str) -> Callable[[str], bool]:
-    """Whether a path tracked in git (a source file or folder) differs between two commits."""
-
-    def object_id(r: str, path: str) -> str:
-        out = subprocess.run(["git", "rev-parse", "--verify", "-q", f"{r}:{path}"], capture_output=True, text=True,
-                             check=False)
-        return out.stdout.strip()
-
-    return lambda path: object_id(base_rev, path) != object_id(rev, path)
+    """Whether a path tracked in git (a source file, or a folder holding one) differs between two commits."""
+    out = subprocess.run(["git", "diff", "--name-only", "--no-renames", base_rev, rev], capture_output=True,
+                         text=True, check=True).stdout.split("\n")
+    files = {f for f in out if f}
+    folders = {a for f in files for a in _ancestors(f)}
+    return lambda path: path.rstrip("/") in files or path.rstrip("/") in folders
 
 
 def _param(params: dict[str, Any], dotted: str) -> Any:
@@ -278,6 +281,21 @@ def _param(params: dict[str, Any], dotted: str) -> Any:
             return KeyError  # a sentinel no params value equals
         node = node[part]
     return node
+
+
+def _plain(value: Any) -> Any:
+    """A params value as both sides spell it: PyYAML (YAML 1.1) reads DVC's ``1e-06`` in dvc.lock as a
+    string where params.yaml's ``1.0e-6`` is a float, so numeric strings compare as numbers."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _ancestors(path: str) -> list[str]:
@@ -320,7 +338,7 @@ def stage_status(base_lock: dict[str, Any], exp_lock: dict[str, Any], exp_params
                 continue
             recorded = entry.get("params", {}).get("params.yaml", {})
             deps = [d["path"] for d in entry.get("deps", [])]
-            if (any(_param(exp_params, k) != v for k, v in recorded.items())
+            if (any(_plain(_param(exp_params, k)) != _plain(v) for k, v in recorded.items())
                     or any(touched(d) for d in deps)
                     or any(source_changed(d) for d in deps if d not in produced)):
                 status[name] = STALE
@@ -598,7 +616,8 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
                              "DVC experiments")
     parser.add_argument("--exp", action="append", default=[], metavar="NAME",
                         help="instead of the grid: print any DVC experiment(s) on top of HEAD beside it, as a "
-                             "table on stdout (repeatable; writes nothing)")
+                             "table on stdout (repeatable; writes nothing); rows the experiment did not "
+                             "recompute are marked 'not rerun (HEAD's value)'")
 
 
 def _load(args: argparse.Namespace) -> tuple[Params, dict[str, Any]]:

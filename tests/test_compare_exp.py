@@ -74,6 +74,10 @@ def test_stage_status_from_two_locks():
     assert status["linear_svm@b"] == "stale"
     params["linear_svm"]["c_paper"] = 0.01  # (as if only @a's entry had moved: b is untouched)
     assert A.stage_status(BASE_LOCK, only_a, params)["linear_svm@b"] == "not rerun"
+    # params as PyYAML reads them back from dvc.lock (DVC writes 1e-06, YAML 1.1 reads a string) still match
+    quirk = json.loads(json.dumps(BASE_LOCK))
+    quirk["stages"]["linear_svm@b"]["params"]["params.yaml"] = {"linear_svm.c_paper": "1e-02"}
+    assert A.stage_status(quirk, quirk, params)["linear_svm@b"] == "not rerun"
     # a source file that changed between the commits makes the stages reading it stale
     status = A.stage_status(BASE_LOCK, BASE_LOCK, {"pretrain": {"cls": {"epochs": 10}}, "linear_svm": {"c_paper": 0.01}},
                             source_changed=lambda path: path == CODE["path"])
