@@ -378,8 +378,8 @@ def markdown(rows: list[Row]) -> str:
             lines += ["", "## Pipeline datasets (synthetic set, CAPOD; not the paper's data)", "", *_table(others)]
     if merged:
         lines += ["", f"{BALANCED_MARK} {', '.join(merged)}: the mean class accuracy (part segmentation: the class "
-                  "mIoU) equals the overall accuracy (instance mIoU) for both encoders in every seed and protocol "
-                  "-- the test split is class-balanced -- so one row shows both; results/tables/summary.csv and "
+                  "mIoU) equals the overall accuracy (instance mIoU) for both encoders in every seed and protocol, as it "
+                  "does on a class-balanced test split, so one row shows both; results/tables/summary.csv and "
                   "results/headline.json keep both."]
     significant = [r for r in shown if r.significant in VERDICT_MARK]
     lines += ["", "## Significant", ""]
