@@ -15,6 +15,11 @@ Snakemake users run the same grid with ``crosspoint ablate --engine snakemake``:
 variant in its own directory ``ablation/<variant>/`` (its params file = params.yaml plus the
 overrides; the data stores are linked from the main tree, so only pretraining and what follows run),
 which a cluster profile spreads over nodes; ``compare --from ablation`` then reads those directories.
+
+``crosspoint compare --exp NAME`` puts any DVC experiment beside HEAD the same way. An experiment run with
+targets (``dvc exp run -S ... linear_svm@capod_scan``) recomputes only those stages; the other metrics files
+in its commit are HEAD's. :func:`stage_status` tells them apart from the two ``dvc.lock`` files, and the
+table marks such rows "not rerun (HEAD's value)" (docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -247,16 +252,160 @@ def rows_of(read: Reader, params: dict[str, Any], evaluations: list[str]) -> dic
     return {r.key: r for r in report.build_rows(plan, read=read) if r.pretrained is not None}
 
 
+# ---------------------------------------------------------------------------------------------
+# Which stages an experiment recomputed (a partial `dvc exp run ... TARGET` reruns only TARGET and what
+# it depends on; every other metrics file in the experiment's commit is HEAD's, copied along)
+
+RERUN, NOT_RERUN, STALE, PARTLY = "rerun", "not rerun", "stale", "partly rerun"
+
+
+def lock_at(rev: str) -> dict[str, Any]:
+    """``dvc.lock`` as committed at ``rev`` (empty when there is none)."""
+    result = subprocess.run(["git", "show", f"{rev}:dvc.lock"], capture_output=True, text=True, check=False)
+    return (yaml.safe_load(result.stdout) or {}) if result.returncode == 0 else {}
+
+
+def git_changed(base_rev: str, rev: str) -> Callable[[str], bool]:
+    """Whether a path tracked in git (a source file, or a folder holding one) differs between two commits."""
+    out = subprocess.run(["git", "diff", "--name-only", "--no-renames", base_rev, rev], capture_output=True,
+                         text=True, check=True).stdout.split("\n")
+    files = {f for f in out if f}
+    folders = {a for f in files for a in _ancestors(f)}
+    return lambda path: path.rstrip("/") in files or path.rstrip("/") in folders
+
+
+def _param(params: dict[str, Any], dotted: str) -> Any:
+    node: Any = params
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return KeyError  # a sentinel no params value equals
+        node = node[part]
+    return node
+
+
+def _plain(value: Any) -> Any:
+    """A params value as both sides spell it: PyYAML (YAML 1.1) reads DVC's ``1e-06`` in dvc.lock as a
+    string where params.yaml's ``1.0e-6`` is a float, so numeric strings compare as numbers."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = Path(path).parts
+    return [str(Path(*parts[:i])) for i in range(1, len(parts))]
+
+
+def stage_status(base_lock: dict[str, Any], exp_lock: dict[str, Any], exp_params: dict[str, Any],
+                 source_changed: Callable[[str], bool] = lambda path: False) -> dict[str, str]:
+    """Stage (``linear_svm@capod_scan``) -> ``rerun`` when the experiment's dvc.lock entry differs from the
+    baseline's (the stage ran, or came from DVC's run cache, for the experiment), else ``not rerun`` (the
+    entry, and so its outputs, are the baseline's), or ``stale``: not rerun although a params value it
+    records, a source it depends on (``source_changed``) or an output of a rerun or stale stage it depends
+    on (a file, or one inside a folder it depends on) changed in the experiment -- its value there is unknown."""
+    base = base_lock.get("stages", {})
+    stages = exp_lock.get("stages", {})
+    status = {name: RERUN if base.get(name) != entry else NOT_RERUN for name, entry in stages.items()}
+    produced = {o["path"] for entry in stages.values() for o in entry.get("outs", [])}
+    base_hash = {o["path"]: o.get("md5") for entry in base.values() for o in entry.get("outs", [])}
+    changed: set[str] = set()  # outputs whose content differs from the baseline's (or is unknown)
+    above: set[str] = set()  # the folders holding them (a folder dep above a changed file changed too)
+
+    def mark_changed(entry: dict[str, Any], everything: bool) -> None:
+        for o in entry.get("outs", []):
+            if everything or base_hash.get(o["path"]) != o.get("md5"):
+                changed.add(o["path"])
+                above.update(_ancestors(o["path"]))
+
+    def touched(dep: str) -> bool:
+        return dep in changed or dep in above or any(a in changed for a in _ancestors(dep))
+
+    for name, entry in stages.items():
+        if status[name] == RERUN:
+            mark_changed(entry, everything=False)
+    grew = True
+    while grew:  # staleness flows downstream: a stale stage's outputs are not the experiment's either
+        grew = False
+        for name, entry in stages.items():
+            if status[name] != NOT_RERUN:
+                continue
+            recorded = entry.get("params", {}).get("params.yaml", {})
+            deps = [d["path"] for d in entry.get("deps", [])]
+            if (any(_plain(_param(exp_params, k)) != _plain(v) for k, v in recorded.items())
+                    or any(touched(d) for d in deps)
+                    or any(source_changed(d) for d in deps if d not in produced)):
+                status[name] = STALE
+                mark_changed(entry, everything=True)
+                grew = True
+    return status
+
+
+def file_status(status: dict[str, str], exp_lock: dict[str, Any], files: list[str]) -> str:
+    """The status of the stages that write ``files`` (metrics files): ``rerun`` when all were rerun,
+    ``stale`` / ``not rerun`` when none was (stale if any is), ``partly rerun`` otherwise; "" when a file
+    is no stage's output in the lock (not a DVC run: nothing to say)."""
+    writer = {o["path"]: name for name, entry in exp_lock.get("stages", {}).items() for o in entry.get("outs", [])}
+    if not files or any(f not in writer for f in files):
+        return ""
+    found = {status.get(writer[f], RERUN) for f in files}
+    if found == {RERUN}:
+        return RERUN
+    if RERUN in found:
+        return PARTLY
+    return STALE if STALE in found else NOT_RERUN
+
+
+def row_files(key: str, seeds: list[int]) -> list[str]:
+    """The metrics files a summary row (by :attr:`~crosspoint.report.Row.key`) is read from."""
+    evaluation, dataset, _ = key.split(".", 2)
+    if evaluation == "svm":
+        return [paths.metrics(f"linear_svm_{dataset}")]
+    if evaluation == "fewshot":
+        return [paths.metrics(f"fewshot_{dataset}")]
+    return [paths.partseg_metrics(s) for s in seeds]
+
+
+def row_status(rev: str, base_rev: str, exp_params: dict[str, Any], keys: list[str],
+               base_lock: dict[str, Any] | None = None) -> dict[str, str]:
+    """Row key -> :func:`file_status` of the experiment at ``rev`` against ``base_rev``."""
+    exp_lock = lock_at(rev)
+    status = stage_status(lock_at(base_rev) if base_lock is None else base_lock, exp_lock, exp_params,
+                          git_changed(base_rev, rev))
+    seeds = config.pretrain_seeds(params=exp_params)
+    return {key: file_status(status, exp_lock, row_files(key, seeds)) for key in keys}
+
+
 @dataclass
 class Cell:
     mean: float
     std: float | None
     p_value: float | None = None  # Welch over seeds against the baseline variant
     verdict: str = ""  # better / worse / "" (no significant difference, or the baseline itself)
+    status: str = ""  # not rerun / stale / partly rerun: the value is (partly) the baseline's (stage_status)
 
 
-def compare_cells(rows: dict[str, dict[str, Any]], baseline: str) -> dict[str, dict[str, Cell]]:
-    """row key -> variant -> cell; each variant's per-seed pretrained scores tested against the baseline's."""
+# cell status -> its mark in the tables
+STATUS_MARK = {NOT_RERUN: "not rerun (HEAD's value)", STALE: "not rerun (HEAD's value; stale)",
+               PARTLY: "partly rerun (some seeds HEAD's)"}
+STATUS_LEGEND = (
+    "*not rerun (HEAD's value)*: the experiment did not recompute the stage that writes this row (its "
+    "`dvc.lock` entry is HEAD's), so the number is HEAD's, not the experiment's; *stale*: and the stage's "
+    "inputs (params, sources or upstream outputs) changed in the experiment, so the experiment's own value is "
+    "unknown -- run the experiment with that stage among its targets (or `report`) to get it; *partly rerun*: "
+    "some of the row's seeds were recomputed, the others are HEAD's. No test against HEAD on these cells.")
+
+
+def compare_cells(rows: dict[str, dict[str, Any]], baseline: str,
+                  status: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, Cell]]:
+    """row key -> variant -> cell; each variant's per-seed pretrained scores tested against the baseline's,
+    unless ``status[variant][key]`` says the variant did not recompute the row (then the cell says so)."""
     from crosspoint.metrics import compare_over_seeds
 
     table: dict[str, dict[str, Cell]] = {}
@@ -267,7 +416,10 @@ def compare_cells(rows: dict[str, dict[str, Any]], baseline: str) -> dict[str, d
             if row is None:
                 continue
             cell = Cell(row.pretrained, row.pretrained_std)
-            if variant != baseline and row.pretrained_values and base_row.pretrained_values:
+            state = (status or {}).get(variant, {}).get(key, "")
+            if state in STATUS_MARK:
+                cell.status = state
+            elif variant != baseline and row.pretrained_values and base_row.pretrained_values:
                 cmp = compare_over_seeds(row.pretrained_values, base_row.pretrained_values)
                 cell.p_value = cmp["p_value"]
                 cell.verdict = cmp["verdict"] if cmp["verdict"] in ("better", "worse") else ""
@@ -306,8 +458,12 @@ def markdown(table: dict[str, dict[str, Cell]], variants: list[str], baseline: s
             text = f"{cell.mean:.1f}" + (f" ± {cell.std:.1f}" if cell.std is not None else "")
             if cell.verdict:
                 text += f" **{cell.verdict}** ({cell.p_value:.3f})"
+            if cell.status:
+                text += f" *{STATUS_MARK[cell.status]}*"
             out.append(text)
         lines.append(f"| {key} | " + " | ".join(out) + " |")
+    if any(cell.status for cells in table.values() for cell in cells.values()):
+        lines += ["", STATUS_LEGEND]
     return "\n".join(lines) + "\n"
 
 
@@ -320,7 +476,7 @@ def write_csv(dest: str | Path, table: dict[str, dict[str, Cell]], variants: lis
                 c = cells.get(v)
                 if c is not None:
                     w.writerow([key, v, f"{c.mean:.2f}", "" if c.std is None else f"{c.std:.2f}",
-                                "" if c.p_value is None else f"{c.p_value:.4g}", c.verdict])
+                                "" if c.p_value is None else f"{c.p_value:.4g}", c.status or c.verdict])
 
 
 def figure(table: dict[str, dict[str, Cell]], variants: list[str], dest: str | Path) -> None:
@@ -355,6 +511,7 @@ def compare(prm: Params, base_params: dict[str, Any], from_dir: Path | None = No
     evaluations = prm.evaluations()
     rows: dict[str, dict[str, Any]] = {}
     overrides = {}
+    status: dict[str, dict[str, str]] = {}
     if from_dir is None:
         base_rev, refs = grid_baseline()
         base_params = yaml.safe_load(subprocess.run(["git", "show", f"{base_rev}:params.yaml"], capture_output=True,
@@ -374,6 +531,7 @@ def compare(prm: Params, base_params: dict[str, Any], from_dir: Path | None = No
                             EXP_PREFIX, name)
                 continue
             read = git_reader(refs[EXP_PREFIX + name])
+            exp_params = variant_params(base_params, ov)
         else:
             if not (from_dir / name).is_dir():
                 log.warning("compare: %s missing; left out", from_dir / name)
@@ -381,8 +539,14 @@ def compare(prm: Params, base_params: dict[str, Any], from_dir: Path | None = No
             read = dir_reader(from_dir / name)
         rows[name] = rows_of(read, variant_params(base_params, ov), evaluations)
         overrides[name] = ov
+        if from_dir is None:
+            status[name] = row_status(refs[EXP_PREFIX + name], base_rev, exp_params, list(rows[name]))
+            stale = sorted(k for k, s in status[name].items() if s in STATUS_MARK)
+            if stale:
+                log.warning("compare: %s%s did not recompute %s (HEAD's values, marked)", EXP_PREFIX, name,
+                            ", ".join(stale))
     variants = list(rows)
-    table = compare_cells(rows, prm.baseline)
+    table = compare_cells(rows, prm.baseline, status)
     seeds = len(config.pretrain_seeds(params=base_params))
     write_text(paths.tables("ablation.md"), markdown(table, variants, prm.baseline, overrides, seeds))
     write_csv(paths.tables("ablation.csv"), table, variants)
@@ -409,6 +573,9 @@ def compare_experiments(names: list[str], base_params: dict[str, Any], baseline:
     refs = experiment_refs(head)
     rows = {baseline: rows_of(git_reader(head), base_params, list(EVAL_STAGES))}
     overrides: dict[str, dict] = {baseline: {}}
+    status: dict[str, dict[str, str]] = {}
+    base_lock = lock_at(head)
+    recomputed = []
     for name in names:
         if name not in refs:
             raise StageError(f"compare: no experiment {name!r} on top of HEAD; known: {sorted(refs) or 'none'}")
@@ -416,9 +583,17 @@ def compare_experiments(names: list[str], base_params: dict[str, Any], baseline:
                                                    text=True, check=True).stdout)
         rows[name] = rows_of(git_reader(refs[name]), exp_params, list(EVAL_STAGES))
         overrides[name] = changed_params(base_params, exp_params)
-    table = compare_cells(rows, baseline)
-    return markdown(table, list(rows), baseline, overrides, len(config.pretrain_seeds(params=base_params)),
+        status[name] = row_status(refs[name], head, exp_params, list(rows[name]), base_lock)
+        seeds = config.pretrain_seeds(params=exp_params)
+        files = sorted({f for k, s in status[name].items() if s in (RERUN, PARTLY) for f in row_files(k, seeds)})
+        if any(s in STATUS_MARK for s in status[name].values()):
+            recomputed.append(f"*{name}* recomputed " + (", ".join(f"`{f}`" for f in files) or "no metrics file")
+                              + (f"; `dvc metrics diff HEAD {name} --targets {' '.join(files)}` lists every number "
+                                 "that moved in them." if files else "."))
+    table = compare_cells(rows, baseline, status)
+    text = markdown(table, list(rows), baseline, overrides, len(config.pretrain_seeds(params=base_params)),
                     title="Experiments against HEAD", what="experiment")
+    return text + "".join(f"\n{line}\n" for line in recomputed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,7 +616,8 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
                              "DVC experiments")
     parser.add_argument("--exp", action="append", default=[], metavar="NAME",
                         help="instead of the grid: print any DVC experiment(s) on top of HEAD beside it, as a "
-                             "table on stdout (repeatable; writes nothing)")
+                             "table on stdout (repeatable; writes nothing); rows the experiment did not "
+                             "recompute are marked 'not rerun (HEAD's value)'")
 
 
 def _load(args: argparse.Namespace) -> tuple[Params, dict[str, Any]]:

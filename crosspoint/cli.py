@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-weights": ("crosspoint.import_weights", "import the authors' released weights as a checkpoint"),
     "report": ("crosspoint.report", "collect metrics into summary tables and figures"),
     "ablate": ("crosspoint.ablation", "run the ablation grid (params: ablation) as DVC experiments or Snakemake runs"),
-    "compare": ("crosspoint.compare", "render the ablation grid's results into results/tables/ablation.md"),
+    "compare": ("crosspoint.compare", "the ablation grid's table (results/tables/ablation.md), or DVC experiments beside HEAD (--exp)"),
     "dag": ("crosspoint.pipeline", "write or check dvc.yaml and the Snakemake rules from the stage list"),
     "preset": ("crosspoint.presets", "switch params.yaml to a preset (default, paper, tiny)"),
     "check-params": ("crosspoint.params_check", "validate every section of params.yaml"),

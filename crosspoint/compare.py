@@ -1,4 +1,5 @@
-"""``crosspoint compare``: the ablation table from the grid's results (see :mod:`crosspoint.ablation`)."""
+"""``crosspoint compare``: the ablation table from the grid's results, or (``--exp NAME``) any DVC
+experiments beside HEAD, rows the experiment did not recompute marked (see :mod:`crosspoint.ablation`)."""
 
 from __future__ import annotations
 

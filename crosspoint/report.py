@@ -33,7 +33,7 @@ import logging
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +106,10 @@ class Row:
     paper_random_init: float | None = None
     paper_reference: float | None = None
     note: str = ""
-    # per-seed scores of the pretrained encoder (not a table column: `crosspoint compare` tests on them)
+    # per-seed scores (not table columns: `crosspoint compare` tests on the pretrained ones, the markdown
+    # table merges a mean-class row into its overall row when both encoders' scores agree seed by seed)
     pretrained_values: tuple[float, ...] = ()
+    random_values: tuple[float, ...] = ()
 
     @property
     def key(self) -> str:
@@ -116,7 +118,7 @@ class Row:
         return f"{SHORT_EVAL.get(self.evaluation, self.evaluation)}.{self.dataset}.{short_metric(self.metric)}"
 
 
-COLUMNS = [f.name for f in fields(Row) if f.name != "pretrained_values"]
+COLUMNS = [f.name for f in fields(Row) if not f.name.endswith("_values")]
 SHORT_EVAL = {"linear_svm": "svm"}
 
 
@@ -141,7 +143,8 @@ def _row(evaluation: str, dataset: str, metric: str, cmp: dict[str, Any], note: 
     return Row(evaluation, dataset, metric, _num(cmp["pretrained"]["mean"]), _num(cmp["pretrained"]["std"]),
                _num(cmp["random"]["mean"]), _num(cmp["random"]["std"]), _num(cmp["gain"]),
                None if p is None else round(float(p), 4), significant, int(cmp.get("seeds", 0)) or None, note=note,
-               pretrained_values=tuple(float(v) for v in cmp["pretrained"].get("values", ())))
+               pretrained_values=tuple(float(v) for v in cmp["pretrained"].get("values", ())),
+               random_values=tuple(float(v) for v in cmp["random"].get("values", ())))
 
 
 def _attach_paper(row: Row, evaluation: str, paper: tuple[float, float | None, float | None] | None,
@@ -294,35 +297,108 @@ def _pm(mean: float | None, std: float | None) -> str:
 
 
 PAPER_DATASETS = ("modelnet40", "scanobjectnn", "shapenetpart")
+# measure -> the measure that equals it on a class-balanced test split (per-class mean of the same scores)
+BALANCED_PAIRS = {"overall_accuracy": "mean_class_accuracy", "instance_miou": "class_miou"}
+MERGED_NAME = {"overall_accuracy": "accuracy", "instance_miou": "mIoU"}
+BALANCED_MARK = "¹"
+VERDICT_MARK = {"better": "▲ **better**", "worse": "▼ **worse**"}
+
+
+def _measure(metric: str) -> tuple[str, str]:
+    """``overall_accuracy (C=val)`` -> (``overall_accuracy``, `` (C=val)``); ``class_miou`` -> (``class_miou``, "")."""
+    name, _, rest = metric.partition(" ")
+    return name, f" {rest}" if rest else ""
+
+
+def _agree(a: Row, b: Row) -> bool:
+    """Both encoders score the same on the two rows, seed by seed (only decidable with per-seed values)."""
+    return (bool(a.pretrained_values) and a.pretrained_values == b.pretrained_values
+            and bool(a.random_values) and a.random_values == b.random_values)
+
+
+def merge_balanced(rows: list[Row]) -> tuple[list[Row], list[str]]:
+    """The markdown table's rows: for each evaluation and dataset where every mean-class (class mIoU) row
+    equals its overall-accuracy (instance mIoU) row for both encoders in every seed -- the test split is
+    class-balanced -- one row per protocol, named ``accuracy`` (``mIoU``) and marked with
+    :data:`BALANCED_MARK`, instead of two identical ones. Returns the rows and the merged
+    ``evaluation dataset`` names (for the footnote). The CSV and headline keep every row."""
+    by_metric = {(r.evaluation, r.dataset, r.metric): r for r in rows}
+    partner: dict[tuple[str, str, str], Row] = {}  # overall row's key -> its mean-class row
+    for r in rows:
+        measure, protocol = _measure(r.metric)
+        other = by_metric.get((r.evaluation, r.dataset, BALANCED_PAIRS.get(measure, "") + protocol))
+        if other is not None:
+            partner[(r.evaluation, r.dataset, r.metric)] = other
+    groups: dict[tuple[str, str], list[bool]] = {}
+    for (evaluation, dataset, metric), other in partner.items():
+        groups.setdefault((evaluation, dataset), []).append(_agree(by_metric[(evaluation, dataset, metric)], other))
+    merged = {g for g, agree in groups.items() if all(agree)}
+    dropped = {id(partner[k]) for k in partner if k[:2] in merged}
+    out = []
+    for r in rows:
+        if id(r) in dropped:
+            continue
+        if (r.evaluation, r.dataset) in merged and (r.evaluation, r.dataset, r.metric) in partner:
+            measure, protocol = _measure(r.metric)
+            r = replace(r, metric=f"{MERGED_NAME[measure]}{BALANCED_MARK}{protocol}")
+        out.append(r)
+    return out, [f"{e} {d}" for e, d in groups if (e, d) in merged]
+
+
+def _p(p: float | None) -> str:
+    return "" if p is None else "<0.001" if p < 0.0005 else f"{p:.3f}"
 
 
 def markdown(rows: list[Row]) -> str:
-    """The summary table; when some rows are on the paper's own datasets (the ``paper`` preset), those
-    come first in a table of their own, and the pipeline's datasets (synthetic, CAPOD) in a second."""
+    """The summary table, one row per evaluation, dataset, protocol and measure (identical overall and
+    mean-class rows merged: :func:`merge_balanced`), then the significant verdicts as a list. When some
+    rows are on the paper's own datasets (the ``paper`` preset), those come first in a table of their
+    own, and the pipeline's datasets (synthetic, CAPOD) in a second."""
     seeds = max((r.seeds or 0 for r in rows), default=0)
+    shown, merged = merge_balanced(rows)
     lines = [
         "# CrossPoint evaluation summary",
         "",
         f"Accuracies and mIoU in percent, mean ± std over {seeds} pretraining seeds; gain = pretrained − random "
-        "init (percentage points); p: Welch's two-sided t-test over seeds, *significant* when p < 0.05 "
-        "(better / worse), else no. "
+        "init (percentage points); p: Welch's two-sided t-test over seeds; verdict: ▲ **better** / ▼ **worse** "
+        "when p < 0.05, else no (the significant rows are listed under the table). "
         "*paper* is the CrossPoint (DGCNN) number where the dataset is the paper's; a number in parentheses "
-        "is the paper's result on the dataset this one stands in for (orientation only, different data).",
+        "is the paper's result on the dataset this one stands in for (orientation only, different data). "
+        "C=paper: the paper's fixed C; C=val: C chosen by cross-validation on train; C=val_std: the same on "
+        "standardised features.",
         "",
     ]
-    paper_rows = [r for r in rows if r.dataset in PAPER_DATASETS]
+    paper_rows = [r for r in shown if r.dataset in PAPER_DATASETS]
     if not paper_rows:
-        return "\n".join(lines + _table(rows)) + "\n"
-    others = [r for r in rows if r.dataset not in PAPER_DATASETS]
-    lines += ["## The paper's datasets", "", *_table(paper_rows)]
-    if others:
-        lines += ["", "## Pipeline datasets (synthetic set, CAPOD; not the paper's data)", "", *_table(others)]
-    return "\n".join(lines) + "\n"
+        lines += _table(shown)
+    else:
+        others = [r for r in shown if r.dataset not in PAPER_DATASETS]
+        lines += ["## The paper's datasets", "", *_table(paper_rows)]
+        if others:
+            lines += ["", "## Pipeline datasets (synthetic set, CAPOD; not the paper's data)", "", *_table(others)]
+    if merged:
+        lines += ["", f"{BALANCED_MARK} {', '.join(merged)}: the mean class accuracy (part segmentation: the class "
+                  "mIoU) equals the overall accuracy (instance mIoU) for both encoders in every seed and protocol, as it "
+                  "does on a class-balanced test split, so one row shows both; results/tables/summary.csv and "
+                  "results/headline.json keep both."]
+    significant = [r for r in shown if r.significant in VERDICT_MARK]
+    lines += ["", "## Significant", ""]
+    if not significant:
+        lines.append("No evaluation differs significantly between the pretrained and the random-init encoder.")
+    for verdict in ("better", "worse"):
+        picked = [r for r in significant if r.significant == verdict]
+        if picked:
+            lines.append(f"{VERDICT_MARK[verdict]} than random init ({len(picked)}):")
+            lines.append("")
+            lines += [f"- {r.evaluation} {r.dataset}, {r.metric}: {_pm(r.pretrained, r.pretrained_std)} vs "
+                      f"{_pm(r.random_init, r.random_init_std)}, gain {r.gain:+.1f} (p {'< 0.001' if _p(r.p_value) == '<0.001' else '= ' + _p(r.p_value)})"
+                      for r in picked]
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _table(rows: list[Row]) -> list[str]:
-    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "p", "significant", "paper",
-            "note"]
+    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "p", "verdict", "paper", "note"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         if r.paper is not None:
@@ -332,10 +408,9 @@ def _table(rows: list[Row]) -> list[str]:
         else:
             paper = ""
         gain = "" if r.gain is None else f"{r.gain:+.1f}"
-        p = "" if r.p_value is None else f"{r.p_value:.3f}"
-        sig = f"**{r.significant}**" if r.significant in ("better", "worse") else r.significant
+        verdict = VERDICT_MARK.get(r.significant, r.significant)
         cells = [r.evaluation, r.dataset, r.metric, _pm(r.pretrained, r.pretrained_std),
-                 _pm(r.random_init, r.random_init_std), gain, p, sig, paper, r.note.replace("|", "/")]
+                 _pm(r.random_init, r.random_init_std), gain, _p(r.p_value), verdict, paper, r.note.replace("|", "/")]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

@@ -204,3 +204,68 @@ def test_training_curve_figures_from_dvclive_and_partseg_files(tmp_path: Path, m
     R.partseg_curves_figure([0, 1], paths.figures("partseg_curves.png"))
     assert Path(paths.figures("pretrain_curves.png")).stat().st_size > 10000
     assert Path(paths.figures("partseg_curves.png")).stat().st_size > 10000
+
+
+def balanced_svm_metrics(pre: float, rnd: float) -> dict:
+    """As :func:`svm_metrics`, on a class-balanced test split: mean class accuracy = overall, every seed."""
+    from crosspoint.evaluate.linear_svm import summarize
+
+    per_seed = {"0": svm_seed(pre - 1, rnd - 0.5), "1": svm_seed(pre + 1, rnd + 0.5)}
+    for seed in per_seed.values():
+        for init in seed.values():
+            for protocol in init.values():
+                protocol["mean_class_accuracy"] = protocol["overall_accuracy"]
+    return {"seeds": [0, 1], "summary": summarize(per_seed), "per_seed": per_seed}
+
+
+def test_markdown_merges_rows_that_repeat_on_a_balanced_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    write_json(paths.metrics("linear_svm_synth"), balanced_svm_metrics(85.0, 40.0))  # balanced
+    write_json(paths.metrics("linear_svm_capod"), svm_metrics(70.0, 69.0))  # not: mean class = overall - 2
+    balanced_seg = [{**m, "pretrained": {"instance_miou": m["pretrained"]["instance_miou"],
+                                         "class_miou": m["pretrained"]["instance_miou"]},
+                     "scratch": {"instance_miou": m["scratch"]["instance_miou"],
+                                 "class_miou": m["scratch"]["instance_miou"]}} for m in PARTSEG]
+    for seed, m in enumerate(balanced_seg):
+        write_json(paths.partseg_metrics(seed), m)
+    rows = R.build_rows(R.Plan(["synth", "capod"], [], [], "synth", [0, 1]))
+    R.write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
+
+    with open(paths.tables("summary.csv"), newline="") as fh:  # the CSV keeps every row
+        table = list(csv.DictReader(fh))
+    assert len(table) == len(rows) == 6 + 6 + 2
+    assert sum(r["metric"].startswith("mean_class_accuracy") for r in table) == 6
+    assert {r["metric"] for r in table if r["evaluation"] == "partseg"} == {"instance_miou", "class_miou"}
+
+    md = Path(paths.tables("summary.md")).read_text()
+    body = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| evaluation")]
+    numbers = [tuple(line.split(" | ")[1:2] + line.split(" | ")[3:8]) for line in body]  # dataset and numbers
+    assert len(numbers) == len(set(numbers)), "a row repeats another"
+    assert len(body) == 3 + 6 + 1  # synth: one accuracy row per protocol; capod: both measures; partseg: one
+    for proto in ("paper", "val", "val_std"):
+        assert f"| linear_svm | synth | accuracy¹ (C={proto}) | " in md
+        assert f"| linear_svm | capod | mean_class_accuracy (C={proto}) | " in md
+    assert "| partseg | synth | mIoU¹ | 70.2 ± 0.7 | 60.0 ± 0.7 | +10.2 |" in md
+    assert "mean_class_accuracy (C=paper)" not in md.split("| linear_svm | capod |")[0]
+    footnote = next(line for line in md.splitlines() if line.startswith("¹ "))
+    assert "linear_svm synth" in footnote and "partseg synth" in footnote and "capod" not in footnote
+    assert "class-balanced" in footnote and "summary.csv" in footnote
+    # the numbers of a merged row are the overall row's (and the mean-class row's: they agree)
+    oa = by_key(table)[("linear_svm", "synth", "overall_accuracy (C=paper)")]
+    assert f"| {float(oa['pretrained']):.1f} ± {float(oa['pretrained_std']):.1f} |" in md
+
+
+def test_markdown_lists_the_significant_verdicts(results: Path):
+    rows = R.build_rows(PLAN)
+    md = R.markdown(rows)
+    significant, _, _ = md.partition("## Significant")[2].partition("\n## ")
+    better = [r for r in R.merge_balanced(rows)[0] if r.significant == "better"]
+    assert better and "▲ **better** than random init" in significant
+    listed = [line for line in significant.splitlines() if line.startswith("- ")]
+    assert len(listed) == len(better)
+    assert "- fewshot synth, accuracy 5w10s: 90.0 ± 1.4 vs 35.5 ± 0.7, gain +54.5 (p = " in significant
+    assert "| ▲ **better** |" in md and "▼" not in significant  # no significant loss in the fixture
+    # a significant loss is listed too
+    worse = R.Row("linear_svm", "synth", "overall_accuracy (C=val)", 50.0, 1.0, 60.0, 1.0, -10.0, 0.001, "worse", 2)
+    md = R.markdown([worse])
+    assert "| ▼ **worse** |" in md and "▼ **worse** than random init (1):" in md and "▲" not in md.split("## ")[-1]
