@@ -12,7 +12,7 @@ encoder pretrained with seed ``K`` (``paths.pretrain_dir("cls", K)/best.pt``, or
 e.g. the authors' weights through ``crosspoint import-weights``, for every seed) and by the same
 architecture at the random init that run started from (drawn from ``K``; the same in every shard), so
 the merged file does not depend on the number of shards and the two encoders differ only by the
-pretraining. The encoder keeps the k it was pretrained with; :func:`frozen_features` (also used by
+pretraining. The encoder keeps the k it was pretrained with; :func:`crosspoint.encoders.frozen_features` (also used by
 the few-shot stage with ``fewshot.features: own``) can extract with another k (the upstream few-shot
 script used k = 5). An empty point store (``skipped``, an absent optional dataset) gives empty shards
 with the same mark.
@@ -29,9 +29,9 @@ from typing import Any, Literal
 import h5py
 import numpy as np
 
-from crosspoint import config, numerics, paths
-from crosspoint.evaluate import FeatureSet, resolve_device, write_features
-from crosspoint.progress import progress
+from crosspoint import config, paths
+from crosspoint.encoders import frozen_features
+from crosspoint.evaluate import FeatureSet, write_features
 from crosspoint.shards import check_shard, shard_attrs, shard_block, shards_problems
 from crosspoint.store import DatasetMeta, StageError, get_meta
 
@@ -67,80 +67,6 @@ def checkpoint_path(seed: int, prm: Params | None = None) -> Path:
     if prm is not None and prm.checkpoint is not None:
         return Path(prm.checkpoint)
     return Path(paths.pretrain_dir("cls", seed)) / "best.pt"
-
-
-def point_subset(points: np.ndarray, n: int, mode: str, seed: int, offset: int = 0) -> np.ndarray:
-    """``[N, P, 3] -> [N, n, 3]``: the first ``n`` points, or a random subset per object, object ``k``
-    drawn with ``default_rng([seed, offset + k])`` (``offset``: the global index of the first row)."""
-    total = points.shape[1]
-    if n > total:
-        raise StageError(f"features.points={n} but the point store has only {total} points per object")
-    if mode == "first" or n == total:
-        return points[:, :n]
-    idx = np.stack([np.sort(np.random.default_rng([seed, offset + k]).choice(total, size=n, replace=False))
-                    for k in range(len(points))]) if len(points) else np.zeros((0, n), np.int64)
-    return np.take_along_axis(points, idx[:, :, None], axis=1)
-
-
-def encode(encoder, points: np.ndarray, batch_size: int, device, desc: str = "encode") -> np.ndarray:
-    """Global features ``[N, D]`` of clouds ``[N, P, 3]`` by a frozen encoder (eval mode, no grad)."""
-    import torch
-
-    encoder = encoder.to(device).eval()
-    out = []
-    with torch.no_grad():
-        for start in progress(range(0, len(points), batch_size), desc=desc, unit="batch"):
-            batch = torch.from_numpy(np.ascontiguousarray(points[start : start + batch_size], np.float32))
-            out.append(encoder(batch.to(device)).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-
-
-def load_encoders(ckpt: str | Path, seed: int, k: int | None = None):
-    """(pretrained, random-init, model config) for the checkpoint's encoder: the random init is the one
-    the pretraining run with ``seed`` started from. ``k`` (DGCNN neighbours; None: the checkpoint's)
-    only changes the neighbour graph, not the weights, so the same weights load at any k."""
-    from crosspoint.models import build_point_encoder
-    from crosspoint.pretrain import load_point_encoder, random_point_encoder
-
-    encoder, model_cfg = load_point_encoder(ckpt, map_location="cpu")
-    if k is not None and not str(model_cfg.get("point_model", "")).startswith("dgcnn"):
-        log.warning("features: k=%d ignored: the %s encoder has no neighbour graph", k, model_cfg.get("point_model"))
-    elif k is not None and k != int(model_cfg.get("k", 0)):
-        log.info("features: %s pretrained with k=%s, extracting with k=%d", ckpt, model_cfg.get("k"), k)
-        model_cfg = {**model_cfg, "k": k}
-        rebuilt = build_point_encoder(model_cfg["point_model"], k=k, emb_dims=int(model_cfg["emb_dims"]))
-        rebuilt.load_state_dict(encoder.state_dict(), strict=True)
-        encoder = rebuilt.eval()
-    return encoder, random_point_encoder(model_cfg, seed), model_cfg
-
-
-def frozen_features(
-    clouds: np.ndarray, ckpt: str | Path, seed: int, *, points: int, subset: str, subset_seed: int,
-    batch_size: int, device: str = "auto", k: int | None = None, offset: int = 0, tag: str = "",
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Global features of ``clouds [N, P, 3]`` by the checkpoint's encoder and by its random init
-    (:func:`load_encoders`), on ``points`` per object (:func:`point_subset` with ``subset_seed``;
-    ``offset``: the store index of the first cloud). Returns (pretrained, random, model config)."""
-    import torch
-
-    dev = resolve_device(device)
-    numerics.configure_torch(dev)
-    encoder, random_encoder, model_cfg = load_encoders(ckpt, seed, k)
-    pts = point_subset(clouds, points, subset, subset_seed, offset=offset)
-    log.info("features %s: %d objects x %d points, k %s, device %s", tag, len(pts), points, model_cfg.get("k"), dev)
-    torch.manual_seed(subset_seed)
-    pretrained = encode(encoder, pts, batch_size, dev, desc=f"{tag} pretrained")
-    random = encode(random_encoder, pts, batch_size, dev, desc=f"{tag} random")
-    return pretrained, random, model_cfg
-
-
-def extract(dataset: str, prm: Params, seed: int) -> None:
-    """Every shard of ``dataset`` then the merge (what the pipeline does, in one process)."""
-    from crosspoint.merge_features import merge_features
-
-    for shard in prm.shards:
-        extract_shard(dataset, prm, shard, seed)
-    merge_features(dataset, prm, seed)
 
 
 def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import h5py
 
-from crosspoint import config, paths
+from crosspoint import config, features, paths
 from crosspoint.features import Params
 from crosspoint.shards import check_shard_file, concat_h5, missing_files, shard_block
 from crosspoint.store import StageError, get_meta, read_strings
@@ -57,3 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> None:
     prm = config.section("features", Params, path=args.params)
     merge_features(args.dataset, prm, args.seed)
+
+
+def extract(dataset: str, prm: Params, seed: int) -> None:
+    """Every shard of ``dataset`` then the merge (what the pipeline does, in one process)."""
+    for shard in prm.shards:
+        features.extract_shard(dataset, prm, shard, seed)
+    merge_features(dataset, prm, seed)

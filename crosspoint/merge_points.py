@@ -18,7 +18,7 @@ from pathlib import Path
 
 import h5py
 
-from crosspoint import config, paths
+from crosspoint import config, paths, sample
 from crosspoint.sample import Params
 from crosspoint.shards import check_shard_file, concat_h5, missing_files, shard_block
 from crosspoint.store import Rejects, StageError, get_meta, read_strings
@@ -88,3 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> None:
     params = config.section("sample", Params, path=args.params)
     merge_points(args.dataset, params)
+
+
+def sample_dataset(name: str, params: Params) -> None:
+    """Sample every shard of ``name`` and merge them (what the pipeline does, in one process)."""
+    for shard in params.shards:
+        sample.sample_shard(name, params, shard)
+    merge_points(name, params)

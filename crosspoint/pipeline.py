@@ -30,8 +30,9 @@ DVC_YAML = Path("dvc.yaml")
 RULES_DIR = Path("workflow/rules")
 
 # Code each stage depends on, besides its own module: the shared storage and config layer.
+# (tests/test_layout.py checks that each stage's code deps cover every project module its process imports)
 CORE = ["crosspoint/store.py", "crosspoint/config.py", "crosspoint/paths.py", "crosspoint/numerics.py",
-        "crosspoint/exact.py"]
+        "crosspoint/exact.py", "crosspoint/progress.py"]
 
 
 @dataclass(frozen=True)
@@ -73,17 +74,19 @@ class Stage:
 
 DATA_MODULE_DEPS = {
     "prepare": ["crosspoint/prepare.py", "crosspoint/sources"],
-    # (shapenet_render.py: the stage decodes that source's stored renders instead of rendering)
-    "render": ["crosspoint/render.py", "crosspoint/rendering.py", "crosspoint/shards.py",
-               "crosspoint/sources/shapenet_render.py"],
+    # (the sources: the stage decodes shapenet_render's stored renders instead of rendering, and reads the
+    # dataset's params through prepare.py)
+    "render": ["crosspoint/render.py", "crosspoint/rendering.py", "crosspoint/shards.py", "crosspoint/prepare.py",
+               "crosspoint/sources"],
     "merge_views": ["crosspoint/merge_views.py", "crosspoint/render.py", "crosspoint/rendering.py",
-                    "crosspoint/shards.py", "crosspoint/sources/shapenet_render.py"],
+                    "crosspoint/shards.py", "crosspoint/prepare.py", "crosspoint/sources"],
     "sample": ["crosspoint/sample.py", "crosspoint/shards.py"],
     "merge_points": ["crosspoint/merge_points.py", "crosspoint/sample.py", "crosspoint/shards.py"],
     "scan": ["crosspoint/scan.py", "crosspoint/rendering.py"],
 }
-TRAIN_DEPS = ["crosspoint/models", "crosspoint/losses.py", "crosspoint/augment.py", "crosspoint/training.py",
-              "crosspoint/live_log.py"]
+# A checkpoint's frozen encoder (what the evaluations need of pretraining), and the training loop's code.
+ENCODER_DEPS = ["crosspoint/encoders.py", "crosspoint/models", "crosspoint/training.py", "crosspoint/evaluate/__init__.py"]
+TRAIN_DEPS = [*ENCODER_DEPS, "crosspoint/losses.py", "crosspoint/augment.py", "crosspoint/live_log.py"]
 EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/metrics.py"]
 # The pretrain keys both variants read (the rest of the section is per variant: pretrain.cls, pretrain.seg).
 # tests/test_pipeline.py checks this against crosspoint.pretrain.Params.
@@ -183,7 +186,7 @@ STAGES: list[Stage] = [
         name="features",
         cmd="crosspoint features --dataset {dataset} --shard {shard} --seed {seed}",
         deps=[paths.points("{dataset}"), f"{paths.pretrain_dir('cls', '{seed}')}/best.pt", "crosspoint/features.py",
-              "crosspoint/shards.py", "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
+              "crosspoint/shards.py", *ENCODER_DEPS, *EVAL_CORE, *CORE],
         params=_section_keys("features", "crosspoint.features"),
         outs=[paths.features_shard("{dataset}", "{shard}", "{seed}")],
         over=(Axis("dataset", param="features.datasets"), Axis("shard", param="features.shards"), SEEDS),
@@ -197,7 +200,8 @@ STAGES: list[Stage] = [
         name="merge_features",
         cmd="crosspoint merge-features --dataset {dataset} --seed {seed}",
         deps=[paths.features_shard("{dataset}", "{each:features.shards}", "{seed}"), paths.points("{dataset}"),
-              "crosspoint/merge_features.py", "crosspoint/features.py", "crosspoint/shards.py", *EVAL_CORE, *CORE],
+              "crosspoint/merge_features.py", "crosspoint/features.py", "crosspoint/shards.py", *ENCODER_DEPS,
+              *EVAL_CORE, *CORE],
         params=_section_keys("features", "crosspoint.features"),
         outs=[paths.features("{dataset}", "{seed}")],
         over=(Axis("dataset", param="features.datasets"), SEEDS),
@@ -222,8 +226,7 @@ STAGES: list[Stage] = [
         # stage's files (shared) and the points store with the cls checkpoints (own)
         deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), paths.points("{dataset}"),
               f"{paths.pretrain_dir('cls', '{each:pretrain.seeds}')}/best.pt", "crosspoint/evaluate/fewshot.py",
-              "crosspoint/features.py", "crosspoint/shards.py", "crosspoint/pretrain.py", *TRAIN_DEPS,
-              *EVAL_CORE, *CORE],
+              *ENCODER_DEPS, *EVAL_CORE, *CORE],
         params=[*_section_keys("fewshot", "crosspoint.evaluate.fewshot"), "pretrain.seeds"],
         committed=[paths.metrics("fewshot_{dataset}")],
         over=(Axis("dataset", param="fewshot.datasets"),),
@@ -238,7 +241,7 @@ STAGES: list[Stage] = [
         name="partseg",
         cmd="crosspoint partseg --dataset {p:partseg.dataset} --seed {seed}",
         deps=[paths.points("{p:partseg.dataset}"), f"{paths.pretrain_dir('seg', '{seed}')}/best.pt",
-              "crosspoint/evaluate/partseg.py", "crosspoint/pretrain.py", *TRAIN_DEPS, *EVAL_CORE, *CORE],
+              "crosspoint/evaluate/partseg.py", *ENCODER_DEPS, *EVAL_CORE, *CORE],
         params=["partseg"],
         committed=[paths.partseg_metrics("{seed}")],
         plots={paths.partseg_curves("{seed}"): {"x": "epoch"}, paths.partseg_examples("{seed}"): {}},
@@ -261,7 +264,7 @@ STAGES: list[Stage] = [
               f"{paths.pretrain_live('seg', '{each:pretrain.seeds}')}/plots/metrics",
               paths.partseg_curves("{each:pretrain.seeds}"), "crosspoint/report.py",
               "crosspoint/evaluate/linear_svm.py", "crosspoint/evaluate/fewshot.py", "crosspoint/evaluate/partseg.py",
-              *EVAL_CORE, *CORE],
+              *ENCODER_DEPS, *EVAL_CORE, *CORE],
         params=["report", "linear_svm", "fewshot", "partseg", "pretrain.seeds"],
         metrics=[HEADLINE],
         committed=[paths.tables("summary.csv"), paths.tables("summary.md")],

@@ -61,6 +61,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from crosspoint import config, live_log, numerics, paths, training
 from crosspoint.augment import ImageAugment, PointAugment, augment_images, augment_points
+from crosspoint.encoders import model_config
 from crosspoint.losses import crosspoint_loss, nt_xent
 from crosspoint.models import build_image_encoder, build_point_encoder, image_head, point_head
 from crosspoint.progress import Progress
@@ -159,49 +160,6 @@ class Params:
         if name not in VARIANTS:
             raise StageError(f"unknown pretraining variant {name!r}; use one of {', '.join(VARIANTS)}")
         return getattr(self, name)
-
-
-# ---------------------------------------------------------------------------------------------
-# Encoders for the evaluation stages
-
-
-def model_config(v: Variant, with_images: bool) -> dict[str, Any]:
-    """The ``"model"`` entry of a checkpoint: enough to rebuild the encoders."""
-    return {
-        "point_model": v.point_model,
-        "k": v.k,
-        "emb_dims": v.emb_dims,
-        "image_model": v.image_model if with_images else None,
-        "points": v.points,
-    }
-
-
-def _build_encoder(model_cfg: dict[str, Any]) -> nn.Module:
-    return build_point_encoder(model_cfg["point_model"], k=int(model_cfg["k"]), emb_dims=int(model_cfg["emb_dims"]))
-
-
-def load_point_encoder(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """The pretrained point encoder of a checkpoint (strict weight load, eval mode) and its
-    ``"model"`` dict (point_model, k, emb_dims, image_model)."""
-    path = Path(path)
-    if not path.exists():
-        raise StageError(f"{path}: checkpoint not found (run `crosspoint pretrain` first: dvc repro)")
-    ckpt = training.load_checkpoint(path, map_location=map_location)
-    if not isinstance(ckpt, dict) or ckpt.get("point_encoder") is None:
-        raise StageError(f"{path}: holds no point encoder (an image-only import?)")
-    model_cfg = dict(ckpt["model"])
-    encoder = _build_encoder(model_cfg)
-    training.load_state_strict(encoder, ckpt["point_encoder"], f"{path} point_encoder")
-    return encoder.to(map_location).eval(), model_cfg
-
-
-def random_point_encoder(model_cfg: dict, seed: int) -> nn.Module:
-    """The architecture of ``model_cfg`` at a random init drawn from ``seed`` (eval mode); the
-    global torch generator is left as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        encoder = _build_encoder(model_cfg)
-    return encoder.eval()
 
 
 class CrossPointModel(nn.Module):
@@ -774,7 +732,4 @@ def main(args: argparse.Namespace) -> None:
     run(prm, args.variant, args.seed, stop_after=args.stop_after, fresh=args.fresh)
 
 
-__all__ = [
-    "Params", "Variant", "CrossPointModel", "load_point_encoder", "random_point_encoder", "run",
-    "carve_validation",
-]
+__all__ = ["Params", "Variant", "CrossPointModel", "run", "carve_validation"]

@@ -83,15 +83,6 @@ def main(args: argparse.Namespace) -> None:
     sample_shard(args.dataset, params, args.shard)
 
 
-def sample_dataset(name: str, params: Params) -> None:
-    """Sample every shard of ``name`` and merge them (what the pipeline does, in one process)."""
-    from crosspoint.merge_points import merge_points
-
-    for shard in params.shards:
-        sample_shard(name, params, shard)
-    merge_points(name, params)
-
-
 def sample_shard(name: str, params: Params, shard: int) -> int:
     """Write ``paths.points_shard(name, shard)`` and its rejects table from block ``shard`` of
     ``paths.prepared(name)``; return how many objects were kept."""

@@ -321,6 +321,7 @@ def test_features_stage_with_real_encoder(workdir: Path):
 
 
 def _features_stage_checks() -> None:
+    from crosspoint import encoders, merge_features
     from crosspoint import features as FE
     from crosspoint.store import DatasetMeta, PointSet, write_point_store
 
@@ -331,7 +332,7 @@ def _features_stage_checks() -> None:
     write_point_store(paths.points("toy"), ps)
     write_cls_checkpoint(FE.checkpoint_path(5))
     prm = FE.Params(datasets=["toy"], points=32, batch_size=4)
-    FE.extract("toy", prm, 5)
+    merge_features.extract("toy", prm, 5)
     fs = read_features(paths.features("toy", 5))
     assert fs.pretrained.shape == (n, 32) and fs.random.shape == (n, 32)  # DGCNN: 2 * emb_dims (max || avg)
     assert not np.allclose(fs.pretrained, fs.random)
@@ -340,20 +341,20 @@ def _features_stage_checks() -> None:
     assert fs.attrs["encoder_seed"] == 5
     import torch
 
-    from crosspoint.pretrain import random_point_encoder
+    from crosspoint.encoders import random_point_encoder
     with torch.no_grad():  # the random-init encoder is the pretraining run's starting point (seed 5)
         start = random_point_encoder({"point_model": "dgcnn", "k": 6, "emb_dims": 16}, 5)
-        sub = FE.point_subset(ps.points, 32, "random", prm.seed)
+        sub = encoders.point_subset(ps.points, 32, "random", prm.seed)
         np.testing.assert_allclose(start(torch.from_numpy(sub)).numpy(), fs.random, rtol=1e-5, atol=1e-6)
     first = fs.pretrained.copy()
-    FE.extract("toy", prm, 5)  # deterministic: same subset, same random init
+    merge_features.extract("toy", prm, 5)  # deterministic: same subset, same random init
     again = read_features(paths.features("toy", 5))
     np.testing.assert_allclose(again.pretrained, first, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(again.random, fs.random, rtol=1e-5, atol=1e-6)
 
 
 def test_point_subset_is_seeded_and_distinct_points():
-    from crosspoint.features import point_subset
+    from crosspoint.encoders import point_subset
 
     pts = np.arange(2 * 50 * 3, dtype=np.float32).reshape(2, 50, 3)
     a, b = point_subset(pts, 20, "random", 0), point_subset(pts, 20, "random", 0)
@@ -364,11 +365,12 @@ def test_point_subset_is_seeded_and_distinct_points():
 
 def test_features_stage_skipped_store(workdir: Path):
     from crosspoint import features as FE
+    from crosspoint import merge_features
     from crosspoint.store import DatasetMeta, PointSet, write_point_store
 
     empty = PointSet(np.zeros((0, 64, 3), np.float32), np.zeros(0, np.int64), [], [], DatasetMeta("mesh_dir", []))
     write_point_store(paths.points("capod"), empty, skipped="../shared/data/capod not found")
-    FE.extract("capod", FE.Params(), 0)  # no checkpoint needed for a skipped dataset
+    merge_features.extract("capod", FE.Params(), 0)  # no checkpoint needed for a skipped dataset
     fs = read_features(paths.features("capod", 0))
     assert fs.skipped == "../shared/data/capod not found" and len(fs) == 0
 
@@ -395,8 +397,9 @@ def clustered_store(name: str, per_class: tuple[int, int] = (8, 6), classes: int
 def test_fewshot_own_features_extracts_with_its_points_and_k(workdir: Path):
     import torch
 
+    from crosspoint import encoders
     from crosspoint import features as FE
-    from crosspoint.pretrain import load_point_encoder
+    from crosspoint.encoders import load_point_encoder
     from crosspoint.store import read_point_store
 
     threads = torch.get_num_threads()
@@ -417,16 +420,16 @@ def test_fewshot_own_features_extracts_with_its_points_and_k(workdir: Path):
         prm = F.Params(**{**fewshot, "settings": [(3, 4)]})
         fs = F.own_features("toy", prm, 0)
         ps = read_point_store(paths.points("toy"))
-        pre, rnd, cfg = FE.frozen_features(ps.points, FE.checkpoint_path(0), 0, points=24, subset="first",
+        pre, rnd, cfg = encoders.frozen_features(ps.points, FE.checkpoint_path(0), 0, points=24, subset="first",
                                            subset_seed=0, batch_size=8, k=4)
         np.testing.assert_array_equal(fs.pretrained, pre)
         np.testing.assert_array_equal(fs.random, rnd)
         assert cfg["k"] == 4 and fs.split == ps.split and fs.class_names == ps.meta.class_names
         # k changes the graph, not the weights: the checkpoint's own k gives other features
-        same_k, _, cfg6 = FE.frozen_features(ps.points, FE.checkpoint_path(0), 0, points=24, subset="first",
+        same_k, _, cfg6 = encoders.frozen_features(ps.points, FE.checkpoint_path(0), 0, points=24, subset="first",
                                              subset_seed=0, batch_size=8)
         assert cfg6["k"] == 6 and not np.allclose(same_k, pre)
-        enc, start, _ = FE.load_encoders(FE.checkpoint_path(0), 0, k=4)
+        enc, start, _ = encoders.load_encoders(FE.checkpoint_path(0), 0, k=4)
         ref, _ = load_point_encoder(FE.checkpoint_path(0))
         assert enc.k == 4 and start.k == 4
         for key, value in ref.state_dict().items():

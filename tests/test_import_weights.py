@@ -11,9 +11,9 @@ import torch
 import yaml
 
 from crosspoint import cli, paths
+from crosspoint.encoders import load_point_encoder
 from crosspoint.evaluate import read_features
 from crosspoint.import_weights import import_weights
-from crosspoint.pretrain import load_point_encoder
 from crosspoint.store import DatasetMeta, PointSet, StageError, write_point_store
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")

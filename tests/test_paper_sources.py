@@ -390,10 +390,10 @@ def default_params() -> dict:
 def test_shapenet_render_pairs_with_pretraining(tmp_path, monkeypatch):
     """Through render, merge-views, sample and merge-points, pretraining finds every training
     object's views; sample's ``point_stores: keep`` keeps the clouds as stored."""
+    from crosspoint.merge_points import sample_dataset
     from crosspoint.pretrain import Params as PretrainParams
     from crosspoint.pretrain import Variant, load_training_set
     from crosspoint.sample import Params as SampleParams
-    from crosspoint.sample import sample_dataset
 
     monkeypatch.chdir(tmp_path)
     raw = make_shapenet(tmp_path / "data", views=2)

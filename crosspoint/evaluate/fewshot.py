@@ -19,7 +19,7 @@ of ``pretrain.seeds``: the same episodes on its pretrained and random-init featu
 
 Features: by default (``features: shared``) the files of the features stage, shared with the linear
 SVM (``features.points``, the k each encoder was pretrained with). ``features: own`` extracts them
-here, per seed, from the point store and the cls checkpoint (:func:`crosspoint.features.frozen_features`)
+here, per seed, from the point store and the cls checkpoint (:func:`crosspoint.encoders.frozen_features`)
 with this section's ``points``, ``subset`` and ``k``, as the upstream few-shot script does with its
 own settings (all 2048 stored points, k = 5).
 """
@@ -193,7 +193,7 @@ def checkpoint_path(seed: int, prm: Params) -> Path:
 def own_features(dataset: str, prm: Params, seed: int) -> FeatureSet:
     """Features of the whole point store of ``dataset`` by the cls encoder of ``seed`` and its random
     init, extracted with this section's points, subset and k (``features: own``)."""
-    from crosspoint.features import frozen_features
+    from crosspoint.encoders import frozen_features
 
     src = Path(paths.points(dataset))
     ps = read_point_store(src)

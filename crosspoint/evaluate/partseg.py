@@ -387,8 +387,8 @@ def build_model(num_categories: int, num_parts: int, model_cfg: dict[str, Any], 
 
 def run(prm: Params, seed: int = 0) -> dict[str, Any]:
     """Fine-tune from the seg encoder pretrained with ``seed`` and from scratch; write the outputs."""
+    from crosspoint.encoders import load_point_encoder
     from crosspoint.models import SEG_HEAD_PREFIXES
-    from crosspoint.pretrain import load_point_encoder
 
     src = Path(paths.points(prm.dataset))
     ps = read_point_store(src)

@@ -10,12 +10,9 @@ rule features:
         "models/pretrain_cls/seed-{seed}/best.pt",
         "crosspoint/features.py",
         "crosspoint/shards.py",
-        "crosspoint/pretrain.py",
+        "crosspoint/encoders.py",
         "crosspoint/models",
-        "crosspoint/losses.py",
-        "crosspoint/augment.py",
         "crosspoint/training.py",
-        "crosspoint/live_log.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
@@ -23,6 +20,7 @@ rule features:
         "crosspoint/paths.py",
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
+        "crosspoint/progress.py",
     output:
         "data/features/shards/{dataset}/seed-{seed}/shard-{shard}.h5",
     params:

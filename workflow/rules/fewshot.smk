@@ -8,14 +8,9 @@ rule fewshot:
         "data/points/{dataset}.h5",
         expand("models/pretrain_cls/seed-{_each}/best.pt", _each=P("pretrain.seeds")),
         "crosspoint/evaluate/fewshot.py",
-        "crosspoint/features.py",
-        "crosspoint/shards.py",
-        "crosspoint/pretrain.py",
+        "crosspoint/encoders.py",
         "crosspoint/models",
-        "crosspoint/losses.py",
-        "crosspoint/augment.py",
         "crosspoint/training.py",
-        "crosspoint/live_log.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
@@ -23,6 +18,7 @@ rule fewshot:
         "crosspoint/paths.py",
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
+        "crosspoint/progress.py",
     output:
         "results/metrics/fewshot_{dataset}.json",
     params:

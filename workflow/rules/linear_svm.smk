@@ -13,6 +13,7 @@ rule linear_svm:
         "crosspoint/paths.py",
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
+        "crosspoint/progress.py",
     output:
         "results/metrics/linear_svm_{dataset}.json",
         "results/plots/confusion_{dataset}.csv",

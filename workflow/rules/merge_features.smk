@@ -10,6 +10,9 @@ rule merge_features:
         "crosspoint/merge_features.py",
         "crosspoint/features.py",
         "crosspoint/shards.py",
+        "crosspoint/encoders.py",
+        "crosspoint/models",
+        "crosspoint/training.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
@@ -17,6 +20,7 @@ rule merge_features:
         "crosspoint/paths.py",
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
+        "crosspoint/progress.py",
     output:
         "data/features/{dataset}/seed-{seed}.h5",
     params:

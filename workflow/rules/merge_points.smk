@@ -15,6 +15,7 @@ rule merge_points:
         "crosspoint/paths.py",
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
+        "crosspoint/progress.py",
     output:
         "data/points/{dataset}.h5",
         "data/points/{dataset}_rejects.csv",

@@ -11,6 +11,7 @@ rule prepare:
         "crosspoint/paths.py",
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
+        "crosspoint/progress.py",
     output:
         "data/prepared/{dataset}.h5",
         "data/prepared/{dataset}_rejects.csv",

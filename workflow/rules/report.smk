@@ -14,6 +14,9 @@ rule report:
         "crosspoint/evaluate/linear_svm.py",
         "crosspoint/evaluate/fewshot.py",
         "crosspoint/evaluate/partseg.py",
+        "crosspoint/encoders.py",
+        "crosspoint/models",
+        "crosspoint/training.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
@@ -21,6 +24,7 @@ rule report:
         "crosspoint/paths.py",
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
+        "crosspoint/progress.py",
     output:
         report("results/tables/summary.csv", caption="../report/summary.rst", category="0 summary"),
         "results/tables/summary.md",

@@ -13,6 +13,7 @@ rule sample:
         "crosspoint/paths.py",
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
+        "crosspoint/progress.py",
     output:
         "data/points/shards/{dataset}/shard-{shard}.h5",
         "data/points/shards/{dataset}/shard-{shard}_rejects.csv",

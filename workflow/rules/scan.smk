@@ -12,6 +12,7 @@ rule scan:
         "crosspoint/paths.py",
         "crosspoint/numerics.py",
         "crosspoint/exact.py",
+        "crosspoint/progress.py",
     output:
         "data/points/{dataset}_scan.h5",
         "data/points/{dataset}_scan_rejects.csv",
