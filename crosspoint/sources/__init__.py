@@ -140,11 +140,21 @@ def check_mesh(vertices: np.ndarray, faces: np.ndarray) -> str | None:
     used = v[mask]
     if not np.all(np.isfinite(used)):
         return "non-finite (NaN or infinite) vertex coordinates"
-    area = face_areas(v, f).sum()
+    area = mesh_area(v, f)
     extent = float(np.ptp(used, axis=0).max())
     if extent == 0.0 or not area > 1e-12 * extent**2:
         return "zero surface area (every face is degenerate)"
     return None
+
+
+AREA_BLOCK = 1 << 20  # faces per step of mesh_area (bounds its temporaries to about 200 MB)
+
+
+def mesh_area(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Total area, summed over blocks of :data:`AREA_BLOCK` faces (one block, the plain sum, for
+    meshes up to that size)."""
+    v = np.asarray(vertices, dtype=np.float64)
+    return float(sum(face_areas(v, faces[s:s + AREA_BLOCK]).sum() for s in range(0, len(faces), AREA_BLOCK)))
 
 
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
