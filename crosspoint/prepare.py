@@ -157,6 +157,7 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
         seen.add(item.object_id)
         # the source's arrays are not needed any more: keep only the cleaned ones
         kept.append((replace(item, vertices=_EMPTY_V, faces=_EMPTY_F), *result))
+    item = result = None  # type: ignore[assignment]  # drop the last source arrays
 
     class_names = list(getattr(source, "class_names", None) or sorted({it.class_name for it, _, _ in kept}))
     label_of = {c: i for i, c in enumerate(class_names)}

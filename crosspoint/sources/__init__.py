@@ -147,14 +147,17 @@ def check_mesh(vertices: np.ndarray, faces: np.ndarray) -> str | None:
     return None
 
 
-AREA_BLOCK = 1 << 20  # faces per step of mesh_area (bounds its temporaries to about 200 MB)
+AREA_BLOCK = 1 << 16  # faces per step of mesh_area (bounds its temporaries to about 12 MB)
 
 
 def mesh_area(vertices: np.ndarray, faces: np.ndarray) -> float:
-    """Total area, summed over blocks of :data:`AREA_BLOCK` faces (one block, the plain sum, for
-    meshes up to that size)."""
+    """Total area: the face areas computed block by block (:data:`AREA_BLOCK` faces), then summed
+    at once (the same value as ``face_areas(vertices, faces).sum()``, at 8 bytes a face)."""
     v = np.asarray(vertices, dtype=np.float64)
-    return float(sum(face_areas(v, faces[s:s + AREA_BLOCK]).sum() for s in range(0, len(faces), AREA_BLOCK)))
+    areas = np.empty(len(faces), dtype=np.float64)
+    for s in range(0, len(faces), AREA_BLOCK):
+        areas[s:s + AREA_BLOCK] = face_areas(v, faces[s:s + AREA_BLOCK])
+    return float(areas.sum())
 
 
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
