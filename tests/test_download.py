@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from crosspoint import paths
-from crosspoint.sources import make_source, parse_dataset
 from crosspoint.sources import download as download_module
+from crosspoint.sources import make_source, parse_dataset
 from crosspoint.sources.base import MeshItem
 from crosspoint.sources.download import SUMS_FILE, DownloadError, download, extract
 from crosspoint.store import StageError

@@ -32,9 +32,8 @@ from typing import Literal
 import numpy as np
 
 from crosspoint import exact
-from crosspoint.sources import check_mesh, natural_key, stratified_split
+from crosspoint.sources import check_mesh, natural_key, ply, stratified_split
 from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
-from crosspoint.sources import ply
 from crosspoint.sources.off import OffError, read_off
 from crosspoint.store import StageError
 
@@ -44,7 +43,7 @@ MESH_EXTENSIONS = (".off", ".obj", ".ply", ".stl", ".glb", ".gltf")
 SPLITS = ("train", "test")
 # Default bound on the faces of one mesh: ModelNet40's largest meshes have a few hundred thousand,
 # ShapeNetCore's a few million; 5M keeps them all with margin and bounds prepare's memory per mesh
-# (about 100 bytes a face at prepare; see bench/mesh_memory.py).
+# (about 80 bytes a face at prepare, 0.5 GB at 5M; see bench/mesh_memory.py).
 MAX_FACES = 5_000_000
 
 
