@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,8 @@ from crosspoint.store import (
 log = logging.getLogger("crosspoint.prepare")
 
 GREY = np.array([170, 170, 170], dtype=np.uint8)
+_EMPTY_V = np.zeros((0, 3))
+_EMPTY_F = np.zeros((0, 3), dtype=np.int32)
 DEFAULT_TEST_FRACTION = 0.2  # for sources without a split and without a test_fraction param
 DEFAULT_SEED = 0
 
@@ -152,7 +155,9 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
             rejects.add(where, result)
             continue
         seen.add(item.object_id)
-        kept.append((item, *result))
+        # the source's arrays are not needed any more: keep only the cleaned ones
+        kept.append((replace(item, vertices=_EMPTY_V, faces=_EMPTY_F), *result))
+    item = result = None  # type: ignore[assignment]  # drop the last source arrays
 
     class_names = list(getattr(source, "class_names", None) or sorted({it.class_name for it, _, _ in kept}))
     label_of = {c: i for i, c in enumerate(class_names)}
@@ -173,7 +178,9 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
             splits[i] = s
 
     meshes = []
-    for (it, vertices, faces), split in zip(kept, splits, strict=True):
+    for i, split in enumerate(splits):
+        it, vertices, faces = kept[i]
+        kept[i] = None  # type: ignore[call-overload]  # free the float64 copy as soon as it is converted
         if split not in ("train", "test"):
             raise StageError(f"source gave split {split!r} for {it.object_id}; expected 'train' or 'test'")
         meshes.append(Mesh(
@@ -181,10 +188,11 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
             label=label_of[it.class_name],
             split=split,
             vertices=vertices.astype(np.float32),
-            faces=faces.astype(np.int32),
-            face_parts=global_face_parts(it, part_map),
+            faces=np.asarray(faces, dtype=np.int32),
+            face_parts=global_face_parts(it, part_map, len(faces)),
             face_colors=face_colors(it, len(faces)),
         ))
+        del vertices, faces
     meta = DatasetMeta(source=params.source, class_names=class_names, part_names=part_names, class_parts=class_parts)
     return meshes, meta
 
@@ -204,7 +212,7 @@ def clean_mesh(item: MeshItem, up_axis: str = "y") -> tuple[np.ndarray, np.ndarr
         return f"face_colors has shape {np.shape(item.face_colors)} for {len(faces)} faces"
     used = np.zeros(len(vertices), dtype=bool)
     used[faces.ravel()] = True
-    remap = np.cumsum(used) - 1
+    remap = (np.cumsum(used) - 1).astype(np.int32 if len(vertices) < 2**31 else np.int64)
     faces = remap[faces]
     vertices = normalize_unit_sphere(to_y_up(vertices[used], up_axis))
     return vertices, faces
@@ -238,8 +246,8 @@ def part_vocabulary(items: list[MeshItem], class_names: list[str]) -> tuple[list
     return part_names, class_parts, part_map
 
 
-def global_face_parts(item: MeshItem, part_map: dict[tuple[str, str], int]) -> np.ndarray:
-    n = len(item.faces)
+def global_face_parts(item: MeshItem, part_map: dict[tuple[str, str], int], n_faces: int | None = None) -> np.ndarray:
+    n = len(item.faces) if n_faces is None else n_faces
     if item.face_parts is None or not item.part_names:
         return np.full(n, -1, dtype=np.int16)
     local = np.asarray(item.face_parts, dtype=np.int64)

@@ -357,13 +357,20 @@ def write_mesh_store(dest: str | Path, meshes: Sequence[Mesh], meta: DatasetMeta
         v_off[i + 1] = v_off[i] + len(m.vertices)
         f_off[i + 1] = f_off[i] + len(m.faces)
     with atomic_path(dest) as tmp, h5py.File(tmp, "w") as h5:
-        def cat(arrays: list[np.ndarray], shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-            return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(shape, dtype)
+        def put(name: str, arrays: list[np.ndarray], offsets: np.ndarray, shape: tuple[int, ...], dtype: Any) -> None:
+            """Write the arrays mesh by mesh (no concatenated copy of the whole dataset in memory)."""
+            if not arrays:
+                h5.create_dataset(name, data=np.zeros(shape, dtype))
+                return
+            ds = h5.create_dataset(name, shape=(int(offsets[-1]), *shape[1:]), dtype=dtype)
+            for a, lo, hi in zip(arrays, offsets[:-1], offsets[1:], strict=True):
+                if hi > lo:
+                    ds[lo:hi] = np.asarray(a, dtype=dtype)
 
-        h5.create_dataset("vertices", data=cat([m.vertices for m in meshes], (0, 3), np.float32))
-        h5.create_dataset("faces", data=cat([m.faces for m in meshes], (0, 3), np.int32))
-        h5.create_dataset("face_parts", data=cat([m.face_parts for m in meshes], (0,), np.int16))
-        h5.create_dataset("face_colors", data=cat([m.face_colors for m in meshes], (0, 3), np.uint8))
+        put("vertices", [m.vertices for m in meshes], v_off, (0, 3), np.float32)
+        put("faces", [m.faces for m in meshes], f_off, (0, 3), np.int32)
+        put("face_parts", [m.face_parts for m in meshes], f_off, (0,), np.int16)
+        put("face_colors", [m.face_colors for m in meshes], f_off, (0, 3), np.uint8)
         h5.create_dataset("v_offsets", data=v_off)
         h5.create_dataset("f_offsets", data=f_off)
         h5.create_dataset("labels", data=np.array([m.label for m in meshes], dtype=np.int64))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import shutil
+import struct
+import tarfile
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from crosspoint import paths
+from crosspoint.sources import download as download_module
 from crosspoint.sources import make_source, parse_dataset
 from crosspoint.sources.base import MeshItem
 from crosspoint.sources.download import SUMS_FILE, DownloadError, download, extract
@@ -201,3 +205,85 @@ def test_extract_is_atomic_and_reused(tmp_path):
     with pytest.raises(StageError, match="broken.zip"):
         extract(broken, tmp_path / "broken")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.zip", "x", "x.zip"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Archives that would unpack to too much
+
+
+def _nothing_left(tmp_path: Path, dest: Path, archive: Path) -> None:
+    assert not dest.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [archive.name]  # no temporary folder either
+
+
+def _zeros_zip(path: Path, n_bytes: int) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("ModelNet40/bomb/train/zeros.off", bytes(n_bytes))
+    return path
+
+
+def test_high_ratio_zip_is_refused_before_anything_is_written(tmp_path):
+    archive = _zeros_zip(tmp_path / "bomb.zip", 20 << 20)  # 20 MB of zeros deflate to about 20 KB
+    assert archive.stat().st_size < (20 << 20) / 500
+    with pytest.raises(StageError, match=r"max_ratio = 100.*decompression bomb"):
+        extract(archive, tmp_path / "bomb")
+    _nothing_left(tmp_path, tmp_path / "bomb", archive)
+    # a bound given by the caller lets it through
+    out = extract(archive, tmp_path / "bomb", max_ratio=5000)
+    assert (out / "ModelNet40/bomb/train/zeros.off").stat().st_size == 20 << 20
+
+
+def test_high_ratio_tar_is_refused(tmp_path):
+    archive = tmp_path / "bomb.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        info = tarfile.TarInfo("ModelNet40/bomb/train/zeros.off")
+        info.size = 20 << 20
+        tf.addfile(info, io.BytesIO(bytes(info.size)))
+    with pytest.raises(StageError, match=r"times the archive's .* bytes \(more than max_ratio = 100\)"):
+        extract(archive, tmp_path / "bomb")
+    _nothing_left(tmp_path, tmp_path / "bomb", archive)
+
+
+def test_archive_larger_than_the_free_disk_is_refused(tmp_path):
+    archive = tmp_path / "x.zip"
+    archive.write_bytes(modelnet_zip())
+    free = shutil.disk_usage(tmp_path).free
+    with pytest.raises(StageError, match="bytes free"):
+        extract(archive, tmp_path / "x", disk_reserve=free)  # nothing can be left as the reserve
+    _nothing_left(tmp_path, tmp_path / "x", archive)
+
+
+def _lying_zip(path: Path, real: int, declared: int) -> Path:
+    """A one-member zip of ``real`` zero bytes whose local and central headers declare ``declared``."""
+    _zeros_zip(path, real)
+    data = bytearray(path.read_bytes())
+    local = data.find(b"PK\x03\x04")
+    central = data.find(b"PK\x01\x02")
+    assert struct.unpack_from("<I", data, local + 22)[0] == real
+    assert struct.unpack_from("<I", data, central + 24)[0] == real
+    struct.pack_into("<I", data, local + 22, declared)
+    struct.pack_into("<I", data, central + 24, declared)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_zip_whose_headers_understate_sizes_stops_and_leaves_nothing(tmp_path):
+    # 20 MB of zeros declared as 1000 bytes: the declared total passes the ratio check; zipfile
+    # stops the member at its declared size and its CRC check fails, so nothing is renamed into place
+    archive = _lying_zip(tmp_path / "liar.zip", 20 << 20, 1000)
+    assert zipfile.ZipFile(archive).infolist()[0].file_size == 1000
+    with pytest.raises(StageError, match="could not extract"):
+        extract(archive, tmp_path / "liar")
+    _nothing_left(tmp_path, tmp_path / "liar", archive)
+
+
+def test_bytes_written_are_counted_against_the_bound(tmp_path):
+    # the counter on every byte zipfile hands to the extracted files, whatever the headers said
+    archive = _zeros_zip(tmp_path / "z.zip", 1 << 20)
+    with download_module._BoundedZip(archive) as zf:
+        zf.budget = download_module._Budget(archive, 300_000)
+        with pytest.raises(StageError, match=r"unpacking stopped after \d+ bytes, more than the bound of 300000"):
+            zf.extract(zf.infolist()[0], tmp_path / "out")
+        assert 300_000 < zf.budget.written <= 300_000 + (1 << 20)
+    written = tmp_path / "out/ModelNet40/bomb/train/zeros.off"
+    assert written.stat().st_size <= 300_000  # the block over the bound was never written

@@ -216,3 +216,69 @@ def test_prepare_capod(capod_dir, tmp_path, monkeypatch):
     radii = [np.linalg.norm(store[i].vertices, axis=1).max() for i in range(len(store))]
     np.testing.assert_allclose(radii, 1.0, atol=1e-5)
     assert read_rejects("capod") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# max_faces and headers that lie
+
+
+def strip(n_faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """A zigzag strip of ``n_faces`` non-degenerate triangles."""
+    i = np.arange(n_faces + 2, dtype=float)
+    vertices = np.stack([i, i % 2, 0.1 * i], axis=1)
+    faces = np.stack([np.arange(n_faces), np.arange(n_faces) + 1, np.arange(n_faces) + 2], axis=1)
+    return vertices, faces
+
+
+def strip_off(n_faces: int, declared: int | None = None) -> str:
+    v, f = strip(n_faces)
+    declared = n_faces if declared is None else declared
+    return (f"OFF\n{len(v)} {declared} 0\n" + "".join(f"{x} {y} {z}\n" for x, y, z in v)
+            + "".join(f"3 {a} {b} {c}\n" for a, b, c in f))
+
+
+def test_max_faces_rejects_larger_meshes_and_lying_headers(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "meshes"
+    (root / "strip").mkdir(parents=True)
+    (root / "strip" / "fits.off").write_text(strip_off(100))
+    (root / "strip" / "over.off").write_text(strip_off(101))
+    # a header announcing a billion faces is refused from the header alone
+    (root / "strip" / "huge.off").write_text("OFF\n3 1000000000 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
+    (root / "strip" / "fewer.off").write_text(strip_off(50, declared=40))  # the body has 10 more faces
+    (root / "strip" / "more.off").write_text(strip_off(50, declared=60))  # the body ends early
+    trimesh.Trimesh(*strip(100), process=False).export(root / "strip" / "fits_ply.ply")
+    trimesh.Trimesh(*strip(101), process=False).export(root / "strip" / "over.ply")
+    lying = trimesh.Trimesh(*strip(60), process=False).export(file_type="ply")
+    (root / "strip" / "lying.ply").write_bytes(lying.replace(b"element face 60\n", b"element face 59\n"))
+    trimesh.Trimesh(*strip(101), process=False).export(root / "strip" / "over.stl")
+    stl = trimesh.Trimesh(*strip(30), process=False).export(file_type="stl")
+    (root / "strip" / "lying.stl").write_bytes(stl[:80] + (20).to_bytes(4, "little") + stl[84:])
+    trimesh.Trimesh(*strip(101), process=False).export(root / "strip" / "over.obj")
+    write_params({"strips": {"source": "mesh_dir", "path": "meshes", "test_fraction": 0.0, "max_faces": 100}})
+    assert cli(["prepare", "--dataset", "strips", "--params", "params.yaml"]) == 0
+
+    store = MeshStore(paths.prepared("strips"))
+    assert sorted(store.object_ids) == ["strip/fits", "strip/fits_ply"]  # the others were rejected
+    assert all(len(store[i].faces) == 100 for i in range(len(store)))
+    reasons = {Path(r["path"]).name: r["reason"] for r in read_rejects("strips")}
+    assert reasons["over.off"] == "header declares 101 faces, more than max_faces = 100"
+    assert reasons["huge.off"] == "header declares 1000000000 faces, more than max_faces = 100"
+    assert "header declares 52 vertices and 40 faces, the file has more data lines" in reasons["fewer.off"]
+    assert "truncated" in reasons["more.off"] and "60 faces" in reasons["more.off"]
+    assert reasons["over.ply"] == "header declares 101 faces, more than max_faces = 100"
+    assert "header declares 62 vertex, 59 face" in reasons["lying.ply"] and "a header that lies" in reasons["lying.ply"]
+    assert reasons["over.stl"] == "header declares 101 faces, more than max_faces = 100"
+    assert "binary STL header declares 20 triangles" in reasons["lying.stl"]
+    assert reasons["over.obj"] == "101 triangles, more than max_faces = 100"
+    assert len(reasons) == 9
+
+
+def test_max_faces_null_and_invalid(tmp_path):
+    from crosspoint.config import ParamsError
+    from crosspoint.sources import parse_dataset
+
+    assert parse_dataset("m", {"source": "mesh_dir", "path": "x"}).max_faces == 5_000_000
+    assert parse_dataset("m", {"source": "mesh_dir", "path": "x", "max_faces": None}).max_faces is None
+    with pytest.raises(ParamsError, match="max_faces must be at least 1"):
+        parse_dataset("m", {"source": "modelnet40", "max_faces": 0})

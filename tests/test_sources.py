@@ -400,3 +400,26 @@ def test_point_sources_normalise_or_keep_the_files_coordinates(tmp_path, monkeyp
 def test_point_source_normalize_must_be_a_bool():
     with pytest.raises(ParamsError, match="normalize"):
         parse_dataset("sonn", {"source": "scanobjectnn", "path": "x", "normalize": "no"})
+
+
+def test_off_read_in_small_blocks_gives_the_same_arrays(tmp_path, monkeypatch):
+    from crosspoint.sources import off
+
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(200, 3))
+    lines = ["# made by a test", "OFF", f"{len(v)} 300 0"] + [f"{float(x)!r} {float(y)!r} {float(z)!r}" for x, y, z in v]
+    for k in range(300):  # triangles, quads with colours, comments and blank lines mixed in
+        idx = rng.integers(0, len(v), 3 + k % 2)
+        lines.append(f"{len(idx)} " + " ".join(map(str, idx)) + (" 255 0 0" if k % 2 else "") + (" # c" if k % 7 == 0 else ""))
+        if k % 11 == 0:
+            lines.append("")
+    text = "\r\n".join(lines) + "\r\n"
+    f = tmp_path / "m.off"
+    f.write_bytes(text.encode())
+    whole_v, whole_f = parse_off(text)
+    monkeypatch.setattr(off, "BLOCK_BYTES", 64)  # a few lines per block
+    block_v, block_f = read_off(f)
+    np.testing.assert_array_equal(whole_v, v)
+    np.testing.assert_array_equal(block_v, whole_v)
+    np.testing.assert_array_equal(block_f, whole_f)
+    assert len(whole_f) == 150 + 2 * 150 and block_f.dtype == np.int32

@@ -12,6 +12,10 @@ Two layouts are understood:
 Objects without a split get a deterministic stratified one (``test_fraction``, ``seed``). Formats:
 ``.off`` (read by :mod:`crosspoint.sources.off`), ``.obj``, ``.ply``, ``.stl``, ``.glb``/``.gltf``
 (trimesh); a file holding a scene has its geometry concatenated.
+
+``max_faces`` bounds the memory one mesh may take: a file whose header declares more faces (OFF,
+PLY, binary STL state their counts) is rejected before its body is read, any other file once
+loaded; a header whose counts disagree with the body is rejected too (see docs/robustness.md).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from crosspoint import exact
-from crosspoint.sources import check_mesh, natural_key, stratified_split
+from crosspoint.sources import check_mesh, natural_key, ply, stratified_split
 from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
 from crosspoint.sources.off import OffError, read_off
 from crosspoint.store import StageError
@@ -37,6 +41,16 @@ log = logging.getLogger("crosspoint.prepare")
 
 MESH_EXTENSIONS = (".off", ".obj", ".ply", ".stl", ".glb", ".gltf")
 SPLITS = ("train", "test")
+# Default bound on the faces of one mesh: ModelNet40's largest meshes have a few hundred thousand,
+# ShapeNetCore's a few million; 5M keeps them all with margin and bounds prepare's memory per mesh
+# (about 80 bytes a face at prepare, 0.5 GB at 5M; see bench/mesh_memory.py).
+MAX_FACES = 5_000_000
+
+
+def check_max_faces(value: int | None) -> list[str]:
+    if value is not None and value < 1:
+        return [f"max_faces must be at least 1 (or null: no bound), got {value}"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -48,9 +62,10 @@ class Params:
     max_per_class: int | None = None  # at most this many objects per class and split (quick runs)
     required: bool = True  # false: a missing folder gives an empty, skipped dataset
     up_axis: Literal["y", "z"] = "y"  # the files' up axis; z: turned y-up at prepare (+z -> +y)
+    max_faces: int | None = MAX_FACES  # meshes with more faces are rejected (from the header when it states them)
 
     def check(self) -> list[str]:
-        problems = []
+        problems = check_max_faces(self.max_faces)
         if not 0.0 <= self.test_fraction < 1.0:
             problems.append(f"test_fraction must be in [0, 1), got {self.test_fraction}")
         if self.max_per_class is not None and self.max_per_class < 1:
@@ -88,8 +103,13 @@ def file_problem(path: str | Path) -> str | None:
     return f"not a regular file ({kind})"
 
 
-def load_mesh_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Vertices [V, 3], triangles [F, 3] and face colours (uint8 [F, 3] or None) of a mesh file."""
+def load_mesh_file(
+    path: str | Path, max_faces: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Vertices [V, 3], triangles [F, 3] and face colours (uint8 [F, 3] or None) of a mesh file.
+
+    ``max_faces``: refuse a mesh with more faces; from the header, before the body is read, where
+    the format states the count (OFF, PLY, binary STL)."""
     path = Path(path)
     problem = file_problem(path)
     if problem is not None:
@@ -97,14 +117,64 @@ def load_mesh_file(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray
     try:
         if path.stat().st_size == 0:
             raise MeshReadError("empty file")
-        if path.suffix.lower() == ".off":
-            vertices, faces = read_off(path)
+        ext = path.suffix.lower()
+        if ext == ".off":
+            vertices, faces = read_off(path, max_faces=max_faces)
             return vertices, faces, None
-        return _load_trimesh(path)
+        if ext == ".ply":
+            _check_ply_header(path, max_faces)
+        elif ext == ".stl":
+            _check_stl_header(path, max_faces)
+        vertices, faces, colors = _load_trimesh(path)
+        if max_faces is not None and len(faces) > max_faces:
+            raise MeshReadError(f"{len(faces)} triangles, more than max_faces = {max_faces}")
+        return vertices, faces, colors
     except OffError as err:
         raise MeshReadError(str(err)) from err
     except OSError as err:
         raise MeshReadError(f"cannot open: {err.strerror or err}") from err
+
+
+def _over(n_faces: int, max_faces: int | None) -> str | None:
+    if max_faces is not None and n_faces > max_faces:
+        return f"header declares {n_faces} faces, more than max_faces = {max_faces}"
+    return None
+
+
+def _check_ply_header(path: Path, max_faces: int | None) -> None:
+    """Refuse a PLY mesh whose header declares too many faces (or vertices no such mesh needs) or
+    counts its body does not hold; a header that cannot be parsed is left to the loader."""
+    try:
+        encoding, elements, offset = ply.read_header(path)
+    except ply.PlyError:
+        return
+    n_faces, n_vertices = ply.element_count(elements, "face"), ply.element_count(elements, "vertex")
+    problem = _over(n_faces, max_faces)
+    if problem is None and max_faces is not None and n_vertices > 3 * max_faces:
+        problem = f"header declares {n_vertices} vertices, more than 3 * max_faces = {3 * max_faces}"
+    problem = problem or ply.body_problem(path, encoding, elements, offset)
+    if problem:
+        raise MeshReadError(problem)
+
+
+def _check_stl_header(path: Path, max_faces: int | None) -> None:
+    """Binary STL states its triangle count at byte 80 and takes exactly 84 + 50 per triangle bytes;
+    ASCII STL (``solid ...``, any other size) states none and is checked once loaded."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(84)
+    if len(head) < 84:
+        return
+    n = int(np.frombuffer(head, dtype="<u4", count=1, offset=80)[0])
+    if size == 84 + 50 * n:
+        problem = _over(n, max_faces)
+        if problem:
+            raise MeshReadError(problem)
+    elif not head.lstrip().startswith(b"solid"):
+        raise MeshReadError(
+            f"binary STL header declares {n} triangles ({84 + 50 * n} bytes), the file has {size} bytes "
+            f"(a header that lies, or a truncated file)"
+        )
 
 
 def _load_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -309,11 +379,11 @@ def assign_missing_splits(entries: list[Entry], test_fraction: float, seed: int)
         e.split = s
 
 
-def load_entries(entries: list[Entry]) -> Iterator[MeshItem | Reject]:
-    """Load each entry's mesh; unreadable or unusable meshes become rejects."""
+def load_entries(entries: list[Entry], max_faces: int | None = None) -> Iterator[MeshItem | Reject]:
+    """Load each entry's mesh; unreadable, unusable or too large (``max_faces``) meshes become rejects."""
     for e in entries:
         try:
-            vertices, faces, colors = load_mesh_file(e.path)
+            vertices, faces, colors = load_mesh_file(e.path, max_faces=max_faces)
         except MeshReadError as err:
             yield Reject(str(e.path), str(err))
             continue
@@ -380,4 +450,4 @@ class MeshDirSource(MeshSource):
             return
         entries = self.entries()
         yield from self._rejects
-        yield from load_entries(entries)
+        yield from load_entries(entries, self.params.max_faces)

@@ -20,7 +20,14 @@ from typing import Literal
 from crosspoint import paths
 from crosspoint.sources import download
 from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
-from crosspoint.sources.mesh_dir import Entry, limit_per_class, load_entries, scan_class_folders
+from crosspoint.sources.mesh_dir import (
+    MAX_FACES,
+    Entry,
+    check_max_faces,
+    limit_per_class,
+    load_entries,
+    scan_class_folders,
+)
 from crosspoint.store import StageError
 
 log = logging.getLogger("crosspoint.prepare")
@@ -41,9 +48,10 @@ class Params:
     max_per_class: int | None = None  # at most this many objects per class and split (quick runs)
     required: bool = True  # false: an unavailable dataset gives an empty, skipped store
     up_axis: Literal["y", "z"] = "z"  # Princeton's OFF files are z-up: turned y-up at prepare (+z -> +y)
+    max_faces: int | None = MAX_FACES  # meshes with more faces are rejected, from the OFF header
 
     def check(self) -> list[str]:
-        problems = []
+        problems = check_max_faces(self.max_faces)
         if self.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", self.sha256):
             problems.append("sha256 must be 64 hexadecimal digits")
         if self.size is not None and self.size <= 0:
@@ -149,7 +157,7 @@ class ModelNetSource(MeshSource):
     def items(self) -> Iterator[MeshItem | Reject]:
         entries = self.entries()
         yield from self._rejects
-        yield from load_entries(entries)
+        yield from load_entries(entries, self.params.max_faces)
 
 
 def _stem(filename: str) -> str:

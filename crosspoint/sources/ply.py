@@ -159,3 +159,90 @@ def _ascii_vertices(body: bytes, elements: list[Element], index: int) -> np.ndar
     if table.ndim != 2 or table.shape[1] != len(cols):
         raise PlyError(f"garbled vertex lines (expected {len(cols)} values each)")
     return table[:, pick]
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks of a PLY mesh file before a full reader loads it
+
+HEADER_LIMIT = 1 << 20  # a header longer than this is not a mesh header
+
+
+def read_header(path: str | Path) -> tuple[str, list[Element], int]:
+    """:func:`parse_header` of a file, reading only the header."""
+    with open(path, "rb") as fh:
+        head = b""
+        while b"end_header" not in head and len(head) < HEADER_LIMIT:
+            block = fh.read(1 << 16)
+            if not block:
+                break
+            head += block
+    end = head.find(b"end_header")
+    if end >= 0:
+        nl = head.find(b"\n", end)
+        head = head[:nl + 1] if nl >= 0 else head
+    return parse_header(head)
+
+
+def element_count(elements: list[Element], name: str) -> int:
+    return next((e.count for e in elements if e.name == name), 0)
+
+
+def body_problem(path: str | Path, encoding: str, elements: list[Element], offset: int) -> str | None:
+    """Why the body of a PLY file does not hold what its header declares (None when it does, or
+    when that cannot be told cheaply: binary elements with lists of varying length)."""
+    path = Path(path)
+    declared = ", ".join(f"{e.count} {e.name}" for e in elements)
+    if encoding == "ascii":
+        lines = 0
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            while block := fh.readlines(1 << 22):
+                lines += sum(1 for ln in block if ln.strip())
+        want = sum(e.count for e in elements)
+        if lines != want:
+            return f"header declares {declared} ({want} data lines), the body has {lines} (a header that lies)"
+        return None
+    order = ENCODINGS[encoding]
+    size = path.stat().st_size
+    end = offset
+    record = 1
+    for e in elements:
+        rows = _uniform_rows(path, end, e, order, size) if e.has_lists else _dtype(e, order)
+        if rows is None:
+            return None
+        end += e.count * rows.itemsize
+        record = max(rows.itemsize, 1)
+    # a few stray bytes after the body (less than one more item of the last element) are tolerated
+    if end > size or size - end >= record:
+        return (f"header declares {declared}, which take {end - offset} bytes; the body has {size - offset} "
+                f"(a header that lies)")
+    return None
+
+
+def _uniform_rows(path: Path, offset: int, e: Element, order: str, size: int) -> np.dtype | None:
+    """The record type of element ``e`` if its lists all have the length of the first one (read
+    from the file and checked), else None."""
+    if e.count == 0:
+        return np.dtype([])
+    fields = []
+    first = offset
+    for name, t in e.properties:
+        if isinstance(t, tuple):
+            count_t = np.dtype(order + t[0])
+            if first + count_t.itemsize > size:
+                return None
+            k = int(np.fromfile(path, dtype=count_t, count=1, offset=first)[0])
+            if k == 0:
+                return None
+            fields += [(name + "__n", count_t), (name, np.dtype(order + t[1]), (k,))]
+            first += count_t.itemsize + k * np.dtype(order + t[1]).itemsize
+        else:
+            fields.append((name, np.dtype(order + t)))
+            first += np.dtype(order + t).itemsize
+    rows = np.dtype(fields)
+    n = min(e.count, (size - offset) // max(rows.itemsize, 1))
+    table = np.fromfile(path, dtype=rows, count=n, offset=offset)
+    for name, t in e.properties:
+        if isinstance(t, tuple) and not np.all(table[name + "__n"] == table[name + "__n"][0]):
+            return None
+    return rows

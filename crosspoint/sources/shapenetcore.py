@@ -18,7 +18,14 @@ from typing import Literal
 
 from crosspoint.sources import natural_key
 from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
-from crosspoint.sources.mesh_dir import Entry, assign_missing_splits, file_problem, load_entries
+from crosspoint.sources.mesh_dir import (
+    MAX_FACES,
+    Entry,
+    assign_missing_splits,
+    check_max_faces,
+    file_problem,
+    load_entries,
+)
 from crosspoint.store import StageError
 
 log = logging.getLogger("crosspoint.prepare")
@@ -100,9 +107,10 @@ class Params:
     seed: int = 0
     required: bool = True  # false: a missing folder gives an empty, skipped dataset
     up_axis: Literal["y", "z"] = "y"  # ShapeNetCore v2 is y-up
+    max_faces: int | None = MAX_FACES  # meshes with more faces are rejected (OBJ states no count: checked once loaded)
 
     def check(self) -> list[str]:
-        problems = []
+        problems = check_max_faces(self.max_faces)
         for c in self.categories or []:
             if c not in SYNSETS and c not in NAME_TO_SYNSET:
                 problems.append(f"unknown category {c!r} (a ShapeNetCore name such as 'chair' or a synset id)")
@@ -198,4 +206,4 @@ class ShapeNetCoreSource(MeshSource):
             return
         entries = self.entries()
         yield from self._rejects
-        yield from load_entries(entries)
+        yield from load_entries(entries, self.params.max_faces)
