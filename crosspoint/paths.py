@@ -82,6 +82,11 @@ def partseg_metrics(seed: int | str) -> str:
     return f"{RESULTS}/metrics/partseg/seed-{seed}.json"
 
 
+def partseg_state(seed: int | str) -> str:
+    """The part-segmentation fine-tuning state after its last epoch (a killed run resumes from it)."""
+    return f"{MODELS}/partseg/seed-{seed}/last.pt"
+
+
 def partseg_curves(seed: int | str) -> str:
     return f"{RESULTS}/plots/partseg_curves/seed-{seed}.csv"
 

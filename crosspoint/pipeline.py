@@ -243,6 +243,8 @@ STAGES: list[Stage] = [
         deps=[paths.points("{p:partseg.dataset}"), f"{paths.pretrain_dir('seg', '{seed}')}/best.pt",
               "crosspoint/evaluate/partseg.py", *ENCODER_DEPS, *EVAL_CORE, *CORE],
         params=["partseg"],
+        outs=[paths.partseg_state("{seed}")],
+        persist=True,  # kept while the stage runs, so a killed run resumes from it
         committed=[paths.partseg_metrics("{seed}")],
         plots={paths.partseg_curves("{seed}"): {"x": "epoch"}, paths.partseg_examples("{seed}"): {}},
         report={paths.partseg_examples("{seed}"): ("partseg_examples.rst", "5 partseg")},

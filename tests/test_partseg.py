@@ -106,7 +106,8 @@ def test_a_few_fine_tune_epochs_lower_the_loss():
     assert np.isin(pred[data.categories == 0], [0, 1]).all() and np.isin(pred[data.categories == 1], [2, 3]).all()
 
 
-def write_seg_checkpoint(path: str) -> None:
+def write_seg_checkpoint(path: str, seed: int = 0) -> None:
+    torch.manual_seed(seed)
     encoder = build_point_encoder("dgcnn_seg", k=K, emb_dims=EMB)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"point_encoder": encoder.state_dict(), "point_head": None, "image_encoder": None,
@@ -199,3 +200,36 @@ def test_no_augment_feeds_each_shape_as_stored_in_a_shuffled_order():
     stored = {tuple(map(tuple, np.sort(p.round(6), axis=0))) for p in data.points}
     assert {tuple(map(tuple, np.sort(b.round(6), axis=0))) for b in batch} == stored
     assert not any(np.array_equal(b, p) for b in batch for p in data.points)  # shuffled, not as stored
+
+
+@pytest.mark.parametrize("stops", [[1], [2, 3]], ids=["in-pretrained", "twice-then-in-scratch"])
+def test_stopped_and_resumed_stage_writes_the_uninterrupted_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  stops: list[int]):
+    """Stopped after N epochs (what a kill after an epoch's save leaves), then run again: every output,
+    the saved state included, has the bytes of an uninterrupted run. 3 epochs per run: [1] stops inside the
+    pretrained run; [2, 3] stops inside it, then after its last epoch and two of the scratch run."""
+    prm = P.Params(dataset="toy", epochs=3, batch_size=6, points=48, k=K, val_fraction=0.2, examples=1)
+    outputs = [paths.partseg_metrics(1), paths.partseg_curves(1), paths.partseg_examples(1), paths.partseg_state(1)]
+    digests = {}
+    for name in ("straight", "resumed"):
+        (tmp_path / name).mkdir()
+        monkeypatch.chdir(tmp_path / name)
+        write_point_store(paths.points("toy"), tiny_parts(n=24, points=96))
+        write_seg_checkpoint(str(P.checkpoint_path(1)))
+        if name == "resumed":
+            for n in stops:
+                assert P.run(prm, seed=1, stop_after=n).get("stopped") in P.RUNS
+                assert not Path(paths.partseg_metrics(1)).exists()
+        P.run(prm, seed=1)
+        digests[name] = {o: Path(o).read_bytes() for o in outputs}
+    assert digests["resumed"] == digests["straight"]
+
+
+def test_state_of_other_params_is_not_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    write_point_store(paths.points("toy"), tiny_parts(n=24, points=96))
+    write_seg_checkpoint(str(P.checkpoint_path(1)))
+    P.run(P.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, examples=1), seed=1, stop_after=1)
+    caplog.set_level("INFO")
+    P.run(P.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, examples=1, lr=0.05), seed=1)
+    assert any("made with other params" in r.getMessage() for r in caplog.records)

@@ -22,8 +22,10 @@ encoder pretrained with ``K``, the head init, dropout and data order drawn from 
 runs over seeds.
 
 Outputs: ``paths.partseg_metrics(K)`` (instance and class mIoU on test, in percent),
-``paths.partseg_curves(K)`` (per epoch, both runs side by side) and ``paths.partseg_examples(K)``
-(a few test shapes: truth beside both predictions).
+``paths.partseg_curves(K)`` (per epoch, both runs side by side), ``paths.partseg_examples(K)``
+(a few test shapes: truth beside both predictions) and ``paths.partseg_state(K)``: both runs' state
+after their latest epoch (:class:`Journal`), so that a killed stage (or one ended by ``--stop-after N``)
+resumes where it stopped and writes the bytes of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -42,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crosspoint import config, numerics, paths
+from crosspoint import config, numerics, paths, training
 from crosspoint.evaluate import balanced_subset, percent, resolve_device, store_skipped, stratified_split
 from crosspoint.metrics import segmentation_scores
 from crosspoint.progress import progress
@@ -269,11 +273,73 @@ class RunResult:
     seconds: float  # logged, not recorded (wall-clock differs between machines)
 
 
+class Journal:
+    """The fine-tuning state of every run after its latest epoch, in one checkpoint
+    (``paths.partseg_state(seed)``, kept by DVC while the stage runs): a killed stage resumes where it
+    stopped, and ends with the bytes of an uninterrupted one. ``signature`` identifies the params, the
+    encoder checkpoint and the data; a state made with others is ignored."""
+
+    def __init__(self, path: str | Path, signature: str):
+        self.path, self.signature = Path(path), signature
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.saves = 0  # epochs saved by this process (for ``--stop-after``)
+        if self.path.exists():
+            saved = training.load_checkpoint(self.path)
+            if isinstance(saved, dict) and saved.get("signature") == signature:
+                self.runs = dict(saved["runs"])
+                log.info("partseg: resuming from %s (%s)", self.path, ", ".join(
+                    f"{name}: epoch {entry['epoch']}{' (done)' if entry['done'] else ''}"
+                    for name, entry in self.runs.items()))
+            else:
+                log.info("partseg: %s was made with other params or data; starting afresh", self.path)
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        return self.runs.get(name)
+
+    def save(self, name: str, entry: dict[str, Any]) -> None:
+        self.runs[name] = entry
+        self.saves += 1
+        training.save_checkpoint(self.path, {"signature": self.signature, "runs": self.runs})
+
+
+def journal_signature(prm: Params, seed: int, ckpt: Path, *data: SegData | None) -> str:
+    """What a resumed run must share with the saved state: the params (but the device), the seed, the
+    numerics, the encoder checkpoint's bytes and the shapes."""
+    digest = hashlib.sha256()
+    keys = {k: v for k, v in config.to_dict(prm).items() if k != "device"}
+    digest.update(json.dumps([keys, seed, numerics.record()], sort_keys=True, default=str).encode())
+    digest.update(hashlib.sha256(ckpt.read_bytes()).digest())
+    for d in data:
+        if d is not None:
+            for array in (d.points, d.parts, d.categories):
+                digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _rng_states(rng: np.random.Generator, device: torch.device) -> dict[str, Any]:
+    state = {"numpy": json.dumps(rng.bit_generator.state), "torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_states(rng: np.random.Generator, device: torch.device, state: dict[str, Any]) -> None:
+    rng.bit_generator.state = json.loads(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def fine_tune(
     model: nn.Module, train: SegData, val: SegData | None, num_categories: int, mask: torch.Tensor | None,
     category_parts: dict[int, list[int]], prm: Params, device: torch.device, name: str, seed: int = 0,
-) -> RunResult:
-    """Train ``model`` for ``prm.epochs``; keep the epoch with the best validation instance mIoU."""
+    journal: Journal | None = None, run: str | None = None, stop_after: int | None = None,
+) -> RunResult | None:
+    """Train ``model`` for ``prm.epochs``; keep the epoch with the best validation instance mIoU.
+
+    With a ``journal``, the state after each epoch is saved under ``run`` and a saved state is resumed
+    from; ``stop_after``: return None once the journal has saved that many epochs in this process (what a
+    killed run leaves)."""
     start = time.perf_counter()
     model = model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=prm.lr, momentum=prm.momentum, weight_decay=prm.weight_decay)
@@ -282,7 +348,20 @@ def fine_tune(
     torch.manual_seed(seed)  # same dropout draws
     curve: list[dict[str, float]] = []
     best_state, best_epoch, best_val = None, prm.epochs, None
-    for epoch in progress(range(1, prm.epochs + 1), desc=f"partseg {name}", unit="epoch"):
+    first = 1
+    saved = journal.get(run) if journal is not None and run is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        if saved["done"]:
+            return RunResult(model, list(saved["curve"]), int(saved["best_epoch"]), saved["best_val"], 0.0)
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        _set_rng_states(rng, device, saved["rng"])
+        curve, best_state = list(saved["curve"]), saved["best_state"]
+        best_epoch, best_val, first = int(saved["best_epoch"]), saved["best_val"], int(saved["epoch"]) + 1
+    for epoch in progress(range(first, prm.epochs + 1), desc=f"partseg {name}", unit="epoch"):
+        if stop_after is not None and journal is not None and journal.saves >= stop_after:
+            return None
         lr = optimizer.param_groups[0]["lr"]
         loss, acc = train_epoch(model, train, num_categories, optimizer, prm, rng, device)
         scheduler.step()  # after the epoch's optimiser steps
@@ -295,8 +374,16 @@ def fine_tune(
                 best_state = copy.deepcopy(model.state_dict())
         curve.append(row)
         log.info("partseg %s epoch %d: %s", name, epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        done = epoch == prm.epochs
+        if done and best_state is not None:
+            model.load_state_dict(best_state)
+        if journal is not None and run is not None:
+            journal.save(run, {
+                "epoch": epoch, "done": done, "model": model.state_dict(), "curve": curve,
+                "best_epoch": best_epoch, "best_val": best_val,
+                **({} if done else {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                    "rng": _rng_states(rng, device), "best_state": best_state}),
+            })
     return RunResult(model, curve, best_epoch, best_val, time.perf_counter() - start)
 
 
@@ -385,7 +472,7 @@ def build_model(num_categories: int, num_parts: int, model_cfg: dict[str, Any], 
     )
 
 
-def run(prm: Params, seed: int = 0) -> dict[str, Any]:
+def run(prm: Params, seed: int = 0, stop_after: int | None = None) -> dict[str, Any]:
     """Fine-tune from the seg encoder pretrained with ``seed`` and from scratch; write the outputs."""
     from crosspoint.encoders import load_point_encoder
     from crosspoint.models import SEG_HEAD_PREFIXES
@@ -439,14 +526,19 @@ def run(prm: Params, seed: int = 0) -> dict[str, Any]:
         prm.points, device,
     )
 
+    journal = Journal(paths.partseg_state(seed), journal_signature(prm, seed, ckpt, train_all, val))
     results: dict[str, RunResult] = {}
     for name in RUNS:
         model = build_model(num_categories, num_parts, model_cfg, prm, seed)  # same head init for both
         if name == "pretrained":
             head = load_encoder_strict(model, encoder.state_dict(), tuple(SEG_HEAD_PREFIXES))
             log.info("partseg: loaded the pretrained encoder strictly; %d head tensors start fresh", len(head))
-        results[name] = fine_tune(model, train_all, val, num_categories, mask, category_parts, prm, device,
-                                  f"{name} seed {seed}", seed)
+        result = fine_tune(model, train_all, val, num_categories, mask, category_parts, prm, device,
+                           f"{name} seed {seed}", seed, journal=journal, run=name, stop_after=stop_after)
+        if result is None:
+            log.info("partseg: stopped in the %s run; run again to resume", name)
+            return {"stopped": name}
+        results[name] = result
         log.info("partseg %s seed %d: %d epochs in %.1f s", name, seed, prm.epochs, results[name].seconds)
 
     metrics: dict[str, Any] = {
@@ -477,6 +569,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="override partseg.dataset (must match the params to be tracked)")
     parser.add_argument("--seed", type=int, default=None,
                         help="pretraining seed whose seg encoder to fine-tune, one of pretrain.seeds (default: the first)")
+    parser.add_argument("--stop-after", type=int, default=None, metavar="N",
+                        help="end after N epochs of this invocation (time-limited jobs); run again to resume")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -487,4 +581,6 @@ def main(args: argparse.Namespace) -> None:
     seed = seeds[0] if args.seed is None else args.seed
     if seed not in seeds:
         log.warning("partseg: seed %d is not in pretrain.seeds %s; running it anyway", seed, seeds)
-    run(prm, seed)
+    if args.stop_after is not None and args.stop_after < 1:
+        raise StageError("--stop-after must be at least 1")
+    run(prm, seed, stop_after=args.stop_after)

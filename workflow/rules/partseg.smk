@@ -19,6 +19,7 @@ rule partseg:
         "crosspoint/exact.py",
         "crosspoint/progress.py",
     output:
+        "models/partseg/seed-{seed}/last.pt",
         "results/metrics/partseg/seed-{seed}.json",
         "results/plots/partseg_curves/seed-{seed}.csv",
         report("results/figures/partseg_examples/seed-{seed}.png", caption="../report/partseg_examples.rst", category="5 partseg", subcategory="seed {seed}"),
