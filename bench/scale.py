@@ -651,7 +651,7 @@ def _spread(n: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every stage (~1 min)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every stage (minutes on a loaded 2-core machine)")
     parser.add_argument("--stages", nargs="+", default=STAGE_NAMES, choices=STAGE_NAMES, metavar="STAGE",
                         help=f"stages to measure (default all: {', '.join(STAGE_NAMES)})")
     parser.add_argument("--data-sizes", type=int, nargs="+", help="objects of the data stages (default 25 100 400)")
