@@ -11,13 +11,13 @@ from torch import nn
 
 from crosspoint import config, training
 from crosspoint.augment import make_generator
+from crosspoint.encoders import model_config
 from crosspoint.pretrain import (
     CrossPointModel,
     Params,
     Variant,
     _checkpoint,
     _summary,
-    model_config,
     train_step,
 )
 

@@ -16,15 +16,14 @@ import torch
 
 from crosspoint import paths, training
 from crosspoint.augment import make_generator
+from crosspoint.encoders import load_point_encoder, random_point_encoder
 from crosspoint.pretrain import (
     CrossPointModel,
     Params,
     PretrainData,
     Variant,
     carve_validation,
-    load_point_encoder,
     load_training_set,
-    random_point_encoder,
     run,
     train_step,
 )
