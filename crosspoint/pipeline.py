@@ -83,12 +83,12 @@ DATA_MODULE_DEPS = {
     "scan": ["crosspoint/scan.py", "crosspoint/rendering.py"],
 }
 TRAIN_DEPS = ["crosspoint/models", "crosspoint/losses.py", "crosspoint/augment.py", "crosspoint/training.py"]
-EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/metrics.py"]
+EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/subsets.py", "crosspoint/metrics.py"]
 # The pretrain keys both variants read (the rest of the section is per variant: pretrain.cls, pretrain.seg).
 # tests/test_pipeline.py checks this against crosspoint.pretrain.Params.
 # (``seeds`` is the list of instances: each run reads only its own seed, from the command line.)
 PRETRAIN_SHARED = ["dataset", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
-                   "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "workers",
+                   "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "val_max_fit", "workers",
                    "sync_bn", "global_negatives", "precision", "point_augment", "image_augment"]
 SEEDS = Axis("seed", param="pretrain.seeds")
 
@@ -165,7 +165,8 @@ STAGES: list[Stage] = [
     Stage(
         name="pretrain",
         cmd="crosspoint pretrain --variant {variant} --seed {seed}",
-        deps=[paths.points("{p:pretrain.dataset}"), paths.views(), "crosspoint/pretrain.py", *TRAIN_DEPS, *CORE],
+        deps=[paths.points("{p:pretrain.dataset}"), paths.views(), "crosspoint/pretrain.py",
+              "crosspoint/subsets.py", *TRAIN_DEPS, *CORE],
         params=["pretrain.{variant}", *(f"pretrain.{key}" for key in PRETRAIN_SHARED)],
         outs=[f"{paths.pretrain_dir('{variant}', '{seed}')}/best.pt", f"{paths.pretrain_dir('{variant}', '{seed}')}/last.pt"],
         persist=True,  # kept while the stage runs, so a killed run resumes from last.pt

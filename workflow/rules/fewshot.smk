@@ -16,6 +16,7 @@ rule fewshot:
         "crosspoint/augment.py",
         "crosspoint/training.py",
         "crosspoint/evaluate/__init__.py",
+        "crosspoint/subsets.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",

@@ -11,6 +11,7 @@ rule merge_features:
         "crosspoint/features.py",
         "crosspoint/shards.py",
         "crosspoint/evaluate/__init__.py",
+        "crosspoint/subsets.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",

@@ -15,6 +15,7 @@ rule report:
         "crosspoint/evaluate/fewshot.py",
         "crosspoint/evaluate/partseg.py",
         "crosspoint/evaluate/__init__.py",
+        "crosspoint/subsets.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
