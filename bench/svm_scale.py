@@ -272,8 +272,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="runs per size up to 2,400 rows (one above)")
     ap.add_argument("--features-dir", type=Path, help="a run's data/features: check that bounded searches choose "
                     "as the unbounded ones (written to results/bench/svm_scale_choice.json)")
-    ap.add_argument("--svm-log", type=Path, help="take the linear_svm rows from this earlier run's output "
-                    "instead of measuring them again (the validation rows are measured)")
+    ap.add_argument("--log", type=Path, nargs="+", help="assemble the JSON from the rows these earlier runs "
+                    "printed (lines 'svm|val BOUND {row}') instead of measuring; sizes missing are extrapolated")
     ap.add_argument("--summarise", action="store_true",
                     help="recompute the CPU-seconds prediction of an existing results/bench/svm_scale.json")
     ap.add_argument("--bounds", type=int, nargs="+", default=[300, 200, 120])
@@ -329,18 +329,24 @@ def main() -> None:
     c_rows = config.section("linear_svm", SvmParams, path=str(ROOT / "params.yaml")).c_search_rows
     v_max = config.section("pretrain", PretrainParams, path=str(ROOT / "params.yaml")).val_max_fit
     reps = args.repeats
-    val_before = measure("val", [2400, 4800, 9600, 42900], 0, 4800 if args.quick else 9600, reps)
-    val_after = measure("val", [2400, 9600, 42900], v_max, 42900, reps, val_before)
-    if args.svm_log:  # the linear_svm rows printed by an earlier run (one "svm BOUND {row}" line per size)
-        logged = [line.split(" ", 2) for line in args.svm_log.read_text().splitlines() if line.startswith("svm ")]
-        before_rows = [ast.literal_eval(r) for _, b, r in logged if int(b) == 0]
-        after_rows = [ast.literal_eval(r) for _, b, r in logged if int(b) == c_rows]
-        svm_before = with_fit({"bound": 0, "sizes": before_rows}, [600, 1200, 2400, 9840])
-        svm_after = with_fit({"bound": c_rows, "sizes": [*before_rows[:1], *after_rows]}, [600, 2400, 9840])
-        svm_before["from_log"] = svm_after["from_log"] = str(args.svm_log)
+    if args.log:  # rows printed by earlier runs ("svm|val BOUND {row}" lines): assembled, nothing measured
+        logged = [line.split(" ", 2) for f in args.log for line in f.read_text().splitlines()
+                  if line.startswith(("svm ", "val "))]
+
+        def rows(kind: str, bound: int) -> list[dict[str, Any]]:
+            return [ast.literal_eval(r) for k, b, r in logged if k == kind and int(b) == bound]
+
+        svm_before = with_fit({"bound": 0, "sizes": rows("svm", 0)}, [600, 1200, 2400, 9840])
+        svm_after = with_fit({"bound": c_rows, "sizes": [*rows("svm", 0)[:1], *rows("svm", c_rows)]}, [600, 2400, 9840])
+        val_before = with_fit({"bound": 0, "sizes": rows("val", 0)}, [2400, 4800, 9600, 42900])
+        val_after = with_fit({"bound": v_max, "sizes": [*rows("val", 0)[:1], *rows("val", v_max)]}, [2400, 42900])
+        for m in (svm_before, svm_after, val_before, val_after):
+            m["from_logs"] = [str(f) for f in args.log]
     else:
         svm_before = measure("svm", [600, 1200, 2400, 9840], 0, 1200 if args.quick else 2400, reps)
         svm_after = measure("svm", [600, 2400, 9840], c_rows, 9840, reps, svm_before)
+        val_before = measure("val", [2400, 4800, 9600, 42900], 0, 4800 if args.quick else 9600, reps)
+        val_after = measure("val", [2400, 9600, 42900], v_max, 42900, reps, val_before)
 
     def at(m: dict[str, Any], n: int) -> float:
         return next(r["seconds_min"] for r in m["sizes"] if r["n"] == n)
