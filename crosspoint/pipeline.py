@@ -85,14 +85,15 @@ DATA_MODULE_DEPS = {
     "scan": ["crosspoint/scan.py", "crosspoint/rendering.py"],
 }
 # A checkpoint's frozen encoder (what the evaluations need of pretraining), and the training loop's code.
-ENCODER_DEPS = ["crosspoint/encoders.py", "crosspoint/models", "crosspoint/training.py", "crosspoint/evaluate/__init__.py"]
+ENCODER_DEPS = ["crosspoint/encoders.py", "crosspoint/models", "crosspoint/training.py",
+                "crosspoint/evaluate/__init__.py", "crosspoint/subsets.py"]
 TRAIN_DEPS = [*ENCODER_DEPS, "crosspoint/losses.py", "crosspoint/augment.py", "crosspoint/live_log.py"]
-EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/metrics.py"]
+EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/subsets.py", "crosspoint/metrics.py"]
 # The pretrain keys both variants read (the rest of the section is per variant: pretrain.cls, pretrain.seg).
 # tests/test_pipeline.py checks this against crosspoint.pretrain.Params.
 # (``seeds`` is the list of instances: each run reads only its own seed, from the command line.)
 PRETRAIN_SHARED = ["dataset", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
-                   "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "workers",
+                   "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "val_max_fit", "workers",
                    "sync_bn", "global_negatives", "precision", "point_augment", "image_augment"]
 SEEDS = Axis("seed", param="pretrain.seeds")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from crosspoint.cli import main as cli_main
 from crosspoint.evaluate import (
     FeatureSet,
     grouped_stratified_folds,
+    grouped_stratified_subset,
     read_features,
     scanned_object,
     stratified_split,
@@ -197,6 +199,65 @@ def test_standardised_protocol_does_not_see_the_scale_of_a_dimension():
     (s1, std1, raw1), (s2, std2, raw2) = both(x), both(shrunk)
     assert s1 == pytest.approx(s2) and std1 == pytest.approx(std2) and std1 > 90
     assert raw1 > 90 and raw2 < 70  # the raw protocol lost the shrunk dimension
+
+
+def test_bounded_subset_is_stratified_deterministic_and_keeps_scans_together():
+    from crosspoint.scan import scan_id
+
+    # 4 classes of 30, 20, 8 and 2 objects, 3 scans each: 180 rows
+    sizes = [30, 20, 8, 2]
+    ids = [scan_id(f"c{c}_{o:02d}", r, 3) for c, n in enumerate(sizes) for o in range(n) for r in range(3)]
+    labels = np.array([int(i[1]) for i in ids])
+    groups = [scanned_object(i) for i in ids]
+    sub = grouped_stratified_subset(labels, groups, 60, seed=0)
+    assert np.array_equal(sub, np.sort(sub)) and len(set(sub.tolist())) == len(sub) <= 60
+    # each class keeps its share (60 * n_c / 60 objects' rows: 30, 20, 8, 2 -> 90, 60, 24, 6 of 180 rows ->
+    # 30, 20, 8, 2 rows), in whole objects: 10, 6 or 7, 2 or 3, at least 1
+    per_class = np.bincount(labels[sub], minlength=4).tolist()
+    assert per_class[0] == 30 and 18 <= per_class[1] <= 21 and 6 <= per_class[2] <= 9 and per_class[3] == 3
+    picked = {groups[i] for i in sub}
+    assert all(sum(groups[i] == g for i in sub) == 3 for g in picked)  # every scan of a picked object
+    assert np.array_equal(sub, grouped_stratified_subset(labels, groups, 60, seed=0))
+    assert not np.array_equal(sub, grouped_stratified_subset(labels, groups, 60, seed=1))
+    for bound in (0, 180, 1000):
+        assert np.array_equal(grouped_stratified_subset(labels, groups, bound, seed=0), np.arange(180))
+    # a tiny bound still keeps one object of every class
+    assert set(labels[grouped_stratified_subset(labels, groups, 4, seed=0)].tolist()) == {0, 1, 2, 3}
+    with pytest.raises(StageError, match="more than one class"):
+        grouped_stratified_subset(np.array([0, 1, 1]), ["a", "a", "b"], 2, 0)
+
+
+def test_select_c_with_a_bound_above_the_rows_is_the_unbounded_search():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(120, 10))
+    y = (x[:, 0] + 0.7 * rng.normal(size=120) > 0).astype(np.int64) + (x[:, 1] > 0.6)
+    groups = [f"o{i // 2}" for i in range(120)]
+    y = np.repeat(y[::2], 2)  # two rows per object, one label
+    grid = [0.001, 0.01, 0.1, 1.0, 10.0]
+    unbounded = L.select_c(x, y, grid, 5, seed=0, groups=groups)
+    assert len(set(unbounded[1].values())) > 1
+    for bound in (120, 500):
+        assert L.select_c(x, y, grid, 5, seed=0, groups=groups, max_rows=bound) == unbounded
+    # a bound that bites searches exactly the subset's rows
+    sub = grouped_stratified_subset(y, groups, 60, seed=0)
+    bounded = L.select_c(x, y, grid, 5, seed=0, groups=groups, max_rows=60)
+    assert bounded == L.select_c(x[sub], y[sub], grid, 5, seed=0, groups=[groups[i] for i in sub])
+    assert bounded != unbounded
+
+
+def test_bounded_c_search_is_recorded_and_leaves_the_paper_protocol_alone():
+    fs = tiny_features()
+    n_train = int(fs.split_mask("train").sum())
+    prm = L.Params(datasets=["toy"], c_grid=[0.001, 0.1, 10.0])
+    full, _ = L.evaluate_features(fs, prm)
+    same, _ = L.evaluate_features(fs, dataclasses.replace(prm, c_search_rows=n_train))
+    assert json.dumps(full) == json.dumps(same)  # byte for byte, key order included
+    bounded, _ = L.evaluate_features(fs, dataclasses.replace(prm, c_search_rows=n_train // 2))
+    for init in ("pretrained", "random"):
+        assert bounded[init]["c_paper"] == full[init]["c_paper"]
+        assert "cv_rows" not in full[init]["c_val"]
+        assert 0 < bounded[init]["c_val"]["cv_rows"] <= n_train // 2
+    assert L.Params(c_search_rows=-1).check()
 
 
 def test_select_c_prefers_smaller_c_on_ties():

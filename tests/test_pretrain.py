@@ -176,6 +176,23 @@ def test_validation_split_is_stratified(stores, monkeypatch):
     assert len(none.val_labels) == 0 and len(none.train_points) == len(CLASSES) * N_TRAIN
 
 
+def test_validation_fit_objects_bounded_by_val_max_fit(stores, monkeypatch):
+    monkeypatch.chdir(stores)
+    full = load_training_set(PRM, TINY, with_images=True, seed=3)
+    n_fit = len(full.fit_labels)
+    assert n_fit == len(full.train_points)  # unbounded: every pretraining object
+    for bound in (n_fit, n_fit + 10):  # a bound at or above the count changes nothing
+        same = load_training_set(dataclasses.replace(PRM, val_max_fit=bound), TINY, with_images=True, seed=3)
+        assert np.array_equal(same.fit_points, full.fit_points) and np.array_equal(same.fit_labels, full.fit_labels)
+    small = load_training_set(dataclasses.replace(PRM, val_max_fit=6), TINY, with_images=True, seed=3)
+    assert np.bincount(small.fit_labels).tolist() == [2, 2, 2]  # stratified
+    again = load_training_set(dataclasses.replace(PRM, val_max_fit=6), TINY, with_images=True, seed=3)
+    assert np.array_equal(small.fit_points, again.fit_points)  # seeded
+    # the bound only touches the validation classifier: pretraining and validation objects unchanged
+    assert np.array_equal(small.train_points, full.train_points) and small.val_ids == full.val_ids
+    assert dataclasses.replace(PRM, val_max_fit=-1).check()
+
+
 def test_a_few_steps_lower_the_loss(stores, monkeypatch):
     monkeypatch.chdir(stores)
     data = load_training_set(PRM, TINY, with_images=True, seed=3)

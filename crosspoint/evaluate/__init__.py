@@ -28,6 +28,7 @@ import numpy as np
 
 from crosspoint import numerics
 from crosspoint.store import StageError, atomic_path, get_meta, read_strings, set_meta, write_strings
+from crosspoint.subsets import grouped_stratified_subset, scanned_object  # noqa: F401 (re-exported)
 
 log = logging.getLogger("crosspoint.evaluate")
 
@@ -118,13 +119,6 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         val.append(idx[:n_val])
         fit.append(idx[n_val:])
     return np.sort(np.concatenate(fit)), np.sort(np.concatenate(val))
-
-
-def scanned_object(point_id: str) -> str:
-    """The object a point-store row belongs to: ``chair_0001#2`` -> ``chair_0001`` (several scans of one
-    object, :func:`crosspoint.scan.scan_id`); any other id is its own object."""
-    base, sep, r = point_id.rpartition("#")
-    return base if sep and r.isdigit() else point_id
 
 
 def grouped_stratified_folds(labels: np.ndarray, groups: list[str], folds: int, seed: int) -> list[np.ndarray]:

@@ -12,6 +12,7 @@ rule fewshot:
         "crosspoint/models",
         "crosspoint/training.py",
         "crosspoint/evaluate/__init__.py",
+        "crosspoint/subsets.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",

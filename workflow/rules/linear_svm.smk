@@ -7,6 +7,7 @@ rule linear_svm:
         expand("data/features/{{dataset}}/seed-{_each}.h5", _each=P("pretrain.seeds")),
         "crosspoint/evaluate/linear_svm.py",
         "crosspoint/evaluate/__init__.py",
+        "crosspoint/subsets.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",
@@ -23,6 +24,7 @@ rule linear_svm:
         linear_svm_c_folds=P("linear_svm.c_folds"),
         linear_svm_seed=P("linear_svm.seed"),
         linear_svm_max_iter=P("linear_svm.max_iter"),
+        linear_svm_c_search_rows=P("linear_svm.c_search_rows"),
         pretrain_seeds=P("pretrain.seeds"),
     log:
         "logs/linear_svm_{dataset}.log",

@@ -14,6 +14,7 @@ rule merge_features:
         "crosspoint/models",
         "crosspoint/training.py",
         "crosspoint/evaluate/__init__.py",
+        "crosspoint/subsets.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",

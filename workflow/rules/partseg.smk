@@ -11,6 +11,7 @@ rule partseg:
         "crosspoint/models",
         "crosspoint/training.py",
         "crosspoint/evaluate/__init__.py",
+        "crosspoint/subsets.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",

@@ -18,6 +18,7 @@ rule report:
         "crosspoint/models",
         "crosspoint/training.py",
         "crosspoint/evaluate/__init__.py",
+        "crosspoint/subsets.py",
         "crosspoint/metrics.py",
         "crosspoint/store.py",
         "crosspoint/config.py",

@@ -1,0 +1,56 @@
+"""Row subsets shared by pretraining (the validation classifier's fitting objects) and the linear-SVM
+stage (the C search): which object a row belongs to, and a seeded, class-stratified bounded subset."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crosspoint.store import StageError
+
+
+def scanned_object(point_id: str) -> str:
+    """The object a point-store row belongs to: ``chair_0001#2`` -> ``chair_0001`` (several scans of one
+    object, :func:`crosspoint.scan.scan_id`); any other id is its own object."""
+    base, sep, r = point_id.rpartition("#")
+    return base if sep and r.isdigit() else point_id
+
+
+def grouped_stratified_subset(labels: np.ndarray, groups: list[str], max_rows: int, seed: int) -> np.ndarray:
+    """Sorted row indices of a seeded subset of at most about ``max_rows`` rows, for the SVM fits whose
+    libsvm cost grows faster than linearly (the C search, the pretraining validation classifier).
+
+    Stratified: class c gets ``max_rows * n_c / n`` rows (largest remainders; so the class shares
+    are those of all rows), filled with whole groups (the scans of one object) in a seeded random
+    order while they fit, and at least one group, so every class stays. All rows, in order, when
+    ``max_rows <= 0`` or ``max_rows >= len(labels)``."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    if len(groups) != n:
+        raise ValueError(f"{len(groups)} groups for {n} labels")
+    if max_rows <= 0 or max_rows >= n:
+        return np.arange(n)
+    rows_of: dict[str, list[int]] = {}
+    for row, g in enumerate(groups):
+        rows_of.setdefault(g, []).append(row)
+    names = list(rows_of)
+    group_labels = labels[[rows_of[g][0] for g in names]]
+    if any(labels[r] != labels[rows_of[g][0]] for g in names for r in rows_of[g]):
+        raise StageError("a group of rows (the scans of one object) carries more than one class label")
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = max_rows * counts / n
+    quota = np.floor(exact).astype(np.int64)
+    order = np.lexsort((classes, -(exact - quota)))  # largest remainder first, ties by class
+    quota[order[: max_rows - int(quota.sum())]] += 1
+    rng = np.random.default_rng(seed)
+    keep: list[int] = []
+    for c, q in zip(classes, quota, strict=True):
+        taken = 0
+        for gi in rng.permutation(np.flatnonzero(group_labels == c)):
+            size = len(rows_of[names[gi]])
+            if taken and taken + size > q:
+                continue
+            keep.extend(rows_of[names[gi]])
+            taken += size
+            if taken >= q:
+                break
+    return np.sort(np.array(keep, dtype=np.int64))
