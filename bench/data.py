@@ -18,7 +18,6 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,10 @@ from crosspoint import rendering
 from crosspoint.store import Mesh
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
+from bench.host import cpu_model, package_version  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # Objects
@@ -137,23 +139,6 @@ def bench_scan(objects: list[Mesh], repeats: int) -> dict:
 # Machine
 
 
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine() -> dict:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
@@ -163,7 +148,7 @@ def machine() -> dict:
         "load_average_1m_at_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "platform": platform.platform(),
         "python": sys.version.split()[0],
-        "versions": {name: _version(name) for name in ("numpy", "torch", "pyrender", "PyOpenGL", "trimesh", "h5py")},
+        "versions": {name: package_version(name) for name in ("numpy", "torch", "pyrender", "PyOpenGL", "trimesh", "h5py")},
         "pyopengl_platform": os.environ.get("PYOPENGL_PLATFORM"),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

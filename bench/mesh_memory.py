@@ -30,6 +30,11 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.host import cpu_model  # noqa: E402
+
 DEFAULT_BEFORE = "e427d85"  # the branch point before the bounded-memory change
 
 
@@ -131,7 +136,7 @@ def main() -> None:
     sizes = sorted({int(f) for f in [*args.faces, *args.before_faces]})
     result: dict = {
         "what": "peak RSS and wall time of `crosspoint prepare` on a mesh_dir dataset of one OFF grid mesh",
-        "machine": {"cpu": _cpu(), "cores": os.cpu_count(), "load_avg_start": os.getloadavg(),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "load_avg_start": os.getloadavg(),
                     "python": platform.python_version(), "numpy": np.__version__},
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "before_ref": args.before, "repeats": args.repeats, "before": [], "after": [],
@@ -168,16 +173,6 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: result[k] for k in ("before_fit", "after_fit")}), "->", args.out)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

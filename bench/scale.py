@@ -44,7 +44,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.host import cpu_model, package_version  # noqa: E402
 
 NLOGN_MAX_EXPONENT = 1.25
 VERDICT_RULE = (
@@ -469,23 +470,6 @@ def fit_stage(spec: StageSpec, points: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine() -> dict[str, Any]:
     from crosspoint import numerics
 
@@ -496,7 +480,7 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
-        "versions": {name: _version(name) for name in ("numpy", "torch", "scikit-learn", "h5py", "pyrender", "trimesh")},
+        "versions": {name: package_version(name) for name in ("numpy", "torch", "scikit-learn", "h5py", "pyrender", "trimesh")},
         "numerics": numerics.record(),
         "pyopengl_platform": os.environ.get("PYOPENGL_PLATFORM"),
     }
