@@ -164,16 +164,22 @@ def sweep_workspace_temporaries(tmp_dir: str | Path | None = None) -> list[Path]
             continue
         if int(parts[1]) == os.getpid() or _alive(int(parts[1])):
             continue
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
-        except FileNotFoundError:  # removed meanwhile by someone else
-            continue
-        log.info("removed %s, a temporary file left by an interrupted earlier run (process %s)", entry.path, parts[1])
-        removed.append(Path(entry.path))
+        if _remove_leftover(entry, f" (process {parts[1]})"):
+            removed.append(Path(entry.path))
     return removed
+
+
+def _remove_leftover(entry: os.DirEntry, detail: str = "") -> bool:
+    """Delete a killed run's temporary (file or folder) and log it; False when it is already gone."""
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    except FileNotFoundError:  # removed meanwhile by someone else
+        return False
+    log.info("removed %s, a temporary file left by an interrupted earlier run%s", entry.path, detail)
+    return True
 
 
 def remove_stale_temporaries(dest: str | Path, suffix: str = ".tmp") -> list[Path]:
@@ -197,14 +203,10 @@ def remove_stale_temporaries(dest: str | Path, suffix: str = ".tmp") -> list[Pat
         try:
             if entry.stat(follow_symlinks=False).st_mtime >= PROCESS_STARTED:
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
         except FileNotFoundError:  # removed meanwhile by someone else
             continue
-        log.info("removed %s, a temporary file left by an interrupted earlier run", entry.path)
-        removed.append(Path(entry.path))
+        if _remove_leftover(entry):
+            removed.append(Path(entry.path))
     return removed
 
 
