@@ -26,8 +26,9 @@ What is timed is the project's own code:
   low-dimensional subspace, per-dimension spreads differing by about 10x): see
   :func:`synthetic_features`.
 
-Everything else takes the defaults of the stages' ``Params`` (params.yaml's values), so the bench
-follows later changes to the code and its defaults. Writes the JSON and a log-log figure next to it.
+Everything else takes the defaults of the stages' ``Params`` (the paper's model shapes), so the bench
+follows later changes to the code and its defaults; the two bounds on the paper's sizes,
+``linear_svm.c_search_rows`` and ``pretrain.val_max_fit``, are read from params.yaml (the record's values). Writes the JSON and a log-log figure next to it.
 """
 
 from __future__ import annotations
@@ -281,9 +282,10 @@ def _data_stage(stage: str, folder: Path) -> float:
 
 def _rows_stage(stage: str, n: int, folder: Path) -> float:
     if stage.startswith("linear_svm."):
+        from crosspoint import config
         from crosspoint.evaluate.linear_svm import Params, evaluate_at, select_c
 
-        prm = Params()
+        prm = config.section("linear_svm", Params, path=ROOT / "params.yaml")  # the record's c_search_rows
         test_rows = max(SVM_CLASSES, n // 4)
         x, y = synthetic_features(n + test_rows, SVM_CLASSES, 2 * _emb_dims(), "pretrained", 0)
         xtr, ytr, xte, yte = x[:n], y[:n], x[n:], y[n:]
@@ -293,7 +295,7 @@ def _rows_stage(stage: str, n: int, folder: Path) -> float:
             evaluate_at(xtr, ytr, xte, yte, prm.c_paper, prm.max_iter)
         else:
             std = protocol == "c_val_std"
-            best, _ = select_c(xtr, ytr, prm.c_grid, prm.c_folds, prm.seed, prm.max_iter, None, std)
+            best, _ = select_c(xtr, ytr, prm.c_grid, prm.c_folds, prm.seed, prm.max_iter, None, std, prm.c_search_rows)
             evaluate_at(xtr, ytr, xte, yte, best, prm.max_iter, std)
         return time.perf_counter() - t0
     if stage == "fewshot":
@@ -334,7 +336,14 @@ def _validation(n: int) -> float:
     pts = rng.normal(size=(n, v.points, 3))
     pts = (pts / np.linalg.norm(pts, axis=2, keepdims=True) * axes[labels][:, None, :]).astype(np.float32)
     val = carve_validation(labels, prm.val_fraction, 0)
-    data = TrainingSet(train_points=pts[~val], view_rows=None, fit_points=pts[~val], fit_labels=labels[~val],
+    # the fitting objects as the stage bounds them (params.yaml's pretrain.val_max_fit)
+    from crosspoint import config
+    from crosspoint.subsets import grouped_stratified_subset
+
+    bound = config.load_params(ROOT / "params.yaml")["pretrain"].get("val_max_fit", 0)
+    fit_rows = np.flatnonzero(~val)
+    fit_rows = fit_rows[grouped_stratified_subset(labels[fit_rows], [str(i) for i in fit_rows], bound, 3)]
+    data = TrainingSet(train_points=pts[~val], view_rows=None, fit_points=pts[fit_rows], fit_labels=labels[fit_rows],
                        val_points=pts[val], val_labels=labels[val], val_ids=[str(i) for i in np.flatnonzero(val)],
                        fingerprint="bench")
     encoder = random_point_encoder(model_config(v, with_images=False), 0)

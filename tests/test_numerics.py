@@ -259,3 +259,43 @@ def test_bad_thread_count_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(numerics.THREADS_ENV, "lots")
     with pytest.raises(ValueError, match="CROSSPOINT_THREADS"):
         numerics.threads()
+
+
+def test_gram_is_exact_to_its_bound_and_independent_of_blas_blocking():
+    """exact.gram: close to the exact product (Python fractions), symmetric for a @ a.T, and the same bits
+    whatever rows the BLAS sees together (a sub-matrix's Gram is the sub-matrix of the Gram)."""
+    from fractions import Fraction
+
+    from crosspoint import exact
+
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((40, 300)) * np.exp(rng.uniform(-6, 3, (40, 1)))).astype(np.float32)
+    a[a < 0] = 0  # ReLU features: zeros and a wide range of scales
+    b = rng.standard_normal((7, 300))
+    g, gb = exact.gram(a), exact.gram(b, a)
+    assert g.dtype == np.float64 and g.shape == (40, 40) and gb.shape == (7, 40)
+    assert np.array_equal(g, g.T)
+    rows = np.array([5, 0, 17, 33, 2])
+    assert np.array_equal(exact.gram(a[rows]), g[np.ix_(rows, rows)])
+    assert np.array_equal(exact.gram(b[2:5], a[rows]), gb[2:5][:, rows])
+    assert np.array_equal(exact.gram(a, a), g)
+    for (i, j), x, y in (((3, 7), a, a), ((1, 9), b, a), ((8, 8), a, a)):
+        true = sum(Fraction(float(p)) * Fraction(float(q)) for p, q in zip(x[i], y[j], strict=True))
+        got = exact.gram(x, y)[i, j]
+        scale = float(np.abs(x[i]).max()) * float(np.abs(y[j]).max()) * x.shape[1]
+        assert abs(Fraction(got) - true) <= Fraction(scale) * Fraction(1, 2**40)
+
+
+def test_linear_svm_on_the_gram_matches_libsvm_linear_kernel():
+    """The linear_svm stage's fits (libsvm given exact.gram's kernel) predict what SVC(kernel="linear") does."""
+    from sklearn.svm import SVC
+
+    from crosspoint.evaluate.linear_svm import kernels, svc_predict
+
+    rng = np.random.default_rng(4)
+    y = np.arange(120) % 4
+    x = (rng.standard_normal((120, 64)) + 1.5 * rng.standard_normal((4, 64))[y]).astype(np.float32)
+    for c in (0.01, 1.0):
+        want = SVC(kernel="linear", C=c).fit(x[:90], y[:90]).predict(x[90:])
+        k_fit, k_test = kernels(x[:90], x[90:])
+        assert np.array_equal(svc_predict(k_fit, y[:90], k_test, c), want)

@@ -12,7 +12,8 @@ every dimension alike, but the raw dimensions' spreads differ: on the default's 
 per-dimension std runs over a factor of about 11 (5th to 95th percentile, either encoder), the
 max-pooled half's about 3x the average-pooled half's, and the random encoder's 25-35x smaller
 than the pretrained one's throughout. The selection function only ever receives train rows; test is touched
-once per final model. The scans of one object (``capod_scan``: ``m1#0`` ... ``m1#3``) share a fold.
+once per final model. Every fit is libsvm's, given the linear kernel's matrix computed once per feature
+matrix (:func:`svc_predict`, :func:`crosspoint.exact.gram`). The scans of one object (``capod_scan``: ``m1#0`` ... ``m1#3``) share a fold.
 Cross-validation scores every train object once: a single 20 % split of CAPOD's 90 train meshes
 held 15 objects, on which every C could tie.
 
@@ -35,13 +36,12 @@ from typing import Any
 
 import numpy as np
 
-from crosspoint import config, numerics, paths
+from crosspoint import config, exact, numerics, paths
 from crosspoint.evaluate import (
     INITS,
     FeatureSet,
     grouped_stratified_folds,
     grouped_stratified_subset,
-    linear_svc_predict,
     parallel_map,
     percent,
     read_features,
@@ -100,19 +100,65 @@ def select_c(
     for val in val_folds:
         if len(np.unique(np.delete(y_train, val))) < 2:
             raise StageError("linear_svm: a cross-validation fold leaves fewer than two classes to fit")
-
-    def right_in_fold(job: tuple[float, np.ndarray]) -> int:
-        c, val = job
+    # per fold, the kernels of its fitting rows and of its held-out rows against them (computed once, used for
+    # every C): raw features share one Gram matrix; standardised ones are scaled by each fold's fitting rows
+    shared = None if standardize else exact.gram(x_train)
+    fold_kernels = []
+    for val in val_folds:
         fit = np.setdiff1d(all_rows, val)
-        pred = linear_svc_predict(x_train[fit], y_train[fit], x_train[val], c, max_iter, standardize)
-        return int((pred == y_train[val]).sum())
+        if shared is not None:
+            fold_kernels.append((fit, shared[np.ix_(fit, fit)], shared[np.ix_(val, fit)]))
+        else:
+            z_fit, z_val = standardized(x_train[fit], x_train[val])
+            fold_kernels.append((fit, exact.gram(z_fit), exact.gram(z_val, z_fit)))
+
+    def right_in_fold(job: tuple[float, int]) -> int:
+        c, f = job
+        fit, k_fit, k_val = fold_kernels[f]
+        pred = svc_predict(k_fit, y_train[fit], k_val, c, max_iter)
+        return int((pred == y_train[val_folds[f]]).sum())
 
     grid = sorted(float(c) for c in grid)
-    right = parallel_map(right_in_fold, [(c, val) for c in grid for val in val_folds])
+    right = parallel_map(right_in_fold, [(c, f) for c in grid for f in range(len(val_folds))])
     per_c = len(val_folds)
-    scores = {c: sum(right[i * per_c:(i + 1) * per_c]) / len(y_train) for i, c in enumerate(grid)}
-    best = max(scores, key=lambda c: (scores[c], -c))
-    return best, scores
+    by_c = {c: sum(right[i * per_c:(i + 1) * per_c]) / len(y_train) for i, c in enumerate(grid)}
+    best = max(by_c, key=lambda c: (by_c[c], -c))
+    return best, by_c
+
+
+def standardized(x_fit: np.ndarray, x_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both scaled by the per-dimension mean and std of ``x_fit`` (scikit-learn's ``StandardScaler``)."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x_fit)
+    return scaler.transform(x_fit), scaler.transform(x_pred)
+
+
+def kernels(x_fit: np.ndarray, x_pred: np.ndarray, standardize: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The linear kernel of the fitting rows and of the predicted rows against them (:func:`exact.gram`)."""
+    if standardize:
+        x_fit, x_pred = standardized(x_fit, x_pred)
+    return exact.gram(x_fit), exact.gram(x_pred, x_fit)
+
+
+def svc_predict(k_fit: np.ndarray, y_fit: np.ndarray, k_pred: np.ndarray, c: float, max_iter: int = -1) -> np.ndarray:
+    """``SVC(kernel="linear", C=c)`` fit and prediction, given its kernel matrices (:func:`kernels`).
+
+    The same model as libsvm's own linear kernel, with the dot products computed once, by BLAS, and
+    the same on every CPU: libsvm's own evaluates each in scalar code, again in each of the one-vs-one
+    problems that holds the pair (40 classes at ModelNet40's size: most of the stage's time), through a
+    BLAS ``ddot`` whose summation order depends on the processor."""
+    from sklearn.svm import SVC
+
+    return SVC(kernel="precomputed", C=c, max_iter=max_iter).fit(k_fit, y_fit).predict(k_pred)
+
+
+def scores(y_test: np.ndarray, pred: np.ndarray, c: float) -> dict[str, float]:
+    return {
+        "c": float(c),
+        "overall_accuracy": percent(accuracy(y_test, pred)),
+        "mean_class_accuracy": percent(mean_class_accuracy(y_test, pred)),
+    }
 
 
 def evaluate_at(
@@ -120,12 +166,9 @@ def evaluate_at(
     standardize: bool = False,
 ) -> tuple[dict[str, float], np.ndarray]:
     """Fit on all of train at C, score on test; returns (metrics in percent, test predictions)."""
-    pred = linear_svc_predict(x_train, y_train, x_test, c, max_iter, standardize)
-    return {
-        "c": float(c),
-        "overall_accuracy": percent(accuracy(y_test, pred)),
-        "mean_class_accuracy": percent(mean_class_accuracy(y_test, pred)),
-    }, pred
+    k_fit, k_test = kernels(x_train, x_test, standardize)
+    pred = svc_predict(k_fit, y_train, k_test, c, max_iter)
+    return scores(y_test, pred, c), pred
 
 
 def evaluate_features(fs: FeatureSet, prm: Params, name: str = "") -> tuple[dict[str, Any], np.ndarray]:
@@ -148,12 +191,20 @@ def evaluate_features(fs: FeatureSet, prm: Params, name: str = "") -> tuple[dict
     searches = {(init, proto): select_c(split_x[init][0], y_train, prm.c_grid, prm.c_folds, prm.seed, prm.max_iter,
                                         groups, standardize, prm.c_search_rows)
                 for init in INITS for proto, standardize in (("c_val", False), ("c_val_std", True))}
-    # the six fits on all of train (single-threaded libsvm) run side by side on the pinned threads; each
-    # gives what it gives alone, so the metrics do not depend on the number of threads
+    # the kernels on all of train, raw and standardised, per encoder (BLAS on every thread); then the six fits
+    # (single-threaded libsvm) side by side on the pinned threads: each gives what it gives alone, so the
+    # metrics do not depend on the number of threads
+    kernel = {(init, std): kernels(*split_x[init], std) for init in INITS for std in (False, True)}
     jobs = [(init, proto, proto == "c_val_std", prm.c_paper if proto == "c_paper" else searches[init, proto][0])
             for init in INITS for proto in PROTOCOLS]
-    fits = parallel_map(lambda job: evaluate_at(split_x[job[0]][0], y_train, split_x[job[0]][1], y_test, job[3],
-                                                prm.max_iter, job[2]), jobs)
+
+    def fit(job: tuple[str, str, bool, float]) -> tuple[dict[str, float], np.ndarray]:
+        init, _, std, c = job
+        k_fit, k_test = kernel[init, std]
+        pred = svc_predict(k_fit, y_train, k_test, c, prm.max_iter)
+        return scores(y_test, pred, c), pred
+
+    fits = parallel_map(fit, jobs)
     confusion_pred = np.zeros(0)
     for (init, proto, _, _), (metrics, pred) in zip(jobs, fits, strict=True):
         if proto == "c_paper":
