@@ -147,7 +147,8 @@ def svc_predict(k_fit: np.ndarray, y_fit: np.ndarray, k_pred: np.ndarray, c: flo
     The same model as libsvm's own linear kernel, with the dot products computed once, by BLAS, and
     the same on every CPU: libsvm's own evaluates each in scalar code, again in each of the one-vs-one
     problems that holds the pair (40 classes at ModelNet40's size: most of the stage's time), through a
-    BLAS ``ddot`` whose summation order depends on the processor."""
+    BLAS ``ddot`` whose summation order depends on the BLAS kernel (pinned by ``OPENBLAS_CORETYPE``); the
+    Gram matrix's bits depend on neither."""
     from sklearn.svm import SVC
 
     return SVC(kernel="precomputed", C=c, max_iter=max_iter).fit(k_fit, y_fit).predict(k_pred)
