@@ -91,7 +91,7 @@ def timed(fn: Callable[[], object], repeats: int = 1) -> float:
 
 
 def bench_render(objects: list[Mesh], size: int, views: int, repeats: int) -> dict:
-    from crosspoint.render import Params
+    from crosspoint.rendering.views import Params
 
     p = Params()
     with rendering.Renderer(size, p.yfov_deg, p.light_intensity, p.ambient, p.background) as r:
@@ -109,9 +109,9 @@ def bench_render(objects: list[Mesh], size: int, views: int, repeats: int) -> di
 
 def bench_sample(objects: list[Mesh], points: int, repeats: int) -> dict:
     try:
-        from crosspoint.sample import sample_surface
+        from crosspoint.points.sampling import sample_surface
     except ImportError as err:
-        return {"skipped": f"crosspoint.sample.sample_surface is not importable ({err})"}
+        return {"skipped": f"crosspoint.points.sampling.sample_surface is not importable ({err})"}
     seconds = timed(lambda: [sample_surface(m, points, np.random.default_rng(i)) for i, m in enumerate(objects)],
                     repeats)
     return {"points": points, "objects": len(objects), "seconds": round(seconds, 3),
@@ -119,7 +119,7 @@ def bench_sample(objects: list[Mesh], points: int, repeats: int) -> dict:
 
 
 def bench_scan(objects: list[Mesh], repeats: int) -> dict:
-    from crosspoint.scan import Params, Scanner
+    from crosspoint.points.scans import Params, Scanner
 
     p = Params()
     with Scanner(p, objects) as scanner:
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default="results/bench/data.json")
     args = parser.parse_args(argv)
 
-    from crosspoint.render import Params as RenderParams
+    from crosspoint.rendering.views import Params as RenderParams
 
     sizes = sorted({224, 128, RenderParams().image_size}, reverse=True)  # paper, mid, the default run's
     rendering.import_pyrender()  # choose the GL platform before anything imports OpenGL

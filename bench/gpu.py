@@ -103,7 +103,7 @@ def step_bench(sizes: dict[str, Any], tiny: bool, work: Path) -> dict[str, Any]:
 def write_stores(folder: Path, sizes: dict[str, Any], seed: int = 0) -> None:
     """``data/points/gpucheck.h5`` (train objects of ``classes`` classes: noisy class-shaped clouds) and
     ``data/views/views.h5`` (their views: shaded discs on white, one per view) under ``folder``."""
-    from crosspoint.render import ViewStoreWriter
+    from crosspoint.rendering.views import ViewStoreWriter
     from crosspoint.store import DatasetMeta, PointSet, write_point_store
 
     rng = np.random.default_rng(seed)
@@ -208,7 +208,8 @@ def partseg_steps(sizes: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from crosspoint import numerics, training
-    from crosspoint.evaluate.partseg import Params, SegData, train_epoch
+    from crosspoint.evaluate.partseg import Params
+    from crosspoint.evaluate.segmentation import SegData, train_epoch
     from crosspoint.models import PartSegModel
 
     device = training.select_device()

@@ -1,10 +1,10 @@
 """Pretraining loader throughput: ``python bench/loader.py [--objects N] [--out results/bench/loader.json]``.
 
-Times the pretraining input pipeline alone (``crosspoint.pretrain.PretrainData`` and the DataLoader
+Times the pretraining input pipeline alone (``crosspoint.training.pretrain.PretrainData`` and the DataLoader
 of ``_make_loader``: per object one random view read from the HDF5 view store, a random point
 subset, collated into batches) in objects/s with 0, 1, 2 and N workers (N = CPU count). The stores
 are written here to a temporary folder in the real layouts (``crosspoint.store``: view store via
-``crosspoint.render.ViewStoreWriter``, one gzip chunk per view; point store via
+``crosspoint.rendering.views.ViewStoreWriter``, one gzip chunk per view; point store via
 ``write_point_store``), with render-like images (white background, smoothly shaded blobs) at the
 paper's 224 px and 24 views. Each rate is given twice: for a whole epoch, which pays the worker
 start-up (the stage does not keep workers between epochs), and after the first batch (steady).
@@ -69,7 +69,7 @@ def render_like(rng: np.random.Generator, views: int, size: int) -> np.ndarray:
 def write_stores(folder: Path, objects: int, views: int, size: int, points: int, compression: int,
                  seed: int) -> tuple[Path, Path, dict[str, Any]]:
     """A view store and a point store of ``objects`` train objects; returns their paths and sizes."""
-    from crosspoint.render import ViewStoreWriter
+    from crosspoint.rendering.views import ViewStoreWriter
 
     rng = np.random.default_rng(seed)
     meta = DatasetMeta(source="bench", class_names=["a", "b"])
@@ -121,7 +121,8 @@ def time_loader(data, workers: int, batch: int, seed: int) -> dict[str, Any]:
     import torch
 
     from crosspoint import training
-    from crosspoint.pretrain import Params, _make_loader
+    from crosspoint.training.params import Params
+    from crosspoint.training.pretrain import _make_loader
 
     prm = Params(workers=workers)
     gen = torch.Generator().manual_seed(seed)
@@ -221,9 +222,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import torch
 
-    from crosspoint.pretrain import PretrainData
-    from crosspoint.render import Params as RenderParams
+    from crosspoint.rendering.views import Params as RenderParams
     from crosspoint.store import read_point_store
+    from crosspoint.training.data import PretrainData
 
     info = machine()
     cpus = os.cpu_count() or 1

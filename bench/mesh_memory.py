@@ -79,7 +79,7 @@ def write_grid_off(path: Path, n_faces: int) -> tuple[int, int]:
 
 CHILD = r"""
 import sys
-from crosspoint.prepare import prepare
+from crosspoint.sources.prepare import prepare
 prepare("big", params_path="params.yaml")
 """
 

@@ -2,7 +2,7 @@
 
 For each preset (``default``: params.yaml ``pretrain.cls`` at the rendered image size; ``paper``:
 2048 points, k 15, batch 20, ResNet-50 at 224 px) it times full training steps of the stage
-(``crosspoint.pretrain.train_step``: two point augmentations, one image augmentation, forward,
+(``crosspoint.training.pretrain.train_step``: two point augmentations, one image augmentation, forward,
 CrossPoint loss, backward, Adam step) on synthetic tensors of the right shapes, at each precision
 of ``--precisions`` (``pretrain.precision``: row ``stage`` is fp32, ``stage_bf16`` bf16 autocast;
 by default both on GPU, fp32 only on the CPU) and each of ``--numerics``: ``stage``, the stage's own
@@ -126,8 +126,9 @@ def measure(cfg: dict[str, Any], impl: str, steps: int, warmup: int, device_name
     import torch
 
     from crosspoint import training
-    from crosspoint.augment import make_generator
-    from crosspoint.pretrain import CrossPointModel, Params, Variant, train_step
+    from crosspoint.training.augment import make_generator
+    from crosspoint.training.params import Params, Variant
+    from crosspoint.training.pretrain import CrossPointModel, train_step
 
     device = torch.device(device_name)
     set_numerics(device, numerics_name)
@@ -182,7 +183,7 @@ def measure(cfg: dict[str, Any], impl: str, steps: int, warmup: int, device_name
 def default_config(params_path: Path) -> dict[str, Any]:
     """The default preset: params.yaml's pretrain.cls, images at the rendered size when image_size is 0."""
     from crosspoint import config
-    from crosspoint.pretrain import Params
+    from crosspoint.training.params import Params
 
     raw = config.load_params(params_path)
     prm = config.parse_section(Params, raw.get("pretrain", {}), "pretrain")

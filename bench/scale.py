@@ -13,7 +13,7 @@ What is timed is the project's own code:
 
 * data stages (prepare, render, merge_views, sample, merge_points, scan, features, merge_features):
   the ``crosspoint`` command of the stage, run in a temporary project folder with its own
-  params.yaml that declares a synthetic dataset (``crosspoint/sources/synthetic.py``, 5 classes) of
+  params.yaml that declares a synthetic dataset (``crosspoint/sources/synthetic/``, 5 classes) of
   n objects; each stage reads what the previous one wrote, as in the pipeline. render and sample
   run two shards (both timed, one after the other) so that the merges have something to merge.
   features needs an encoder checkpoint: one is written at the random init of ``pretrain.cls``.
@@ -202,7 +202,7 @@ def _feature_set(n_rows: int, train_rows: int, seed: int):
 
 
 def _emb_dims() -> int:
-    from crosspoint.pretrain import Params
+    from crosspoint.training.params import Params
 
     return Params().cls.emb_dims
 
@@ -237,7 +237,8 @@ def _write_checkpoint() -> None:
     import torch
 
     from crosspoint import paths
-    from crosspoint.pretrain import Params, model_config, random_point_encoder
+    from crosspoint.models.encoders import model_config, random_point_encoder
+    from crosspoint.training.params import Params
 
     cfg = model_config(Params().cls, with_images=False)
     dest = Path(paths.pretrain_dir("cls", 0)) / "best.pt"
@@ -316,14 +317,10 @@ def _validation(n: int) -> float:
     import torch
 
     from crosspoint import numerics
-    from crosspoint.pretrain import (
-        Params,
-        TrainingSet,
-        carve_validation,
-        model_config,
-        random_point_encoder,
-        validation_accuracy,
-    )
+    from crosspoint.models.encoders import model_config, random_point_encoder
+    from crosspoint.training.data import TrainingSet, carve_validation
+    from crosspoint.training.params import Params
+    from crosspoint.training.validation import validation_accuracy
 
     prm = Params()
     v = prm.cls
@@ -360,7 +357,8 @@ def _report(n_test: int, folder: Path) -> float:
     matplotlib.use("Agg")
     from crosspoint import paths
     from crosspoint.evaluate import write_features
-    from crosspoint.report import Params, confusion_figure, tsne_figure
+    from crosspoint.reporting.figures import confusion_figure, tsne_figure
+    from crosspoint.reporting.rows import Params
 
     os.chdir(folder)
     n_train = int(round(n_test * TRAIN_SHARE / (1 - TRAIN_SHARE)))

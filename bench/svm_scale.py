@@ -192,8 +192,8 @@ def same_choice(features_dir: Path, bounds: list[int], folds: int = 5) -> dict[s
 
     from crosspoint.evaluate import INITS, grouped_stratified_subset, read_features, scanned_object
     from crosspoint.evaluate.linear_svm import select_c
-    from crosspoint.pretrain import carve_validation
     from crosspoint.store import StageError
+    from crosspoint.training.data import carve_validation
 
     out: dict[str, Any] = {}
     for ds_dir in sorted(p for p in features_dir.iterdir() if p.is_dir() and p.name != "shards"):
@@ -355,7 +355,7 @@ def main() -> None:
         return
     import crosspoint.config as config
     from crosspoint.evaluate.linear_svm import Params as SvmParams
-    from crosspoint.pretrain import Params as PretrainParams
+    from crosspoint.training.params import Params as PretrainParams
 
     c_rows = config.section("linear_svm", SvmParams, path=str(ROOT / "params.yaml")).c_search_rows
     v_max = config.section("pretrain", PretrainParams, path=str(ROOT / "params.yaml")).val_max_fit

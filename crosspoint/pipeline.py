@@ -24,16 +24,11 @@ from pathlib import Path
 import yaml
 
 from crosspoint import paths
-from crosspoint.report import HEADLINE
+from crosspoint.code_deps import code_deps
+from crosspoint.reporting.rows import HEADLINE
 
 DVC_YAML = Path("dvc.yaml")
 RULES_DIR = Path("workflow/rules")
-
-# Code each stage depends on, besides its own module: the shared storage and config layer.
-# (tests/test_layout.py checks that each stage's code deps cover every project module its process imports)
-CORE = ["crosspoint/store.py", "crosspoint/config.py", "crosspoint/paths.py", "crosspoint/numerics.py",
-        "crosspoint/exact.py", "crosspoint/progress.py"]
-
 
 @dataclass(frozen=True)
 class Axis:
@@ -53,7 +48,7 @@ class Axis:
 class Stage:
     name: str
     cmd: str
-    deps: list[str]
+    deps: list[str]  # data dependencies; the code ones are added from the command's imports (all_deps)
     params: list[str]
     outs: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)  # small JSON, committed to git (cache: false)
@@ -72,30 +67,25 @@ class Stage:
     group: str = "data"
 
 
-DATA_MODULE_DEPS = {
-    "prepare": ["crosspoint/prepare.py", "crosspoint/sources"],
-    # (the sources: the stage decodes shapenet_render's stored renders instead of rendering, and reads the
-    # dataset's params through prepare.py)
-    "render": ["crosspoint/render.py", "crosspoint/rendering.py", "crosspoint/shards.py", "crosspoint/prepare.py",
-               "crosspoint/sources"],
-    "merge_views": ["crosspoint/merge_views.py", "crosspoint/render.py", "crosspoint/rendering.py",
-                    "crosspoint/shards.py", "crosspoint/prepare.py", "crosspoint/sources"],
-    "sample": ["crosspoint/sample.py", "crosspoint/shards.py"],
-    "merge_points": ["crosspoint/merge_points.py", "crosspoint/sample.py", "crosspoint/shards.py"],
-    "scan": ["crosspoint/scan.py", "crosspoint/rendering.py"],
-}
-# A checkpoint's frozen encoder (what the evaluations need of pretraining), and the training loop's code.
-ENCODER_DEPS = ["crosspoint/encoders.py", "crosspoint/models", "crosspoint/training.py",
-                "crosspoint/evaluate/__init__.py", "crosspoint/subsets.py"]
-TRAIN_DEPS = [*ENCODER_DEPS, "crosspoint/losses.py", "crosspoint/augment.py", "crosspoint/live_log.py"]
-EVAL_CORE = ["crosspoint/evaluate/__init__.py", "crosspoint/subsets.py", "crosspoint/metrics.py"]
 # The pretrain keys both variants read (the rest of the section is per variant: pretrain.cls, pretrain.seg).
-# tests/test_pipeline.py checks this against crosspoint.pretrain.Params.
+# tests/test_pipeline.py checks this against crosspoint.training.pretrain.Params.
 # (``seeds`` is the list of instances: each run reads only its own seed, from the command line.)
 PRETRAIN_SHARED = ["dataset", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
                    "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "val_max_fit", "workers",
                    "sync_bn", "global_negatives", "precision", "point_augment", "image_augment"]
 SEEDS = Axis("seed", param="pretrain.seeds")
+
+
+def command_module(stage: Stage) -> str:
+    """The module that runs the stage's ``crosspoint COMMAND``."""
+    from crosspoint.cli import COMMANDS
+
+    return COMMANDS[stage.cmd.split()[1]][0]
+
+
+def all_deps(stage: Stage) -> list[str]:
+    """The stage's data dependencies, then every project file its process imports (:mod:`crosspoint.code_deps`)."""
+    return [*stage.deps, *code_deps(command_module(stage))]
 
 
 def _section_keys(section: str, module: str, but: tuple[str, ...] = ("datasets",)) -> list[str]:
@@ -111,7 +101,7 @@ STAGES: list[Stage] = [
     Stage(
         name="prepare",
         cmd="crosspoint prepare --dataset {dataset}",
-        deps=[*DATA_MODULE_DEPS["prepare"], *CORE],
+        deps=[],
         params=["datasets.{dataset}"],
         outs=[paths.prepared("{dataset}"), paths.prepared_rejects("{dataset}")],
         over=(Axis("dataset", param="datasets", mapping=True),),
@@ -120,7 +110,7 @@ STAGES: list[Stage] = [
     Stage(
         name="render",
         cmd="crosspoint render --shard {shard}",
-        deps=[paths.prepared("{p:render.dataset}"), *DATA_MODULE_DEPS["render"], *CORE],
+        deps=[paths.prepared("{p:render.dataset}")],
         params=["render", "datasets.{p:render.dataset}"],
         outs=[paths.render_shard("{shard}"), paths.render_rejects("{shard}")],
         over=(Axis("shard", param="render.shards"),),
@@ -131,8 +121,7 @@ STAGES: list[Stage] = [
     Stage(
         name="merge_views",
         cmd="crosspoint merge-views",
-        deps=[paths.render_shard("{each:render.shards}"), paths.prepared("{p:render.dataset}"),
-              *DATA_MODULE_DEPS["merge_views"], *CORE],
+        deps=[paths.render_shard("{each:render.shards}"), paths.prepared("{p:render.dataset}")],
         params=["render", "datasets.{p:render.dataset}"],
         outs=[paths.views()],
         plots={paths.contact_sheet(): {}},
@@ -142,8 +131,8 @@ STAGES: list[Stage] = [
     Stage(
         name="sample",
         cmd="crosspoint sample --dataset {dataset} --shard {shard}",
-        deps=[paths.prepared("{dataset}"), *DATA_MODULE_DEPS["sample"], *CORE],
-        params=_section_keys("sample", "crosspoint.sample"),
+        deps=[paths.prepared("{dataset}")],
+        params=_section_keys("sample", "crosspoint.points.sampling"),
         outs=[paths.points_shard("{dataset}", "{shard}"), paths.points_shard_rejects("{dataset}", "{shard}")],
         over=(Axis("dataset", param="sample.datasets"), Axis("shard", param="sample.shards")),
     ),
@@ -151,17 +140,16 @@ STAGES: list[Stage] = [
         name="merge_points",
         cmd="crosspoint merge-points --dataset {dataset}",
         deps=[paths.points_shard("{dataset}", "{each:sample.shards}"),
-              paths.points_shard_rejects("{dataset}", "{each:sample.shards}"), paths.prepared("{dataset}"),
-              *DATA_MODULE_DEPS["merge_points"], *CORE],
-        params=_section_keys("sample", "crosspoint.sample"),
+              paths.points_shard_rejects("{dataset}", "{each:sample.shards}"), paths.prepared("{dataset}")],
+        params=_section_keys("sample", "crosspoint.points.sampling"),
         outs=[paths.points("{dataset}"), paths.points_rejects("{dataset}")],
         over=(Axis("dataset", param="sample.datasets"),),
     ),
     Stage(
         name="scan",
         cmd="crosspoint scan --dataset {dataset}",
-        deps=[paths.prepared("{dataset}"), *DATA_MODULE_DEPS["scan"], *CORE],
-        params=[*_section_keys("scan", "crosspoint.scan"), "scan.datasets.{dataset}"],
+        deps=[paths.prepared("{dataset}")],
+        params=[*_section_keys("scan", "crosspoint.points.scans"), "scan.datasets.{dataset}"],
         outs=[paths.points("{dataset}_scan"), paths.points_rejects("{dataset}_scan")],
         over=(Axis("dataset", param="scan.datasets", mapping=True),),
         threads=2,
@@ -170,7 +158,7 @@ STAGES: list[Stage] = [
     Stage(
         name="pretrain",
         cmd="crosspoint pretrain --variant {variant} --seed {seed}",
-        deps=[paths.points("{p:pretrain.dataset}"), paths.views(), "crosspoint/pretrain.py", *TRAIN_DEPS, *CORE],
+        deps=[paths.points("{p:pretrain.dataset}"), paths.views()],
         params=["pretrain.{variant}", *(f"pretrain.{key}" for key in PRETRAIN_SHARED)],
         outs=[f"{paths.pretrain_dir('{variant}', '{seed}')}/best.pt", f"{paths.pretrain_dir('{variant}', '{seed}')}/last.pt"],
         persist=True,  # kept while the stage runs, so a killed run resumes from last.pt
@@ -186,9 +174,8 @@ STAGES: list[Stage] = [
     Stage(
         name="features",
         cmd="crosspoint features --dataset {dataset} --shard {shard} --seed {seed}",
-        deps=[paths.points("{dataset}"), f"{paths.pretrain_dir('cls', '{seed}')}/best.pt", "crosspoint/features.py",
-              "crosspoint/shards.py", *ENCODER_DEPS, *EVAL_CORE, *CORE],
-        params=_section_keys("features", "crosspoint.features"),
+        deps=[paths.points("{dataset}"), f"{paths.pretrain_dir('cls', '{seed}')}/best.pt"],
+        params=_section_keys("features", "crosspoint.evaluate.extraction"),
         outs=[paths.features_shard("{dataset}", "{shard}", "{seed}")],
         over=(Axis("dataset", param="features.datasets"), Axis("shard", param="features.shards"), SEEDS),
         threads=4,
@@ -200,10 +187,8 @@ STAGES: list[Stage] = [
     Stage(
         name="merge_features",
         cmd="crosspoint merge-features --dataset {dataset} --seed {seed}",
-        deps=[paths.features_shard("{dataset}", "{each:features.shards}", "{seed}"), paths.points("{dataset}"),
-              "crosspoint/merge_features.py", "crosspoint/features.py", "crosspoint/shards.py", *ENCODER_DEPS,
-              *EVAL_CORE, *CORE],
-        params=_section_keys("features", "crosspoint.features"),
+        deps=[paths.features_shard("{dataset}", "{each:features.shards}", "{seed}"), paths.points("{dataset}")],
+        params=_section_keys("features", "crosspoint.evaluate.extraction"),
         outs=[paths.features("{dataset}", "{seed}")],
         over=(Axis("dataset", param="features.datasets"), SEEDS),
         group="eval",
@@ -211,8 +196,7 @@ STAGES: list[Stage] = [
     Stage(
         name="linear_svm",
         cmd="crosspoint linear-svm --dataset {dataset}",
-        deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), "crosspoint/evaluate/linear_svm.py",
-              *EVAL_CORE, *CORE],
+        deps=[paths.features("{dataset}", "{each:pretrain.seeds}")],
         params=[*_section_keys("linear_svm", "crosspoint.evaluate.linear_svm"), "pretrain.seeds"],
         committed=[paths.metrics("linear_svm_{dataset}")],
         plots={paths.plots("confusion_{dataset}.csv"): {"template": "confusion", "x": "predicted", "y": "actual"}},
@@ -226,8 +210,7 @@ STAGES: list[Stage] = [
         # both inputs whichever fewshot.features says (a dep cannot depend on a param): the features
         # stage's files (shared) and the points store with the cls checkpoints (own)
         deps=[paths.features("{dataset}", "{each:pretrain.seeds}"), paths.points("{dataset}"),
-              f"{paths.pretrain_dir('cls', '{each:pretrain.seeds}')}/best.pt", "crosspoint/evaluate/fewshot.py",
-              *ENCODER_DEPS, *EVAL_CORE, *CORE],
+              f"{paths.pretrain_dir('cls', '{each:pretrain.seeds}')}/best.pt"],
         params=[*_section_keys("fewshot", "crosspoint.evaluate.fewshot"), "pretrain.seeds"],
         committed=[paths.metrics("fewshot_{dataset}")],
         over=(Axis("dataset", param="fewshot.datasets"),),
@@ -241,8 +224,7 @@ STAGES: list[Stage] = [
     Stage(
         name="partseg",
         cmd="crosspoint partseg --dataset {p:partseg.dataset} --seed {seed}",
-        deps=[paths.points("{p:partseg.dataset}"), f"{paths.pretrain_dir('seg', '{seed}')}/best.pt",
-              "crosspoint/evaluate/partseg.py", *ENCODER_DEPS, *EVAL_CORE, *CORE],
+        deps=[paths.points("{p:partseg.dataset}"), f"{paths.pretrain_dir('seg', '{seed}')}/best.pt"],
         params=["partseg"],
         outs=[paths.partseg_state("{seed}")],
         persist=True,  # kept while the stage runs, so a killed run resumes from it
@@ -265,9 +247,7 @@ STAGES: list[Stage] = [
               paths.plots("confusion_{p:report.tsne_dataset}.csv"),
               f"{paths.pretrain_live('cls', '{each:pretrain.seeds}')}/plots/metrics",
               f"{paths.pretrain_live('seg', '{each:pretrain.seeds}')}/plots/metrics",
-              paths.partseg_curves("{each:pretrain.seeds}"), "crosspoint/report.py",
-              "crosspoint/evaluate/linear_svm.py", "crosspoint/evaluate/fewshot.py", "crosspoint/evaluate/partseg.py",
-              *ENCODER_DEPS, *EVAL_CORE, *CORE],
+              paths.partseg_curves("{each:pretrain.seeds}")],
         params=["report", "linear_svm", "fewshot", "partseg", "pretrain.seeds"],
         metrics=[HEADLINE],
         committed=[paths.tables("summary.csv"), paths.tables("summary.md")],
@@ -310,7 +290,7 @@ def to_dvc(stages: list[Stage]) -> dict:
     out: dict = {"stages": {}}
     for st in stages:
         deps: list[str] = []
-        for d in st.deps:
+        for d in all_deps(st):
             if _EACH_REF.search(d):
                 # DVC cannot expand a list into several deps; depend on the folder the instances share
                 # (the deepest folder above the first path component that names the list).
@@ -406,7 +386,7 @@ def to_smk(stage: Stage) -> str:
             values = f'P("{axis.param}")' if axis.param else repr(list(axis.values))
             lines.append(f"        {axis.name}=one_of({values}),")
     lines.append("    input:")
-    lines += [f"        {_smk_path(d, stage)}," for d in _dedupe(stage.deps)]
+    lines += [f"        {_smk_path(d, stage)}," for d in _dedupe(all_deps(stage))]
     lines.append("    output:")
     for o in [*stage.outs, *stage.committed, *stage.metrics, *stage.plots]:
         expr = _smk_path(o, stage)

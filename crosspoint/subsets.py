@@ -10,7 +10,7 @@ from crosspoint.store import StageError
 
 def scanned_object(point_id: str) -> str:
     """The object a point-store row belongs to: ``chair_0001#2`` -> ``chair_0001`` (several scans of one
-    object, :func:`crosspoint.scan.scan_id`); any other id is its own object."""
+    object, :func:`crosspoint.points.scans.scan_id`); any other id is its own object."""
     base, sep, r = point_id.rpartition("#")
     return base if sep and r.isdigit() else point_id
 

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from crosspoint.augment import (
+from crosspoint.config import ParamsError, parse_section
+from crosspoint.training.augment import (
     ImageAugment,
     PointAugment,
     augment_images,
@@ -16,7 +17,6 @@ from crosspoint.augment import (
     normalize_images,
     normalize_unit_sphere,
 )
-from crosspoint.config import ParamsError, parse_section
 
 torch.set_num_threads(2)
 

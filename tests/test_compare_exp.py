@@ -1,8 +1,8 @@
 """`crosspoint compare --exp` on a partial experiment: rows of stages the experiment did not rerun are marked.
 
-Three levels: :func:`crosspoint.ablation.stage_status` on hand-written dvc.lock dicts; the same on the
+Three levels: :func:`crosspoint.tools.ablation.stage_status` on hand-written dvc.lock dicts; the same on the
 dvc.lock files DVC itself writes for a tiny pipeline and a `dvc exp run` with a target (a few seconds);
-and :func:`crosspoint.ablation.compare_experiments` on a git repository holding a baseline commit and an
+and :func:`crosspoint.tools.ablation.compare_experiments` on a git repository holding a baseline commit and an
 experiment ref (``refs/exps/...``, the way DVC stores experiments) built by hand.
 """
 
@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crosspoint import ablation as A
 from crosspoint import paths
 from crosspoint.store import write_json
+from crosspoint.tools import ablation_grid as G
+from crosspoint.tools import comparison as C
+from crosspoint.tools import exp_status as S
 from tests.test_report import svm_metrics
 
 
@@ -60,7 +62,7 @@ EXP_PARAMS = {"pretrain": {"cls": {"epochs": 30}}, "linear_svm": {"c_paper": 0.0
 
 
 def test_stage_status_from_two_locks():
-    status = A.stage_status(BASE_LOCK, EXP_LOCK, EXP_PARAMS)
+    status = S.stage_status(BASE_LOCK, EXP_LOCK, EXP_PARAMS)
     assert status == {"pretrain@0": "rerun", "features@synth": "rerun", "linear_svm@synth": "rerun",
                       "features@capod": "stale", "linear_svm@capod": "stale"}  # capod: downstream of the new checkpoint
     # an experiment that changes only what the capod stages do not read leaves them merely not rerun
@@ -68,18 +70,18 @@ def test_stage_status_from_two_locks():
     only_synth["stages"]["linear_svm@synth"]["params"]["params.yaml"]["linear_svm.c_paper"] = 0.1
     only_synth["stages"]["linear_svm@synth"]["outs"][0]["md5"] = "sa2"
     params = {"pretrain": {"cls": {"epochs": 10}}, "linear_svm": {"c_paper": 0.1}}
-    status = A.stage_status(BASE_LOCK, only_synth, params)
+    status = S.stage_status(BASE_LOCK, only_synth, params)
     assert status["linear_svm@synth"] == "rerun" and status["features@synth"] == "not rerun"
     # ... except for a params value they record (c_paper is read by linear_svm@capod too)
     assert status["linear_svm@capod"] == "stale"
     params["linear_svm"]["c_paper"] = 0.01  # (as if only @synth's entry had moved: capod is untouched)
-    assert A.stage_status(BASE_LOCK, only_synth, params)["linear_svm@capod"] == "not rerun"
+    assert S.stage_status(BASE_LOCK, only_synth, params)["linear_svm@capod"] == "not rerun"
     # params as PyYAML reads them back from dvc.lock (DVC writes 1e-06, YAML 1.1 reads a string) still match
     quirk = json.loads(json.dumps(BASE_LOCK))
     quirk["stages"]["linear_svm@capod"]["params"]["params.yaml"] = {"linear_svm.c_paper": "1e-02"}
-    assert A.stage_status(quirk, quirk, params)["linear_svm@capod"] == "not rerun"
+    assert S.stage_status(quirk, quirk, params)["linear_svm@capod"] == "not rerun"
     # a source file that changed between the commits makes the stages reading it stale
-    status = A.stage_status(BASE_LOCK, BASE_LOCK, {"pretrain": {"cls": {"epochs": 10}}, "linear_svm": {"c_paper": 0.01}},
+    status = S.stage_status(BASE_LOCK, BASE_LOCK, {"pretrain": {"cls": {"epochs": 10}}, "linear_svm": {"c_paper": 0.01}},
                             source_changed=lambda path: path == CODE["path"])
     assert status["linear_svm@capod"] == "stale" and status["features@capod"] == "not rerun"
 
@@ -88,13 +90,13 @@ def test_file_status_of_a_row_read_from_several_files():
     status = {"partseg@0": "rerun", "partseg@1": "not rerun", "linear_svm@synth": "stale"}
     exp = {"stages": {f"partseg@{s}": {"outs": [{"path": paths.partseg_metrics(s)}]} for s in (0, 1)}}
     exp["stages"]["linear_svm@synth"] = {"outs": [{"path": paths.metrics("linear_svm_synth")}]}
-    assert A.file_status(status, exp, [paths.partseg_metrics(0)]) == "rerun"
-    assert A.file_status(status, exp, [paths.partseg_metrics(0), paths.partseg_metrics(1)]) == "partly rerun"
-    assert A.file_status(status, exp, [paths.partseg_metrics(1)]) == "not rerun"
-    assert A.file_status(status, exp, [paths.metrics("linear_svm_synth")]) == "stale"
-    assert A.file_status(status, exp, ["results/metrics/elsewhere.json"]) == ""  # no stage writes it
-    assert A.row_files("partseg.synth.instance_miou", [0, 1]) == [paths.partseg_metrics(0), paths.partseg_metrics(1)]
-    assert A.row_files("svm.capod_scan.oa_val", [0]) == [paths.metrics("linear_svm_capod_scan")]
+    assert S.file_status(status, exp, [paths.partseg_metrics(0)]) == "rerun"
+    assert S.file_status(status, exp, [paths.partseg_metrics(0), paths.partseg_metrics(1)]) == "partly rerun"
+    assert S.file_status(status, exp, [paths.partseg_metrics(1)]) == "not rerun"
+    assert S.file_status(status, exp, [paths.metrics("linear_svm_synth")]) == "stale"
+    assert S.file_status(status, exp, ["results/metrics/elsewhere.json"]) == ""  # no stage writes it
+    assert S.row_files("partseg.synth.instance_miou", [0, 1]) == [paths.partseg_metrics(0), paths.partseg_metrics(1)]
+    assert S.row_files("svm.capod_scan.oa_val", [0]) == [paths.metrics("linear_svm_capod_scan")]
 
 
 def git(repo: Path, *args: str) -> str:
@@ -138,13 +140,13 @@ def test_stage_status_on_the_locks_dvc_writes_for_a_targeted_experiment(tmp_path
     cwd = os.getcwd()
     os.chdir(repo)
     try:
-        base_lock, exp_lock = A.lock_at(head), A.lock_at(ref)
+        base_lock, exp_lock = S.lock_at(head), S.lock_at(ref)
         exp_params = yaml.safe_load(git(repo, "show", f"{ref}:params.yaml"))
-        status = A.stage_status(base_lock, exp_lock, exp_params, A.git_changed(head, ref))
+        status = S.stage_status(base_lock, exp_lock, exp_params, S.git_changed(head, ref))
     finally:
         os.chdir(cwd)
     assert status == {"a": "rerun", "b": "rerun", "c": "not rerun", "d": "stale"}
-    assert A.file_status(status, exp_lock, ["d.json"]) == "stale" and A.file_status(status, exp_lock, ["c.json"]) == (
+    assert S.file_status(status, exp_lock, ["d.json"]) == "stale" and S.file_status(status, exp_lock, ["c.json"]) == (
         "not rerun")
 
 
@@ -193,7 +195,7 @@ def test_compare_exp_marks_the_rows_of_stages_the_experiment_did_not_rerun(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_env: None):
     repo, head = make_partial_exp(tmp_path, monkeypatch, full=False)
     base_params, exp_params = _params(10), _params(30)
-    text = A.compare_experiments(["longer"], base_params)
+    text = C.compare_experiments(["longer"], base_params)
     lines = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| svm.")}
     assert set(lines) == {f"svm.{d}.{m}_{p}" for d in ("synth", "capod") for m in ("oa", "mca") for p in ("paper", "val", "val_std")}
     for key, line in lines.items():
@@ -213,14 +215,14 @@ def test_compare_exp_marks_the_rows_of_stages_the_experiment_did_not_rerun(
     exp = commit_record(repo, {"synth": svm_metrics(88.0, 40.0), "capod": svm_metrics(71.0, 40.0)}, full, exp_params, "full")
     git(repo, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/longer-all", exp)
     git(repo, "reset", "-q", "--hard", head)
-    text = A.compare_experiments(["longer-all"], base_params)
+    text = C.compare_experiments(["longer-all"], base_params)
     assert "not rerun" not in text and "recomputed" not in text
 
 
 def test_the_grid_table_marks_them_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_env: None):
     make_partial_exp(tmp_path, monkeypatch, full=True)
-    prm = A.Params(variants={"both": {}, "longer": {"pretrain.cls.epochs": 30}}, targets=["linear_svm"])
-    table = A.compare(prm, _params(10, full=True))
+    prm = G.Params(variants={"both": {}, "longer": {"pretrain.cls.epochs": 30}}, targets=["linear_svm"])
+    table = C.compare(prm, _params(10, full=True))
     assert table["svm.capod.oa_val"]["longer"].status == "stale" and table["svm.synth.oa_val"]["longer"].status == ""
     assert table["svm.synth.oa_val"]["longer"].verdict == "better"
     md = Path(paths.tables("ablation.md")).read_text()

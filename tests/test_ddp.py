@@ -15,8 +15,9 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from crosspoint import training
-from crosspoint.losses import nt_xent
-from crosspoint.pretrain import Params, _loss
+from crosspoint.training.losses import nt_xent
+from crosspoint.training.params import Params
+from crosspoint.training.pretrain import _loss
 
 torch.set_num_threads(1)
 

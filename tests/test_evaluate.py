@@ -134,7 +134,7 @@ def test_c_selection_sees_only_train_rows(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_cross_validation_folds_keep_the_scans_of_an_object_together():
-    from crosspoint.scan import scan_id
+    from crosspoint.points.scans import scan_id
 
     labels = np.repeat(np.arange(3), 40)  # 3 classes x 10 objects x 4 scans
     ids = [scan_id(f"c{c}_{o:02d}", r, 4) for c in range(3) for o in range(10) for r in range(4)]
@@ -202,7 +202,7 @@ def test_standardised_protocol_does_not_see_the_scale_of_a_dimension():
 
 
 def test_bounded_subset_is_stratified_deterministic_and_keeps_scans_together():
-    from crosspoint.scan import scan_id
+    from crosspoint.points.scans import scan_id
 
     # 4 classes of 30, 20, 8 and 2 objects, 3 scans each: 180 rows
     sizes = [30, 20, 8, 2]
@@ -382,8 +382,9 @@ def test_features_stage_with_real_encoder(workdir: Path):
 
 
 def _features_stage_checks() -> None:
-    from crosspoint import encoders, merge_features
-    from crosspoint import features as FE
+    from crosspoint.evaluate import extraction as FE
+    from crosspoint.evaluate import merge_features
+    from crosspoint.models import encoders
     from crosspoint.store import DatasetMeta, PointSet, write_point_store
 
     rng = np.random.default_rng(0)
@@ -402,7 +403,7 @@ def _features_stage_checks() -> None:
     assert fs.attrs["encoder_seed"] == 5
     import torch
 
-    from crosspoint.encoders import random_point_encoder
+    from crosspoint.models.encoders import random_point_encoder
     with torch.no_grad():  # the random-init encoder is the pretraining run's starting point (seed 5)
         start = random_point_encoder({"point_model": "dgcnn", "k": 6, "emb_dims": 16}, 5)
         sub = encoders.point_subset(ps.points, 32, "random", prm.seed)
@@ -415,7 +416,7 @@ def _features_stage_checks() -> None:
 
 
 def test_point_subset_is_seeded_and_distinct_points():
-    from crosspoint.encoders import point_subset
+    from crosspoint.models.encoders import point_subset
 
     pts = np.arange(2 * 50 * 3, dtype=np.float32).reshape(2, 50, 3)
     a, b = point_subset(pts, 20, "random", 0), point_subset(pts, 20, "random", 0)
@@ -425,8 +426,8 @@ def test_point_subset_is_seeded_and_distinct_points():
 
 
 def test_features_stage_skipped_store(workdir: Path):
-    from crosspoint import features as FE
-    from crosspoint import merge_features
+    from crosspoint.evaluate import extraction as FE
+    from crosspoint.evaluate import merge_features
     from crosspoint.store import DatasetMeta, PointSet, write_point_store
 
     empty = PointSet(np.zeros((0, 64, 3), np.float32), np.zeros(0, np.int64), [], [], DatasetMeta("mesh_dir", []))
@@ -458,9 +459,9 @@ def clustered_store(name: str, per_class: tuple[int, int] = (8, 6), classes: int
 def test_fewshot_own_features_extracts_with_its_points_and_k(workdir: Path):
     import torch
 
-    from crosspoint import encoders
-    from crosspoint import features as FE
-    from crosspoint.encoders import load_point_encoder
+    from crosspoint.evaluate import extraction as FE
+    from crosspoint.models import encoders
+    from crosspoint.models.encoders import load_point_encoder
     from crosspoint.store import read_point_store
 
     threads = torch.get_num_threads()

@@ -11,10 +11,10 @@ import torch
 import yaml
 
 from crosspoint import cli, paths
-from crosspoint.encoders import load_point_encoder
 from crosspoint.evaluate import read_features
-from crosspoint.import_weights import import_weights
+from crosspoint.models.encoders import load_point_encoder
 from crosspoint.store import DatasetMeta, PointSet, StageError, write_point_store
+from crosspoint.tools.import_weights import import_weights
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 EMB = 16  # small emb_dims keeps the test fast; the importer reads it from the shapes
@@ -157,7 +157,7 @@ def test_dgcnn_import_is_strict(tmp_path: Path, edit, message):
 
 
 def test_seg_import_loads_into_the_part_seg_model(tmp_path: Path):
-    from crosspoint.evaluate.partseg import load_encoder_strict
+    from crosspoint.evaluate.segmentation import load_encoder_strict
     from crosspoint.models import SEG_HEAD_PREFIXES, PartSegModel
 
     up = upstream_dgcnn_seg()

@@ -1,6 +1,8 @@
-"""The package's shape: no import circle, and every stage's declared code dependencies (``dvc.yaml`` deps,
-the Snakemake rules' inputs: one list in :mod:`crosspoint.pipeline`) cover every project module the stage's
-process imports, so a change to any of them makes the stage stale (the lists are written by hand)."""
+"""The package's shape: no import circle; stages are entry points that import the library, never another
+stage; evaluations depend on the checkpoint loader, not the training loop; modules stay small; and every
+stage's code dependencies (``dvc.yaml`` deps, the Snakemake rules' inputs: derived from the imports by
+:mod:`crosspoint.code_deps`) cover every project module the stage's process imports, by this file's own
+reading of the imports, so a change to any of them makes the stage stale."""
 
 from __future__ import annotations
 
@@ -98,8 +100,48 @@ def test_declared_code_deps_cover_every_imported_module():
     for stage in pipeline.STAGES:
         command = stage.cmd.split()[1]
         module = cli.COMMANDS[command][0]
-        code_deps = [d for d in stage.deps if d.startswith("crosspoint")]
+        code_deps = [d for d in pipeline.all_deps(stage) if d.startswith("crosspoint")]
         gaps = sorted(p.relative_to(REPO).as_posix() for p in closure(module) if not covered(p, code_deps))
         if gaps:
             missing[stage.name] = gaps
     assert not missing, f"stages importing modules their deps do not list: {missing}"
+
+
+STAGE_PACKAGE = "crosspoint.stages"
+
+
+def test_no_stage_imports_another_stage_and_only_the_entry_point_imports_stages():
+    """Stages are thin entry points over the library: a stage module imports library modules only, and
+    no library module or tool imports a stage (the command line finds them through cli.COMMANDS)."""
+    mods = graph()
+    stages = {m for m in mods if m.startswith(STAGE_PACKAGE + ".")}
+    assert len(stages) == len({c.split()[1] for c in (s.cmd for s in pipeline.STAGES)})
+    wrong = {m: sorted(d for d in deps if d.startswith(STAGE_PACKAGE + ".")) for m, deps in mods.items()}
+    wrong = {m: d for m, d in wrong.items() if d}
+    assert not wrong, f"modules importing a stage: {wrong}"
+    for stage in pipeline.STAGES:
+        assert pipeline.command_module(stage).startswith(STAGE_PACKAGE + "."), stage.name
+
+
+def test_evaluations_depend_on_the_checkpoint_loader_not_the_training_loop():
+    """A change to the pretraining loop does not make an evaluation stale when best.pt comes out the same."""
+    loop = REPO / "crosspoint/training/pretrain.py"
+    assert loop.exists()
+    for stage in pipeline.STAGES:
+        if stage.name in ("features", "merge_features", "linear_svm", "fewshot", "partseg", "report"):
+            assert loop not in closure(pipeline.command_module(stage)), stage.name
+            assert "crosspoint/models/encoders.py" in pipeline.all_deps(stage) or stage.name == "linear_svm"
+
+
+# Modules above about 400 lines, each one cohesive thing (the issue that set the limit allows those).
+LARGE_AND_COHESIVE = {
+    "crosspoint/pipeline.py": "the stage list and its two renderings (dvc.yaml, Snakemake rules)",
+    "crosspoint/store.py": "the HDF5 layouts of every store and the atomic-write discipline they share",
+    "crosspoint/sources/mesh_dir.py": "one dataset source: any folder of labelled meshes",
+}
+
+
+def test_modules_stay_small_or_are_one_cohesive_thing():
+    sizes = {p.relative_to(REPO).as_posix(): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    large = {p: n for p, n in sizes.items() if n > 420 and p not in LARGE_AND_COHESIVE}
+    assert not large, f"modules over 420 lines (split them, or say why they are one thing): {large}"

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from crosspoint.live_log import write_live
+from crosspoint.training.live_log import write_live
 
 HISTORY = [
     {"epoch": 0, "val/accuracy": 0.7166666666666667},

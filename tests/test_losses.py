@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 import torch
 
-from crosspoint.losses import crosspoint_loss, nt_xent
+from crosspoint.training.losses import crosspoint_loss, nt_xent
 
 torch.set_num_threads(2)
 

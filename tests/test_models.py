@@ -8,8 +8,6 @@ from itertools import pairwise
 import pytest
 import torch
 
-from crosspoint.augment import ImageAugment, PointAugment, augment_points, make_generator, normalize_images
-from crosspoint.losses import crosspoint_loss
 from crosspoint.models import (
     IMAGE_MODELS,
     POINT_MODELS,
@@ -24,6 +22,14 @@ from crosspoint.models import (
 )
 from crosspoint.models.dgcnn import EdgeConv, _neighbour_sum, _neighbour_sum_blocked, set_edgeconv_form
 from crosspoint.models.knn import knn, knn_brute_force
+from crosspoint.training.augment import (
+    ImageAugment,
+    PointAugment,
+    augment_points,
+    make_generator,
+    normalize_images,
+)
+from crosspoint.training.losses import crosspoint_loss
 
 torch.set_num_threads(2)
 

@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 import yaml
 
-from crosspoint import numerics, presets, training
+from crosspoint import numerics, training
+from crosspoint.tools import presets
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -108,8 +109,10 @@ TRAIN_SCRIPT = r"""
 import hashlib, sys
 import crosspoint  # pins the numerics first
 import torch
-from crosspoint import numerics, pretrain, training
-from crosspoint.pretrain import CrossPointModel, Params, Variant, train_step
+from crosspoint import numerics, training
+from crosspoint.training import pretrain
+from crosspoint.training.params import Params, Variant
+from crosspoint.training.pretrain import CrossPointModel, train_step
 numerics.configure_torch()
 v = Variant(point_model=sys.argv[1], k=8, emb_dims=64, points=96, image_model="resnet18", epochs=1, batch_size=6)
 prm = Params(cls=v)

@@ -21,11 +21,11 @@ from PIL import Image
 from crosspoint import paths
 from crosspoint.cli import main as cli
 from crosspoint.config import ParamsError
-from crosspoint.params_check import validate_all
 from crosspoint.sources import make_source, normalize_unit_sphere, parse_dataset, to_y_up
 from crosspoint.sources.ply import PlyError, parse_ply_points, read_ply_points
 from crosspoint.sources.shapenet_render import R2N2_NAMES, R2N2_SYNSETS
 from crosspoint.store import MeshStore, StageError, get_meta, read_point_store, read_strings
+from crosspoint.tools.params_check import validate_all
 
 
 def write_params(datasets: dict) -> None:
@@ -377,8 +377,8 @@ def test_shapenet_render_composite_resize_and_fewer_views(tmp_path, monkeypatch)
     # a prepared point store without images cannot be rendered
     write_render_params({"sn": {"source": "modelnet40_h5", "path": "x"}}, views=3, image_size=64)
     with pytest.raises(StageError, match="has no images"):
-        from crosspoint.render import Params as RenderParams
-        from crosspoint.render import render_shard
+        from crosspoint.rendering.views import Params as RenderParams
+        from crosspoint.rendering.views import render_shard
 
         render_shard(RenderParams(dataset="sn", views=3, image_size=64, shards=[0]), 0)
 
@@ -390,10 +390,11 @@ def default_params() -> dict:
 def test_shapenet_render_pairs_with_pretraining(tmp_path, monkeypatch):
     """Through render, merge-views, sample and merge-points, pretraining finds every training
     object's views; sample's ``point_stores: keep`` keeps the clouds as stored."""
-    from crosspoint.merge_points import sample_dataset
-    from crosspoint.pretrain import Params as PretrainParams
-    from crosspoint.pretrain import Variant, load_training_set
-    from crosspoint.sample import Params as SampleParams
+    from crosspoint.points.merge import sample_dataset
+    from crosspoint.points.sampling import Params as SampleParams
+    from crosspoint.training.data import load_training_set
+    from crosspoint.training.params import Params as PretrainParams
+    from crosspoint.training.params import Variant
 
     monkeypatch.chdir(tmp_path)
     raw = make_shapenet(tmp_path / "data", views=2)

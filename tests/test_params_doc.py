@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from crosspoint import params_doc
 from crosspoint.config import load_params
-from crosspoint.params_check import SECTIONS
+from crosspoint.tools import params_doc
+from crosspoint.tools.params_check import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def test_types_and_values_are_written_as_yaml_reads_them():
 
 
 def test_field_comments_take_the_line_or_the_block_above():
-    from crosspoint.render import Params
+    from crosspoint.rendering.views import Params
 
     comments = params_doc.field_comments(Params)
     assert comments["views"] == "views per object"

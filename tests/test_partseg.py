@@ -12,6 +12,7 @@ import torch
 
 from crosspoint import paths
 from crosspoint.evaluate import partseg as P
+from crosspoint.evaluate import segmentation as SG
 from crosspoint.models import SEG_HEAD_PREFIXES, PartSegModel, build_point_encoder
 from crosspoint.store import DatasetMeta, PointSet, StageError, write_point_store
 
@@ -50,7 +51,7 @@ def tiny_model(seed: int = 0) -> PartSegModel:
 def test_strict_load_accepts_a_real_encoder_state():
     encoder = build_point_encoder("dgcnn_seg", k=15, emb_dims=EMB)
     model = tiny_model()
-    head = P.load_encoder_strict(model, encoder.state_dict(), SEG_HEAD_PREFIXES)
+    head = SG.load_encoder_strict(model, encoder.state_dict(), SEG_HEAD_PREFIXES)
     assert head and all(k.startswith(SEG_HEAD_PREFIXES) for k in head)
     for key, value in encoder.state_dict().items():
         assert torch.equal(model.encoder.state_dict()[key], value)
@@ -60,21 +61,21 @@ def test_strict_load_fails_on_unexpected_missing_or_misshaped_keys():
     state = build_point_encoder("dgcnn_seg", k=K, emb_dims=EMB).state_dict()
     extra = {**state, "classifier.weight": torch.zeros(3)}
     with pytest.raises(StageError, match="unexpected.*classifier.weight"):
-        P.load_encoder_strict(tiny_model(), extra, SEG_HEAD_PREFIXES)
+        SG.load_encoder_strict(tiny_model(), extra, SEG_HEAD_PREFIXES)
     missing = dict(state)
     dropped = next(iter(missing))
     del missing[dropped]
     with pytest.raises(StageError, match="missing"):
-        P.load_encoder_strict(tiny_model(), missing, SEG_HEAD_PREFIXES)
+        SG.load_encoder_strict(tiny_model(), missing, SEG_HEAD_PREFIXES)
     # the classification layout (different keys) is refused too
     with pytest.raises(StageError):
-        P.load_encoder_strict(tiny_model(), build_point_encoder("dgcnn", k=K, emb_dims=EMB).state_dict(),
+        SG.load_encoder_strict(tiny_model(), build_point_encoder("dgcnn", k=K, emb_dims=EMB).state_dict(),
                               SEG_HEAD_PREFIXES)
     wide = build_point_encoder("dgcnn_seg", k=K, emb_dims=2 * EMB).state_dict()  # same keys, other shapes
     with pytest.raises(StageError, match="cannot load"):
-        P.load_encoder_strict(tiny_model(), wide, SEG_HEAD_PREFIXES)
+        SG.load_encoder_strict(tiny_model(), wide, SEG_HEAD_PREFIXES)
     with pytest.raises(StageError, match="neither in the encoder"):
-        P.load_encoder_strict(tiny_model(), state, ("label_mlp.",))
+        SG.load_encoder_strict(tiny_model(), state, ("label_mlp.",))
 
 
 def test_smoothed_cross_entropy_matches_hand_formula():
@@ -83,25 +84,25 @@ def test_smoothed_cross_entropy_matches_hand_formula():
     eps = 0.2
     logp = torch.log_softmax(logits, -1)
     soft = torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])
-    assert P.smoothed_cross_entropy(logits, target, eps).item() == pytest.approx(-(soft * logp).sum(1).mean().item())
-    assert P.smoothed_cross_entropy(logits, target, 0.0).item() == pytest.approx(
+    assert SG.smoothed_cross_entropy(logits, target, eps).item() == pytest.approx(-(soft * logp).sum(1).mean().item())
+    assert SG.smoothed_cross_entropy(logits, target, 0.0).item() == pytest.approx(
         torch.nn.functional.cross_entropy(logits, target).item()
     )
     # ignored points (label -1) do not count
-    assert P.smoothed_cross_entropy(
+    assert SG.smoothed_cross_entropy(
         torch.cat([logits, torch.zeros(1, 3)]), torch.tensor([0, 2, -1]), eps
-    ).item() == pytest.approx(P.smoothed_cross_entropy(logits, target, eps).item())
+    ).item() == pytest.approx(SG.smoothed_cross_entropy(logits, target, eps).item())
 
 
 def test_a_few_fine_tune_epochs_lower_the_loss():
     ps = tiny_parts()
-    data = P.seg_data(ps, np.ones(len(ps), bool))
-    prm = P.Params(epochs=5, batch_size=8, points=64, k=K, lr=0.05, val_fraction=0.0)
-    mask = P.part_mask(2, 4, {0: [0, 1], 1: [2, 3]})
+    data = SG.seg_data(ps, np.ones(len(ps), bool))
+    prm = SG.Params(epochs=5, batch_size=8, points=64, k=K, lr=0.05, val_fraction=0.0)
+    mask = SG.part_mask(2, 4, {0: [0, 1], 1: [2, 3]})
     res = P.fine_tune(tiny_model(), data, None, 2, mask, {0: [0, 1], 1: [2, 3]}, prm, torch.device("cpu"), "t")
     losses = [r["train_loss"] for r in res.curve]
     assert len(losses) == 5 and losses[-1] < losses[0]
-    pred = P.predict(res.model, data, 2, mask, 8, torch.device("cpu"))
+    pred = SG.predict(res.model, data, 2, mask, 8, torch.device("cpu"))
     # predictions always lie among the shape's own category's parts
     assert np.isin(pred[data.categories == 0], [0, 1]).all() and np.isin(pred[data.categories == 1], [2, 3]).all()
 
@@ -119,7 +120,7 @@ def test_partseg_stage_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     write_point_store(paths.points("toy"), tiny_parts(n=24, points=96))
     write_seg_checkpoint(str(P.checkpoint_path(1)))
-    prm = P.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, val_fraction=0.2, examples=2)
+    prm = SG.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, val_fraction=0.2, examples=2)
     m = P.run(prm, seed=1)
     saved = json.loads(Path(paths.partseg_metrics(1)).read_text())
     assert saved == json.loads(json.dumps(m))
@@ -141,7 +142,7 @@ def test_partseg_stage_skipped_store(tmp_path: Path, monkeypatch: pytest.MonkeyP
     empty = PointSet(np.zeros((0, 96, 3), np.float32), np.zeros(0, np.int64), [], [], META,
                      np.zeros((0, 96), np.int16))
     write_point_store(paths.points("toy"), empty, skipped="no such folder")
-    assert P.run(P.Params(dataset="toy")) == {"skipped": "no such folder"}
+    assert P.run(SG.Params(dataset="toy")) == {"skipped": "no such folder"}
     assert json.loads(Path(paths.partseg_metrics(0)).read_text()) == {"skipped": "no such folder"}
     assert Path(paths.partseg_examples(0)).exists()
 
@@ -161,18 +162,18 @@ class FixedLogits(torch.nn.Module):
 
 def test_argmax_category_or_all_parts():
     # one cup of 4 points: truth [0, 0, 1, 1]; point 3's top logit is a fan part (2)
-    data = P.SegData(np.zeros((1, 4, 3), np.float32), np.array([[0, 0, 1, 1]]), np.array([0]))
+    data = SG.SegData(np.zeros((1, 4, 3), np.float32), np.array([[0, 0, 1, 1]]), np.array([0]))
     logits = torch.tensor([[[5.0, 0, 0, 0], [5.0, 0, 0, 0], [0, 5.0, 0, 0], [0, 1.0, 5.0, 0]]])
-    mask = P.part_mask(2, 4, {0: [0, 1], 1: [2, 3]})
+    mask = SG.part_mask(2, 4, {0: [0, 1], 1: [2, 3]})
     cpu = torch.device("cpu")
-    restricted = P.predict(FixedLogits(logits), data, 2, mask, 4, cpu)
-    everything = P.predict(FixedLogits(logits), data, 2, None, 4, cpu)
+    restricted = SG.predict(FixedLogits(logits), data, 2, mask, 4, cpu)
+    everything = SG.predict(FixedLogits(logits), data, 2, None, 4, cpu)
     assert restricted.tolist() == [[0, 0, 1, 1]] and everything.tolist() == [[0, 0, 1, 2]]
     parts = {0: [0, 1], 1: [2, 3]}
-    assert P.scores(restricted, data, parts).instance_miou == 1.0
+    assert SG.scores(restricted, data, parts).instance_miou == 1.0
     # upstream's calculate_shape_IoU: part 0 IoU 1, part 1 IoU 1/2 (the fan-labelled point is a miss)
-    assert P.scores(everything, data, parts).instance_miou == pytest.approx(0.75)
-    assert P.Params(argmax="all").check() == [] and "argmax" in " ".join(P.Params(argmax="none").check())
+    assert SG.scores(everything, data, parts).instance_miou == pytest.approx(0.75)
+    assert SG.Params(argmax="all").check() == [] and "argmax" in " ".join(SG.Params(argmax="none").check())
 
 
 def test_stage_argmax_all_runs_and_differs_only_at_prediction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -180,8 +181,8 @@ def test_stage_argmax_all_runs_and_differs_only_at_prediction(tmp_path: Path, mo
     write_point_store(paths.points("toy"), tiny_parts(n=16, points=48))
     write_seg_checkpoint(str(P.checkpoint_path(0)))
     base = dict(dataset="toy", epochs=1, batch_size=6, points=32, k=K, val_fraction=0.0, examples=1)
-    cat = P.run(P.Params(**base, argmax="category"))
-    every = P.run(P.Params(**base, argmax="all"))
+    cat = P.run(SG.Params(**base, argmax="category"))
+    every = P.run(SG.Params(**base, argmax="all"))
     for run in P.RUNS:  # same training; a shape's mIoU can only drop when foreign parts may be predicted
         assert every[run]["epoch"] == cat[run]["epoch"]
         assert every[run]["instance_miou"] <= cat[run]["instance_miou"] + 1e-9
@@ -191,11 +192,11 @@ def test_no_augment_feeds_each_shape_as_stored_in_a_shuffled_order():
     # augment false with points == stored points: every batch holds each shape's points, permuted
     # (upstream's ShapeNetPart trainval loader: the first num_points, shuffled; no scaling)
     ps = tiny_parts(n=4, points=16)
-    data = P.seg_data(ps, np.ones(4, bool))
+    data = SG.seg_data(ps, np.ones(4, bool))
     model = FixedLogits(torch.zeros(1, 16, 4))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    prm = P.Params(batch_size=4, points=16, k=4, augment=False)
-    P.train_epoch(model, data, 2, opt, prm, np.random.default_rng(0), torch.device("cpu"))
+    prm = SG.Params(batch_size=4, points=16, k=4, augment=False)
+    SG.train_epoch(model, data, 2, opt, prm, np.random.default_rng(0), torch.device("cpu"))
     (batch,) = model.seen
     stored = {tuple(map(tuple, np.sort(p.round(6), axis=0))) for p in data.points}
     assert {tuple(map(tuple, np.sort(b.round(6), axis=0))) for b in batch} == stored
@@ -208,7 +209,7 @@ def test_stopped_and_resumed_stage_writes_the_uninterrupted_bytes(tmp_path: Path
     """Stopped after N epochs (what a kill after an epoch's save leaves), then run again: every output,
     the saved state included, has the bytes of an uninterrupted run. 3 epochs per run: [1] stops inside the
     pretrained run; [2, 3] stops inside it, then after its last epoch and two of the scratch run."""
-    prm = P.Params(dataset="toy", epochs=3, batch_size=6, points=48, k=K, val_fraction=0.2, examples=1)
+    prm = SG.Params(dataset="toy", epochs=3, batch_size=6, points=48, k=K, val_fraction=0.2, examples=1)
     outputs = [paths.partseg_metrics(1), paths.partseg_curves(1), paths.partseg_examples(1), paths.partseg_state(1)]
     digests = {}
     for name in ("straight", "resumed"):
@@ -229,7 +230,7 @@ def test_state_of_other_params_is_not_resumed(tmp_path: Path, monkeypatch: pytes
     monkeypatch.chdir(tmp_path)
     write_point_store(paths.points("toy"), tiny_parts(n=24, points=96))
     write_seg_checkpoint(str(P.checkpoint_path(1)))
-    P.run(P.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, examples=1), seed=1, stop_after=1)
+    P.run(SG.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, examples=1), seed=1, stop_after=1)
     caplog.set_level("INFO")
-    P.run(P.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, examples=1, lr=0.05), seed=1)
+    P.run(SG.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, examples=1, lr=0.05), seed=1)
     assert any("made with other params" in r.getMessage() for r in caplog.records)

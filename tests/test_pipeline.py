@@ -124,7 +124,7 @@ def test_stage_outputs_are_under_data_models_or_results(stage):
 def test_pretrain_declares_exactly_the_keys_it_reads():
     import dataclasses
 
-    from crosspoint.pretrain import Params
+    from crosspoint.training.params import Params
 
     fields = {f.name for f in dataclasses.fields(Params)}
     # seeds is the list of instances: each run gets its own seed on the command line

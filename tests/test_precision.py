@@ -10,16 +10,10 @@ import torch
 from torch import nn
 
 from crosspoint import config, training
-from crosspoint.augment import make_generator
-from crosspoint.encoders import model_config
-from crosspoint.pretrain import (
-    CrossPointModel,
-    Params,
-    Variant,
-    _checkpoint,
-    _summary,
-    train_step,
-)
+from crosspoint.models.encoders import model_config
+from crosspoint.training.augment import make_generator
+from crosspoint.training.params import Params, Variant
+from crosspoint.training.pretrain import CrossPointModel, _checkpoint, _summary, train_step
 
 torch.set_num_threads(2)
 

@@ -17,8 +17,8 @@ import yaml
 
 from crosspoint import paths
 from crosspoint.cli import main as cli
-from crosspoint.prepare import collect_meshes
 from crosspoint.sources.base import MeshItem, MeshSource, Reject
+from crosspoint.sources.prepare import collect_meshes
 from crosspoint.store import MeshStore, Rejects, get_meta, read_point_store, store_kind
 
 TETRA_F = "3 0 1 2\n3 0 1 3\n3 0 2 3\n3 1 2 3\n"

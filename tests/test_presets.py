@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crosspoint import presets
 from crosspoint.config import ParamsError
-from crosspoint.params_check import validate_all
+from crosspoint.tools import presets
+from crosspoint.tools.params_check import validate_all
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,20 +15,13 @@ import pytest
 import torch
 
 from crosspoint import paths, training
-from crosspoint.augment import make_generator
-from crosspoint.encoders import load_point_encoder, random_point_encoder
-from crosspoint.pretrain import (
-    CrossPointModel,
-    Params,
-    PretrainData,
-    Variant,
-    carve_validation,
-    load_training_set,
-    run,
-    train_step,
-)
+from crosspoint.models.encoders import load_point_encoder, random_point_encoder
 from crosspoint.store import DatasetMeta, PointSet, set_meta, write_point_store, write_strings
 from crosspoint.training import load_checkpoint
+from crosspoint.training.augment import make_generator
+from crosspoint.training.data import PretrainData, carve_validation, load_training_set
+from crosspoint.training.params import Params, Variant
+from crosspoint.training.pretrain import CrossPointModel, run, train_step
 
 CLASSES = ["ball", "box", "disc"]
 N_TRAIN, N_TEST = 8, 2  # per class

@@ -17,8 +17,8 @@ from PIL import Image
 
 from crosspoint import cli, paths
 from crosspoint.config import ParamsError, parse_section
-from crosspoint.render import Params
 from crosspoint.rendering import Renderer, backproject, camera_poses, look_at
+from crosspoint.rendering.views import Params
 from crosspoint.store import DatasetMeta, Mesh, read_strings, set_meta, write_mesh_store
 
 SIZE = 48

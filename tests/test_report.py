@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 from crosspoint import paths
-from crosspoint import report as R
 from crosspoint.evaluate import FeatureSet, write_features
+from crosspoint.reporting import figures as F
+from crosspoint.reporting import rows as RW
+from crosspoint.reporting import summary as R
+from crosspoint.reporting import tables as T
 from crosspoint.store import write_json
 
 
@@ -68,7 +71,7 @@ def results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-PLAN = R.Plan(["synth", "modelnet40", "capod"], ["synth"], ["5w10s", "10w10s"], "synth", [0, 1])
+PLAN = RW.Plan(["synth", "modelnet40", "capod"], ["synth"], ["5w10s", "10w10s"], "synth", [0, 1])
 
 
 def by_key(rows: list[dict]) -> dict[tuple[str, str, str], dict]:
@@ -81,17 +84,17 @@ def test_svm_files_without_the_standardised_protocol_still_report(results: Path)
         for init in seed.values():
             del init["c_val_std"]
     del m["summary"]["c_val_std"]
-    rows = R.linear_svm_rows("synth", m)
+    rows = RW.linear_svm_rows("synth", m)
     assert [r.metric for r in rows] == [f"{measure} (C={proto})" for proto in ("paper", "val")
                                         for measure in ("overall_accuracy", "mean_class_accuracy")]
 
 
 def test_summary_tables(results: Path):
-    rows = R.build_rows(PLAN)
-    R.write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
+    rows = RW.build_rows(PLAN)
+    T.write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
     with open(paths.tables("summary.csv"), newline="") as fh:
         table = list(csv.DictReader(fh))
-    assert list(table[0]) == R.COLUMNS
+    assert list(table[0]) == RW.COLUMNS
     assert len(table) == 6 + 6 + 1 + 2 + 2  # svm synth, svm modelnet40 (3 protocols x 2), capod skipped, fewshot, partseg
     t = by_key(table)
 
@@ -136,7 +139,7 @@ def test_summary_tables(results: Path):
 
 
 def test_gain_equals_difference_on_every_row(results: Path):
-    for r in R.build_rows(PLAN):
+    for r in RW.build_rows(PLAN):
         if r.pretrained is not None:
             assert r.gain == pytest.approx(r.pretrained - r.random_init, abs=0.011)
 
@@ -145,7 +148,7 @@ def test_missing_metrics_file_is_a_stage_error(results: Path):
     from crosspoint.store import StageError
 
     with pytest.raises(StageError, match="linear_svm_scanobjectnn"):
-        R.build_rows(R.Plan(["scanobjectnn"], [], [], None, [0]))
+        RW.build_rows(RW.Plan(["scanobjectnn"], [], [], None, [0]))
 
 
 def test_report_stage_with_figures(results: Path):
@@ -159,13 +162,13 @@ def test_report_stage_with_figures(results: Path):
     Path(paths.plots("confusion_synth.csv")).write_text("actual,predicted\na,a\na,b\nb,b\nc,c\nd,d\n")
     params = {"linear_svm": {"datasets": ["synth", "capod"]}, "fewshot": {"datasets": ["synth"], "settings": [[5, 10], [10, 10]]},
               "partseg": {}, "pretrain": {"seeds": [0, 1]}}
-    rows = R.run(R.Params(tsne_dataset="synth", tsne_max_points=40, perplexity=5.0), R.plan_from_params(params))
+    rows = R.run(RW.Params(tsne_dataset="synth", tsne_max_points=40, perplexity=5.0), RW.plan_from_params(params))
     assert len(rows) == 6 + 1 + 2 + 2
     for name in ("tsne_synth.png", "confusion_synth.png"):
         assert Path(paths.figures(name)).stat().st_size > 5000
     assert json.loads(Path(paths.metrics("fewshot_synth")).read_text()) == FEWSHOT  # inputs untouched
     # the headline metrics file: one entry per reported (not skipped) summary row
-    head = json.loads(Path(R.HEADLINE).read_text())
+    head = json.loads(Path(RW.HEADLINE).read_text())
     reported = [r for r in rows if r.pretrained is not None]
     flat = {f"{e}.{d}.{m}": v for e, ds in head.items() for d, ms in ds.items() for m, v in ms.items()}
     assert set(flat) == {r.key for r in reported}
@@ -181,7 +184,7 @@ def test_report_stage_with_figures(results: Path):
 
 
 def test_row_keys_are_short_and_unique(results: Path):
-    rows = R.build_rows(PLAN)
+    rows = RW.build_rows(PLAN)
     keys = [r.key for r in rows if r.pretrained is not None]
     assert len(keys) == len(set(keys))
     assert "svm.synth.oa_val" in keys and "svm.modelnet40.mca_paper" in keys
@@ -200,8 +203,8 @@ def test_training_curve_figures_from_dvclive_and_partseg_files(tmp_path: Path, m
         Path(paths.partseg_curves(0)).parent.mkdir(parents=True, exist_ok=True)
     Path(paths.partseg_curves(0)).write_text(
         "epoch,pretrained_val_instance_miou,scratch_val_instance_miou\n1,30.0,28.0\n2,35.0,31.0\n")
-    R.pretrain_curves_figure([0, 1], paths.figures("pretrain_curves.png"))
-    R.partseg_curves_figure([0, 1], paths.figures("partseg_curves.png"))
+    F.pretrain_curves_figure([0, 1], paths.figures("pretrain_curves.png"))
+    F.partseg_curves_figure([0, 1], paths.figures("partseg_curves.png"))
     assert Path(paths.figures("pretrain_curves.png")).stat().st_size > 10000
     assert Path(paths.figures("partseg_curves.png")).stat().st_size > 10000
 
@@ -228,8 +231,8 @@ def test_markdown_merges_rows_that_repeat_on_a_balanced_split(tmp_path: Path, mo
                                  "class_miou": m["scratch"]["instance_miou"]}} for m in PARTSEG]
     for seed, m in enumerate(balanced_seg):
         write_json(paths.partseg_metrics(seed), m)
-    rows = R.build_rows(R.Plan(["synth", "capod"], [], [], "synth", [0, 1]))
-    R.write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
+    rows = RW.build_rows(RW.Plan(["synth", "capod"], [], [], "synth", [0, 1]))
+    T.write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
 
     with open(paths.tables("summary.csv"), newline="") as fh:  # the CSV keeps every row
         table = list(csv.DictReader(fh))
@@ -256,16 +259,16 @@ def test_markdown_merges_rows_that_repeat_on_a_balanced_split(tmp_path: Path, mo
 
 
 def test_markdown_lists_the_significant_verdicts(results: Path):
-    rows = R.build_rows(PLAN)
-    md = R.markdown(rows)
+    rows = RW.build_rows(PLAN)
+    md = T.markdown(rows)
     significant, _, _ = md.partition("## Significant")[2].partition("\n## ")
-    better = [r for r in R.merge_balanced(rows)[0] if r.significant == "better"]
+    better = [r for r in T.merge_balanced(rows)[0] if r.significant == "better"]
     assert better and "▲ **better** than random init" in significant
     listed = [line for line in significant.splitlines() if line.startswith("- ")]
     assert len(listed) == len(better)
     assert "- fewshot synth, accuracy 5w10s: 90.0 ± 1.4 vs 35.5 ± 0.7, gain +54.5 (p = " in significant
     assert "| ▲ **better** |" in md and "▼" not in significant  # no significant loss in the fixture
     # a significant loss is listed too
-    worse = R.Row("linear_svm", "synth", "overall_accuracy (C=val)", 50.0, 1.0, 60.0, 1.0, -10.0, 0.001, "worse", 2)
-    md = R.markdown([worse])
+    worse = RW.Row("linear_svm", "synth", "overall_accuracy (C=val)", 50.0, 1.0, 60.0, 1.0, -10.0, 0.001, "worse", 2)
+    md = T.markdown([worse])
     assert "| ▼ **worse** |" in md and "▼ **worse** than random init (1):" in md and "▲" not in md.split("## ")[-1]

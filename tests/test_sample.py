@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from crosspoint import cli, paths
-from crosspoint.sample import normalize_cloud, sample_surface
+from crosspoint.points.sampling import normalize_cloud, sample_surface
 from crosspoint.sources import synthetic as S
 from crosspoint.store import (
     DatasetMeta,

@@ -12,7 +12,7 @@ import trimesh
 
 from crosspoint import cli, paths
 from crosspoint.config import ParamsError, parse_section
-from crosspoint.scan import CLUTTER, FLOOR, OBJECT, Params, Scanner
+from crosspoint.points.scans import CLUTTER, FLOOR, OBJECT, Params, Scanner
 from crosspoint.store import DatasetMeta, Mesh, read_point_store, set_meta, write_mesh_store
 
 POINTS = 256

@@ -242,7 +242,7 @@ def _features_all(dataset: str, n_shards: int) -> list[int]:
 
 
 def test_features_shards_equal_one_shard_bit_for_bit(workdir: Path, one_thread):
-    from crosspoint.features import checkpoint_path
+    from crosspoint.evaluate.extraction import checkpoint_path
 
     rng = np.random.default_rng(1)
     n = 10
@@ -266,7 +266,7 @@ def test_features_shards_equal_one_shard_bit_for_bit(workdir: Path, one_thread):
 
 
 def test_features_point_subset_uses_global_index():
-    from crosspoint.encoders import point_subset
+    from crosspoint.models.encoders import point_subset
 
     pts = np.arange(6 * 30 * 3, dtype=np.float32).reshape(6, 30, 3)
     whole = point_subset(pts, 10, "random", 4)

@@ -346,9 +346,9 @@ def test_shapenetpart_h5(tmp_path):
 @pytest.mark.parametrize("normalize", [True, False])
 def test_point_sources_normalise_or_keep_the_files_coordinates(tmp_path, monkeypatch, normalize):
     from crosspoint import paths
-    from crosspoint.merge_points import sample_dataset
-    from crosspoint.prepare import prepare
-    from crosspoint.sample import Params as SampleParams
+    from crosspoint.points.merge import sample_dataset
+    from crosspoint.points.sampling import Params as SampleParams
+    from crosspoint.sources.prepare import prepare
     from crosspoint.store import get_meta, read_point_store
 
     rng = np.random.default_rng(2)

@@ -19,14 +19,13 @@ of ``pretrain.seeds``: the same episodes on its pretrained and random-init featu
 
 Features: by default (``features: shared``) the files of the features stage, shared with the linear
 SVM (``features.points``, the k each encoder was pretrained with). ``features: own`` extracts them
-here, per seed, from the point store and the cls checkpoint (:func:`crosspoint.encoders.frozen_features`)
+here, per seed, from the point store and the cls checkpoint (:func:`crosspoint.models.encoders.frozen_features`)
 with this section's ``points``, ``subset`` and ``k``, as the upstream few-shot script does with its
 own settings (all 2048 stored points, k = 5).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from crosspoint import config, numerics, paths
+from crosspoint import numerics, paths
 from crosspoint.evaluate import (
     INITS,
     FeatureSet,
@@ -193,7 +192,7 @@ def checkpoint_path(seed: int, prm: Params) -> Path:
 def own_features(dataset: str, prm: Params, seed: int) -> FeatureSet:
     """Features of the whole point store of ``dataset`` by the cls encoder of ``seed`` and its random
     init, extracted with this section's points, subset and k (``features: own``)."""
-    from crosspoint.encoders import frozen_features
+    from crosspoint.models.encoders import frozen_features
 
     src = Path(paths.points(dataset))
     ps = read_point_store(src)
@@ -247,16 +246,3 @@ def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
     write_json(dest, metrics)
     log.info("fewshot %s: wrote %s", dataset, dest)
     return metrics
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", help="dataset name (default: every dataset in fewshot.datasets)")
-
-
-def main(args: argparse.Namespace) -> None:
-    prm = config.section("fewshot", Params, path=args.params)
-    seeds = config.pretrain_seeds(args.params)
-    if args.dataset and args.dataset not in prm.datasets:
-        log.warning("fewshot: %s is not in fewshot.datasets; evaluating it anyway", args.dataset)
-    for name in [args.dataset] if args.dataset else prm.datasets:
-        run(name, prm, seeds)

@@ -28,7 +28,6 @@ of the first seed's pretrained features at the paper's C) for DVC's confusion pl
 
 from __future__ import annotations
 
-import argparse
 import csv
 import logging
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from crosspoint import config, exact, numerics, paths
+from crosspoint import exact, numerics, paths
 from crosspoint.evaluate import (
     INITS,
     FeatureSet,
@@ -277,14 +276,3 @@ def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
              dataset, s["pretrained"]["mean"], s["pretrained"]["std"], s["random"]["mean"], s["random"]["std"],
              len(seeds), s["verdict"], s["p_value"], metrics_path)
     return out
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", help="dataset name (default: every dataset in linear_svm.datasets)")
-
-
-def main(args: argparse.Namespace) -> None:
-    prm = config.section("linear_svm", Params, path=args.params)
-    seeds = config.pretrain_seeds(args.params)
-    for name in [args.dataset] if args.dataset else prm.datasets:
-        run(name, prm, seeds)

@@ -30,7 +30,6 @@ resumes where it stopped and writes the bytes of an uninterrupted run.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import csv
 import hashlib
@@ -39,64 +38,33 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from crosspoint import config, numerics, paths, training
 from crosspoint.evaluate import balanced_subset, percent, resolve_device, store_skipped, stratified_split
-from crosspoint.metrics import segmentation_scores
+from crosspoint.evaluate.segmentation import (
+    Params,
+    SegData,
+    fixed_subset,
+    load_encoder_strict,
+    part_mask,
+    predict,
+    scores,
+    seg_data,
+    train_epoch,
+)
 from crosspoint.progress import progress
-from crosspoint.store import PointSet, StageError, atomic_path, read_point_store, write_json
+from crosspoint.store import StageError, atomic_path, read_point_store, write_json
 
 log = logging.getLogger("crosspoint.partseg")
 
 RUNS = ("pretrained", "scratch")
 
 
-@dataclass(frozen=True)
-class Params:
-    dataset: str = "synth"
-    epochs: int = 10  # paper: 300
-    batch_size: int = 8
-    points: int = 128  # per shape, a subset of the stored cloud (paper: 2048)
-    k: int = 16  # neighbours in the fine-tuned DGCNN (paper: 40)
-    dropout: float = 0.5
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_min: float = 1e-3  # cosine schedule floor
-    label_smoothing: float = 0.2
-    augment: bool = True  # random anisotropic scale and shift of training shapes (DGCNN practice); false: upstream
-    argmax: Literal["category", "all"] = "category"  # prediction over the category's parts, or all parts (upstream)
-    max_train: int = 150  # train shapes used (class-balanced subset); 0 = all (paper)
-    max_test: int = 150  # test shapes scored (class-balanced subset); 0 = all (paper)
-    val_fraction: float = 0.1  # of train, for choosing the epoch; 0 = keep the last epoch
-    examples: int = 4  # test shapes drawn in the figure
-    seed: int = 0  # the shapes used (subsets, validation split); training draws from the pretraining seed
-    device: str = "auto"
-    checkpoint: str | None = None  # seg encoder checkpoint (e.g. from import-weights); null: pretrain's best.pt
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.checkpoint is not None and not self.checkpoint.strip():
-            problems.append("checkpoint must be a path or null")
-        if self.epochs < 1 or self.batch_size < 1:
-            problems.append("epochs and batch_size must be positive")
-        if self.points < self.k or self.k < 1:
-            problems.append("need 1 <= k <= points")
-        if not 0 <= self.val_fraction < 1:
-            problems.append("val_fraction must lie in [0, 1)")
-        if self.argmax not in ("category", "all"):
-            problems.append(f"argmax must be category or all, got {self.argmax!r}")
-        if not 0 <= self.label_smoothing < 1 or not 0 <= self.dropout < 1:
-            problems.append("label_smoothing and dropout must lie in [0, 1)")
-        if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
-            problems.append("need 0 <= lr_min <= lr and lr > 0")
-        return problems
 
 
 def checkpoint_path(seed: int, prm: Params | None = None) -> Path:
@@ -104,164 +72,6 @@ def checkpoint_path(seed: int, prm: Params | None = None) -> Path:
     if prm is not None and prm.checkpoint is not None:
         return Path(prm.checkpoint)
     return Path(paths.pretrain_dir("seg", seed)) / "best.pt"
-
-
-# ---------------------------------------------------------------------------------------------
-# Weights
-
-
-def load_encoder_strict(model: nn.Module, state: dict[str, torch.Tensor], head_prefixes: tuple[str, ...]) -> list[str]:
-    """Load ``state`` into ``model.encoder`` with every key matched (shapes included), and check that
-    every model key outside the encoder is a declared head key. Returns the head keys (randomly
-    initialised). Raises StageError naming the offending keys."""
-    expected = set(model.encoder.state_dict())
-    given = set(state)
-    missing, unexpected = sorted(expected - given), sorted(given - expected)
-    if missing or unexpected:
-        raise StageError(
-            f"partseg: pretrained encoder weights do not match the part-seg encoder: missing {missing[:5]}"
-            f"{' ...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
-            " (was the seg checkpoint pretrained with model dgcnn_seg?)"
-        )
-    try:
-        model.encoder.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()
-        raise StageError(f"partseg: cannot load the pretrained encoder: {' '.join(first[:3])}") from err
-    head = [k for k in model.state_dict() if not k.startswith("encoder.")]
-    stray = [k for k in head if not k.startswith(tuple(head_prefixes))]
-    if stray:
-        raise StageError(f"partseg: model keys neither in the encoder nor in the declared head: {stray[:5]}")
-    return head
-
-
-def smoothed_cross_entropy(logits: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
-    """Cross-entropy against ``1 - eps`` on the target class and ``eps / (C - 1)`` on each other class
-    (DGCNN's smoothing). ``logits [M, C]``, ``target [M]``; targets < 0 are ignored."""
-    keep = target >= 0
-    logits, target = logits[keep], target[keep]
-    num = logits.shape[-1]
-    if eps == 0 or num == 1:
-        return F.cross_entropy(logits, target)
-    soft = torch.full_like(logits, eps / (num - 1))
-    soft.scatter_(1, target[:, None], 1.0 - eps)
-    return -(soft * F.log_softmax(logits, dim=-1)).sum(-1).mean()
-
-
-# ---------------------------------------------------------------------------------------------
-# Data
-
-
-@dataclass
-class SegData:
-    """Shapes ready for training: points, per-point global part ids, category ids."""
-
-    points: np.ndarray  # float32 [N, P, 3]
-    parts: np.ndarray  # int64 [N, P]
-    categories: np.ndarray  # int64 [N]
-
-    def __len__(self) -> int:
-        return len(self.categories)
-
-    def take(self, idx: np.ndarray) -> SegData:
-        return SegData(self.points[idx], self.parts[idx], self.categories[idx])
-
-
-def seg_data(ps: PointSet, mask: np.ndarray) -> SegData:
-    if ps.part_labels is None:
-        raise StageError("partseg: the point store has no part labels")
-    return SegData(
-        points=ps.points[mask].astype(np.float32),
-        parts=ps.part_labels[mask].astype(np.int64),
-        categories=np.asarray(ps.labels[mask], np.int64),
-    )
-
-
-def fixed_subset(data: SegData, n: int, seed: int) -> SegData:
-    """Every shape reduced to a seeded random subset of ``n`` points (used for val and test)."""
-    total = data.points.shape[1]
-    if n >= total:
-        return data
-    rng = np.random.default_rng(seed)
-    idx = np.stack([rng.choice(total, size=n, replace=False) for _ in range(len(data))])
-    return SegData(
-        np.take_along_axis(data.points, idx[:, :, None], axis=1), np.take_along_axis(data.parts, idx, axis=1),
-        data.categories,
-    )
-
-
-def part_mask(num_categories: int, num_parts: int, category_parts: dict[int, list[int]]) -> torch.Tensor:
-    """``[categories, parts]`` bool: which global parts a category may be assigned."""
-    mask = torch.zeros(num_categories, num_parts, dtype=torch.bool)
-    for c, parts in category_parts.items():
-        mask[c, parts] = True
-    return mask
-
-
-# ---------------------------------------------------------------------------------------------
-# Training and evaluation
-
-
-def train_epoch(
-    model: nn.Module, data: SegData, num_categories: int, optimizer: torch.optim.Optimizer, prm: Params,
-    rng: np.random.Generator, device: torch.device,
-) -> tuple[float, float]:
-    """One pass over ``data`` in a seeded order with a fresh point subset per shape; (loss, point acc)."""
-    model.train()
-    order = rng.permutation(len(data))
-    total = data.points.shape[1]
-    # summed on the device and read once per epoch (no host sync per step on CUDA); the mean of the
-    # losses is numpy's over their float64 values, as it was when each was read per step
-    losses: list[torch.Tensor] = []
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    count = torch.zeros((), dtype=torch.int64, device=device)
-    # drop a last batch of one shape: BatchNorm cannot train on it
-    batches = [order[i : i + prm.batch_size] for i in range(0, len(order), prm.batch_size)]
-    batches = [b for b in batches if len(b) > 1] or batches
-    for batch in batches:
-        idx = np.stack([rng.choice(total, size=min(prm.points, total), replace=False) for _ in batch])
-        pts = np.take_along_axis(data.points[batch], idx[:, :, None], axis=1)
-        if prm.augment:
-            pts = pts * rng.uniform(2 / 3, 3 / 2, size=(len(batch), 1, 3)) + rng.uniform(-0.2, 0.2, (len(batch), 1, 3))
-        target = torch.from_numpy(np.take_along_axis(data.parts[batch], idx, axis=1)).to(device)
-        cats = torch.from_numpy(data.categories[batch]).to(device)
-        onehot = F.one_hot(cats, num_categories).float()
-        logits = model(torch.from_numpy(pts.astype(np.float32)).to(device), onehot)
-        loss = smoothed_cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), prm.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.detach())
-        valid = target >= 0
-        correct += ((logits.argmax(-1) == target) & valid).sum()
-        count += valid.sum()
-    mean_loss = float(np.mean(torch.stack(losses).cpu().double().numpy())) if losses else float("nan")
-    return mean_loss, int(correct) / max(int(count), 1)
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module, data: SegData, num_categories: int, mask: torch.Tensor | None, batch_size: int,
-    device: torch.device,
-) -> np.ndarray:
-    """Per-point part predictions ``[N, P]``, each restricted to its category's parts by ``mask``
-    (``[categories, parts]``), or over every part when ``mask`` is None."""
-    model.eval()
-    out = []
-    if mask is not None:
-        mask = mask.to(device)
-    for i in range(0, len(data), batch_size):
-        pts = torch.from_numpy(data.points[i : i + batch_size]).to(device)
-        cats = torch.from_numpy(data.categories[i : i + batch_size]).to(device)
-        logits = model(pts, F.one_hot(cats, num_categories).float())
-        if mask is not None:
-            logits = logits.masked_fill(~mask[cats][:, None, :], float("-inf"))
-        out.append(logits.argmax(-1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, data.points.shape[1]), np.int64)
-
-
-def scores(pred: np.ndarray, data: SegData, category_parts: dict[int, list[int]]):
-    return segmentation_scores(list(pred), list(data.parts), list(data.categories), category_parts)
 
 
 @dataclass
@@ -474,8 +284,8 @@ def build_model(num_categories: int, num_parts: int, model_cfg: dict[str, Any], 
 
 def run(prm: Params, seed: int = 0, stop_after: int | None = None) -> dict[str, Any]:
     """Fine-tune from the seg encoder pretrained with ``seed`` and from scratch; write the outputs."""
-    from crosspoint.encoders import load_point_encoder
     from crosspoint.models import SEG_HEAD_PREFIXES
+    from crosspoint.models.encoders import load_point_encoder
 
     src = Path(paths.points(prm.dataset))
     ps = read_point_store(src)
@@ -563,24 +373,3 @@ def run(prm: Params, seed: int = 0, stop_after: int | None = None) -> dict[str, 
     draw_examples(paths.partseg_examples(seed), test, preds, names, category_parts, prm.examples)
     log.info("partseg: wrote %s", paths.partseg_metrics(seed))
     return metrics
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", help="override partseg.dataset (must match the params to be tracked)")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="pretraining seed whose seg encoder to fine-tune, one of pretrain.seeds (default: the first)")
-    parser.add_argument("--stop-after", type=int, default=None, metavar="N",
-                        help="end after N epochs of this invocation (time-limited jobs); run again to resume")
-
-
-def main(args: argparse.Namespace) -> None:
-    prm = config.section("partseg", Params, path=args.params)
-    if args.dataset and args.dataset != prm.dataset:
-        prm = Params(**{**prm.__dict__, "dataset": args.dataset})
-    seeds = config.pretrain_seeds(args.params)
-    seed = seeds[0] if args.seed is None else args.seed
-    if seed not in seeds:
-        log.warning("partseg: seed %d is not in pretrain.seeds %s; running it anyway", seed, seeds)
-    if args.stop_after is not None and args.stop_after < 1:
-        raise StageError("--stop-after must be at least 1")
-    run(prm, seed, stop_after=args.stop_after)

@@ -34,7 +34,7 @@ from pathlib import Path
 from crosspoint.progress import progress
 from crosspoint.store import StageError, write_text
 
-log = logging.getLogger("crosspoint.prepare")
+log = logging.getLogger("crosspoint.sources.prepare")
 
 CHUNK = 1 << 20
 SUMS_FILE = "SHA256SUMS"

@@ -37,7 +37,7 @@ from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
 from crosspoint.sources.off import OffError, read_off
 from crosspoint.store import StageError
 
-log = logging.getLogger("crosspoint.prepare")
+log = logging.getLogger("crosspoint.sources.prepare")
 
 MESH_EXTENSIONS = (".off", ".obj", ".ply", ".stl", ".glb", ".gltf")
 SPLITS = ("train", "test")

@@ -30,7 +30,7 @@ from crosspoint.sources.mesh_dir import (
 )
 from crosspoint.store import StageError
 
-log = logging.getLogger("crosspoint.prepare")
+log = logging.getLogger("crosspoint.sources.prepare")
 
 OFFICIAL_URLS = {
     "modelnet40": "http://modelnet.cs.princeton.edu/ModelNet40.zip",

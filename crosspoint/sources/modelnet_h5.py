@@ -37,7 +37,7 @@ from crosspoint.sources import natural_key, normalize_unit_sphere
 from crosspoint.sources.base import PointSource, Reject, data_missing
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
-log = logging.getLogger("crosspoint.prepare")
+log = logging.getLogger("crosspoint.sources.prepare")
 
 SPLITS = ("train", "test")
 NAMES_FILE = "shape_names.txt"

@@ -26,7 +26,7 @@ from crosspoint.sources import normalize_unit_sphere
 from crosspoint.sources.base import PointSource, data_missing
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
-log = logging.getLogger("crosspoint.prepare")
+log = logging.getLogger("crosspoint.sources.prepare")
 
 # The 15 classes in the order of the label ids in the h5 files.
 CLASS_NAMES = [

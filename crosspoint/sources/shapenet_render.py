@@ -21,7 +21,7 @@ but does not decode them.
 
 The images are read by the render stage, which for a ``shapenet_render`` dataset decodes these PNGs
 instead of rendering (:func:`object_views`; no re-render), one shard of objects per job, into the
-view store layout every render shard has (:mod:`crosspoint.render`): ``render.views`` views
+view store layout every render shard has (:mod:`crosspoint.rendering.views`): ``render.views`` views
 00..views-1 at ``render.image_size``. The 3D-R2N2 renders carry no camera poses in our convention,
 so ``poses`` is NaN (attr ``poses_known`` false); the raw per-view metadata (azimuth, elevation,
 in-plane rotation, distance ratio, field of view) is kept in ``camera_metadata`` float32
@@ -55,7 +55,7 @@ from crosspoint.sources.ply import PlyError, read_ply_points
 from crosspoint.sources.shapenetcore import SYNSETS
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
-log = logging.getLogger("crosspoint.prepare")
+log = logging.getLogger("crosspoint.sources.prepare")
 
 # The 13 categories 3D-R2N2 rendered, in synset order (their label ids).
 R2N2_SYNSETS = [

@@ -28,7 +28,7 @@ from crosspoint.sources.mesh_dir import (
 )
 from crosspoint.store import StageError
 
-log = logging.getLogger("crosspoint.prepare")
+log = logging.getLogger("crosspoint.sources.prepare")
 
 # The 55 ShapeNetCore v2 synsets (WordNet offsets) and short category names.
 SYNSETS: dict[str, str] = {

@@ -22,7 +22,7 @@ from crosspoint.sources.base import PointSource, data_missing
 from crosspoint.sources.scanobjectnn import read_h5_points
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
-log = logging.getLogger("crosspoint.prepare")
+log = logging.getLogger("crosspoint.sources.prepare")
 
 # Categories in label order, with the number of parts of each (global part ids are consecutive).
 CATEGORY_PARTS: list[tuple[str, int]] = [

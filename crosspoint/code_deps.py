@@ -1,0 +1,68 @@
+"""The project files a command's process runs: the code dependencies of each stage in ``dvc.yaml`` and in
+the Snakemake rules, derived from the imports instead of written by hand.
+
+A module's imports are every ``import crosspoint...`` / ``from crosspoint... import ...`` anywhere in its
+file (function bodies too, since the stages import lazily) and every string that is exactly the dotted
+name of a project module (the registries that ``importlib`` loads from: the dataset sources). Importing
+``a.b.c`` runs ``a/__init__.py`` and ``a/b/__init__.py`` first, so those count too. The entry point
+(``crosspoint/__init__.py``, ``__main__.py``, ``cli.py``: argument parsing and the version string) is
+followed but not listed: it changes no output, and listing it would make every stage stale on a new
+subcommand.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import cache
+from pathlib import Path
+
+PACKAGE = "crosspoint"
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY = frozenset({"crosspoint/__init__.py", "crosspoint/__main__.py", "crosspoint/cli.py"})
+_MODULE_NAME = re.compile(r"crosspoint(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def module_file(name: str, root: Path = ROOT) -> Path | None:
+    """The file of project module ``name`` (a package's ``__init__.py``), or None."""
+    rel = Path(*name.split("."))
+    for candidate in (root / rel.with_suffix(".py"), root / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imports_of(path: Path, root: Path = ROOT) -> set[str]:
+    """The project modules the file names (see the module docstring)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and node.module.split(".")[0] == PACKAGE:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names if module_file(f"{node.module}.{a.name}", root)}
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_NAME.fullmatch(node.value):
+            out.add(node.value)
+    return {m for m in out if module_file(m, root) is not None}
+
+
+def closure(module: str, root: Path = ROOT) -> set[Path]:
+    """The files of ``module`` and of every project module it imports, transitively (parent packages too)."""
+    seen: set[Path] = set()
+    todo = [module]
+    while todo:
+        parts = todo.pop().split(".")
+        for i in range(1, len(parts) + 1):
+            path = module_file(".".join(parts[:i]), root)
+            if path is not None and path not in seen:
+                seen.add(path)
+                todo.extend(imports_of(path, root))
+    return seen
+
+
+@cache
+def code_deps(module: str, root: Path = ROOT) -> tuple[str, ...]:
+    """``closure(module)`` as sorted repository-relative paths, without the entry point."""
+    rel = {p.relative_to(root).as_posix() for p in closure(module, root)}
+    return tuple(sorted(rel - ENTRY))

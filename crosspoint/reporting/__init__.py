@@ -1,0 +1,1 @@
+"""Summary tables, figures and the headline of the record, from the evaluations' metrics."""
