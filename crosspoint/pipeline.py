@@ -68,7 +68,7 @@ class Stage:
 
 
 # The pretrain keys both variants read (the rest of the section is per variant: pretrain.cls, pretrain.seg).
-# tests/test_pipeline.py checks this against crosspoint.training.pretrain.Params.
+# tests/test_pipeline.py checks this against crosspoint.training.params.Params.
 # (``seeds`` is the list of instances: each run reads only its own seed, from the command line.)
 PRETRAIN_SHARED = ["dataset", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
                    "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "val_max_fit", "workers",
