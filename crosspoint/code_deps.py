@@ -32,8 +32,9 @@ def module_file(name: str, root: Path = ROOT) -> Path | None:
     return None
 
 
-def imports_of(path: Path, root: Path = ROOT) -> set[str]:
-    """The project modules the file names (see the module docstring)."""
+def imports_of(path: Path, root: Path = ROOT, registries: bool = True) -> set[str]:
+    """The project modules the file names (see the module docstring); with ``registries`` False only its
+    import statements (the static import graph)."""
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -42,7 +43,8 @@ def imports_of(path: Path, root: Path = ROOT) -> set[str]:
                 and node.module.split(".")[0] == PACKAGE:
             out.add(node.module)
             out |= {f"{node.module}.{a.name}" for a in node.names if module_file(f"{node.module}.{a.name}", root)}
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_NAME.fullmatch(node.value):
+        elif registries and isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and _MODULE_NAME.fullmatch(node.value):
             out.add(node.value)
     return {m for m in out if module_file(m, root) is not None}
 

@@ -1,65 +1,28 @@
 """The package's shape: no import circle; stages are entry points that import the library, never another
-stage; evaluations depend on the checkpoint loader, not the training loop; modules stay small; and every
-stage's code dependencies (``dvc.yaml`` deps, the Snakemake rules' inputs: derived from the imports by
-:mod:`crosspoint.code_deps`) cover every project module the stage's process imports, by this file's own
-reading of the imports, so a change to any of them makes the stage stale."""
+stage; evaluations depend on the checkpoint loader, not the training loop; modules stay small; every
+stage's code dependencies (``dvc.yaml`` deps, the Snakemake rules' inputs) cover every project module the
+stage's process imports, so a change to any of them makes the stage stale; and the import reading of
+:mod:`crosspoint.code_deps`, which those deps are derived from, catches the imports stages make lazily."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from crosspoint import cli, pipeline
+from crosspoint.code_deps import ENTRY, closure, imports_of, module_file
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "crosspoint"
-# Imported by every stage through the entry point; they change no output (argument parsing, the package's
-# version string; the numerics pin in __init__ is crosspoint/numerics.py, a dependency of every stage).
-ENTRY = {"crosspoint/__init__.py", "crosspoint/__main__.py", "crosspoint/cli.py"}
-
-
-def module_file(name: str) -> Path | None:
-    rel = Path(*name.split("."))
-    for candidate in (REPO / rel.with_suffix(".py"), REPO / rel / "__init__.py"):
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def imports_of(path: Path) -> set[str]:
-    """Every ``crosspoint...`` module named by an import anywhere in the file (function bodies too)."""
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.startswith("crosspoint")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
-                and node.module.startswith("crosspoint"):
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names if module_file(f"{node.module}.{a.name}")}
-    return out
-
-
-def closure(start: str) -> set[Path]:
-    """The files of ``start`` and of every project module it imports, transitively (parent packages too)."""
-    seen: set[Path] = set()
-    todo = [start]
-    while todo:
-        name = todo.pop()
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__ first
-            path = module_file(".".join(parts[:i]))
-            if path is not None and path not in seen:
-                seen.add(path)
-                todo.extend(imports_of(path))
-    return seen
 
 
 def graph() -> dict[str, set[str]]:
+    """Module -> the project modules its import statements name (registry strings left out: cli.py's
+    command table and the dataset sources' are looked up by name, not imported at load)."""
     mods = {}
     for path in PACKAGE.rglob("*.py"):
         rel = path.relative_to(REPO).with_suffix("")
         name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        mods[name] = {m for m in imports_of(path) if module_file(m) is not None}
+        mods[name] = imports_of(path, registries=False)
     return mods
 
 
@@ -145,3 +108,29 @@ def test_modules_stay_small_or_are_one_cohesive_thing():
     sizes = {p.relative_to(REPO).as_posix(): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     large = {p: n for p, n in sizes.items() if n > 420 and p not in LARGE_AND_COHESIVE}
     assert not large, f"modules over 420 lines (split them, or say why they are one thing): {large}"
+
+
+def test_code_deps_follow_lazy_imports_registries_and_parent_packages(tmp_path):
+    """What the derived deps rest on: imports inside functions, a registry string naming a module (loaded
+    with importlib), and the ``__init__`` of every package on the way all count; a docstring that merely
+    mentions a module does not."""
+    from crosspoint.code_deps import code_deps
+
+    pkg = tmp_path / "crosspoint"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("from crosspoint import base\n")
+    (pkg / "base.py").write_text("")
+    (pkg / "lazy.py").write_text("")
+    (pkg / "registered.py").write_text("")
+    (pkg / "mentioned.py").write_text("")
+    (pkg / "stage.py").write_text(
+        '"""Uses :mod:`crosspoint.mentioned`."""\n'
+        'REGISTRY = {"x": "crosspoint.registered"}\n'
+        "def main():\n    from crosspoint.sub import thing  # noqa\n    import crosspoint.lazy\n")
+    assert imports_of(pkg / "stage.py", tmp_path) == {"crosspoint.sub", "crosspoint.lazy", "crosspoint.registered"}
+    assert imports_of(pkg / "stage.py", tmp_path, registries=False) == {"crosspoint.sub", "crosspoint.lazy"}
+    assert module_file("crosspoint.sub", tmp_path) == pkg / "sub" / "__init__.py"
+    assert code_deps("crosspoint.stage", tmp_path) == (
+        "crosspoint/base.py", "crosspoint/lazy.py", "crosspoint/registered.py", "crosspoint/stage.py",
+        "crosspoint/sub/__init__.py")  # crosspoint/__init__.py is the entry point: followed, not listed
