@@ -102,7 +102,7 @@ def step_bench(sizes: dict[str, Any], tiny: bool, work: Path) -> dict[str, Any]:
 
 def write_stores(folder: Path, sizes: dict[str, Any], seed: int = 0) -> None:
     """``data/points/gpucheck.h5`` (train objects of ``classes`` classes: noisy class-shaped clouds) and
-    ``data/views/views.h5`` (their views: shaded discs on white, one per view) under ``folder``."""
+    ``data/views/gpucheck.h5`` (their views: shaded discs on white, one per view) under ``folder``."""
     from crosspoint.rendering.views import ViewStoreWriter
     from crosspoint.store import DatasetMeta, PointSet, write_point_store
 
@@ -122,7 +122,7 @@ def write_stores(folder: Path, sizes: dict[str, Any], seed: int = 0) -> None:
     (folder / "data" / "views").mkdir(parents=True)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     poses = np.tile(np.eye(4, dtype=np.float32), (views, 1, 1))
-    with h5py.File(folder / "data" / "views" / "views.h5", "w") as h5:
+    with h5py.File(folder / "data" / "views" / "gpucheck.h5", "w") as h5:
         writer = ViewStoreWriter(h5, views, size, 1)
         for i in range(n):
             img = np.full((views, size, size, 3), 255, dtype=np.uint8)
@@ -148,7 +148,7 @@ def stage_params(sizes: dict[str, Any], tiny: bool) -> dict[str, Any]:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params = deep_merge(params, yaml.safe_load((ROOT / "presets" / "paper.yaml").read_text()))
     pre = params["pretrain"]
-    pre.update(dataset="gpucheck", seeds=[0], val_every=1, val_fraction=0.1, workers=sizes["workers"])
+    pre.update(datasets=["gpucheck"], seeds=[0], val_every=1, val_fraction=0.1, workers=sizes["workers"])
     pre["cls"] = dict(TINY_VARIANT) if tiny else dict(pre["cls"])
     pre["cls"]["epochs"] = 2
     return params

@@ -112,7 +112,7 @@ def rss_bytes() -> int:
 
 
 def data_size(data) -> int:
-    with h5py.File(data.views_path, "r") as h5:
+    with h5py.File(data.views_paths[0], "r") as h5:
         return int(h5["images"].shape[2])
 
 
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", type=int, default=20, help="batch size (default 20, the paper's)")
     parser.add_argument("--train-steps", type=int, default=1, help="timed train steps per preset; 0 = skip")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rendered", default=str(ROOT / "data/views/views.h5"),
+    parser.add_argument("--rendered", default=str(ROOT / "data/views/synth.h5"),
                         help="a rendered view store whose gzip ratio is recorded too, when it exists")
     parser.add_argument("--out", default=str(ROOT / "results/bench/loader.json"))
     args = parser.parse_args(argv)
@@ -235,7 +235,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                       RenderParams().compression, args.seed)
         result["store"] = store
         points = read_point_store(points_path).points  # as the stage does: the whole point store in memory
-        data = PretrainData(points, views_path, np.arange(args.objects), args.points, args.seed)
+        data = PretrainData(points, [views_path], np.arange(args.objects), np.zeros(args.objects, np.int64),
+                            args.points, args.seed)
         rows = []
         for workers in sorted({0, 1, 2, cpus}):
             print(f"bench loader: {workers} worker(s) ...", file=sys.stderr, flush=True)

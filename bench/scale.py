@@ -340,7 +340,7 @@ def _validation(n: int) -> float:
     bound = config.load_params(ROOT / "params.yaml")["pretrain"].get("val_max_fit", 0)
     fit_rows = np.flatnonzero(~val)
     fit_rows = fit_rows[grouped_stratified_subset(labels[fit_rows], [str(i) for i in fit_rows], bound, 3)]
-    data = TrainingSet(train_points=pts[~val], view_rows=None, fit_points=pts[fit_rows], fit_labels=labels[fit_rows],
+    data = TrainingSet(train_points=pts[~val], view_rows=None, view_stores=None, views_paths=[], fit_points=pts[fit_rows], fit_labels=labels[fit_rows],
                        val_points=pts[val], val_labels=labels[val], val_ids=[str(i) for i in np.flatnonzero(val)],
                        fingerprint="bench")
     encoder = random_point_encoder(model_config(v, with_images=False), 0)

@@ -7,3 +7,12 @@ from crosspoint import numerics as _numerics
 _numerics.pin()
 
 __version__ = "0.1.0"
+
+
+def load_encoder(path, map_location="cpu"):
+    """The point encoder of a ``crosspoint export`` file or a pretraining checkpoint, ready (eval mode);
+    ``encoder(points [B, N, 3]) -> [B, out_dim]``; see :func:`crosspoint.models.encoders.load_point_encoder`
+    (imported here only when called: it loads torch)."""
+    from crosspoint.models.encoders import load_point_encoder
+
+    return load_point_encoder(path, map_location=map_location)[0]

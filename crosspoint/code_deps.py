@@ -7,7 +7,8 @@ name of a project module (the registries that ``importlib`` loads from: the data
 ``a.b.c`` runs ``a/__init__.py`` and ``a/b/__init__.py`` first, so those count too. The entry point
 (``crosspoint/__init__.py``, ``__main__.py``, ``cli.py``: argument parsing and the version string) is
 followed but not listed: it changes no output, and listing it would make every stage stale on a new
-subcommand.
+subcommand. Its function bodies are not followed either: ``crosspoint.load_encoder`` imports the model
+code only when a user calls it, and every stage process imports ``crosspoint/__init__.py``.
 """
 
 from __future__ import annotations
@@ -32,11 +33,26 @@ def module_file(name: str, root: Path = ROOT) -> Path | None:
     return None
 
 
+def _nodes(tree: ast.Module, top_level: bool):
+    """Every node of ``tree``, or (``top_level``) those outside function bodies."""
+    if not top_level:
+        yield from ast.walk(tree)
+        return
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        yield node
+        todo.extend(ast.iter_child_nodes(node))
+
+
 def imports_of(path: Path, root: Path = ROOT, registries: bool = True) -> set[str]:
     """The project modules the file names (see the module docstring); with ``registries`` False only its
-    import statements (the static import graph)."""
+    import statements (the static import graph). In the entry point's files, outside function bodies only."""
     out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    entry = path.resolve().relative_to(root.resolve()).as_posix() in ENTRY if path.is_relative_to(root) else False
+    for node in _nodes(ast.parse(path.read_text(), str(path)), entry):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.split(".")[0] == PACKAGE}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \

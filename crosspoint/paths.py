@@ -45,21 +45,22 @@ def features_shard(dataset: str, shard: int | str, seed: int | str) -> str:
     return f"{DATA}/features/shards/{dataset}/seed-{seed}/shard-{shard}.h5"
 
 
-def render_shard(shard: int) -> str:
-    return f"{DATA}/render/shard-{shard}.h5"
+def render_shard(dataset: str, shard: int | str) -> str:
+    """One shard of the views of a pretraining dataset (merged into ``views(dataset)`` by merge-views)."""
+    return f"{DATA}/render/{dataset}/shard-{shard}.h5"
 
 
-def render_rejects(shard: int) -> str:
-    return f"{DATA}/render/shard-{shard}_rejects.csv"
+def render_rejects(dataset: str, shard: int | str) -> str:
+    return f"{DATA}/render/{dataset}/shard-{shard}_rejects.csv"
 
 
-def views() -> str:
-    """Merged view store of the pretraining dataset (outside data/render, which holds the shards)."""
-    return f"{DATA}/views/views.h5"
+def views(dataset: str) -> str:
+    """Merged view store of a pretraining dataset (outside data/render, which holds the shards)."""
+    return f"{DATA}/views/{dataset}.h5"
 
 
-def contact_sheet() -> str:
-    return f"{RESULTS}/figures/contact_sheet.png"
+def contact_sheet(dataset: str) -> str:
+    return f"{RESULTS}/figures/contact_sheet/{dataset}.png"
 
 
 def pretrain_dir(variant: str, seed: int | str) -> str:

@@ -70,10 +70,11 @@ class Stage:
 # The pretrain keys both variants read (the rest of the section is per variant: pretrain.cls, pretrain.seg).
 # tests/test_pipeline.py checks this against crosspoint.training.params.Params.
 # (``seeds`` is the list of instances: each run reads only its own seed, from the command line.)
-PRETRAIN_SHARED = ["dataset", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
-                   "val_every", "val_classifier", "svm_c", "knn_k", "val_batch_size", "val_max_fit", "workers",
+PRETRAIN_SHARED = ["datasets", "lr", "weight_decay", "temperature", "w_imid", "w_cmid", "val_fraction",
+                   "val_every", "selection", "val_retrieval_max", "val_classifier", "svm_c", "knn_k", "val_batch_size", "val_max_fit", "workers",
                    "sync_bn", "global_negatives", "precision", "point_augment", "image_augment"]
 SEEDS = Axis("seed", param="pretrain.seeds")
+PRETRAIN_DATASETS = Axis("dataset", param="pretrain.datasets")
 
 
 def command_module(stage: Stage) -> str:
@@ -109,23 +110,27 @@ STAGES: list[Stage] = [
     ),
     Stage(
         name="render",
-        cmd="crosspoint render --shard {shard}",
-        deps=[paths.prepared("{p:render.dataset}")],
-        params=["render", "datasets.{p:render.dataset}"],
-        outs=[paths.render_shard("{shard}"), paths.render_rejects("{shard}")],
-        over=(Axis("shard", param="render.shards"),),
+        cmd="crosspoint render --dataset {dataset} --shard {shard}",
+        deps=[paths.prepared("{dataset}")],
+        params=["render", "datasets.{dataset}"],
+        outs=[paths.render_shard("{dataset}", "{shard}"), paths.render_rejects("{dataset}", "{shard}")],
+        over=(PRETRAIN_DATASETS, Axis("shard", param="render.shards")),
         threads=2,
         mem_mb=4000,
         runtime=240,
     ),
     Stage(
         name="merge_views",
-        cmd="crosspoint merge-views",
-        deps=[paths.render_shard("{each:render.shards}"), paths.prepared("{p:render.dataset}")],
-        params=["render", "datasets.{p:render.dataset}"],
-        outs=[paths.views()],
-        plots={paths.contact_sheet(): {}},
-        report={paths.contact_sheet(): ("contact_sheet.rst", "1 render")},
+        cmd="crosspoint merge-views --dataset {dataset}",
+        # the point store too: the view store records its md5, which pretraining checks, so a new point
+        # store reaches pretrain through data/views (DVC cannot list pretrain.datasets' point stores as deps)
+        deps=[paths.render_shard("{dataset}", "{each:render.shards}"), paths.prepared("{dataset}"),
+              paths.points("{dataset}")],
+        params=["render", "datasets.{dataset}"],
+        outs=[paths.views("{dataset}")],
+        plots={paths.contact_sheet("{dataset}"): {}},
+        report={paths.contact_sheet("{dataset}"): ("contact_sheet.rst", "1 render")},
+        over=(PRETRAIN_DATASETS,),
         mem_mb=4000,
     ),
     Stage(
@@ -158,7 +163,7 @@ STAGES: list[Stage] = [
     Stage(
         name="pretrain",
         cmd="crosspoint pretrain --variant {variant} --seed {seed}",
-        deps=[paths.points("{p:pretrain.dataset}"), paths.views()],
+        deps=[paths.views("{each:pretrain.datasets}")],  # each view store pins its point store (merge_views)
         params=["pretrain.{variant}", *(f"pretrain.{key}" for key in PRETRAIN_SHARED)],
         outs=[f"{paths.pretrain_dir('{variant}', '{seed}')}/best.pt", f"{paths.pretrain_dir('{variant}', '{seed}')}/last.pt"],
         persist=True,  # kept while the stage runs, so a killed run resumes from last.pt

@@ -23,7 +23,9 @@ Mesh store (``kind = "meshes"``), one file per dataset, meshes normalised to the
     split       str     [N]
     object_ids  str     [N]
     attrs: kind, source, class_names (JSON list), part_names (JSON list),
-           class_parts (JSON {class name: [global part ids]}), has_parts (bool)
+           class_parts (JSON {class name: [global part ids]}), has_parts (bool), and
+           labelled = False for a dataset without classes (``mesh_folder``: labels all -1,
+           class_names empty, every object "train"; absent means labelled)
 
 Point store (``kind = "points"``)::
 
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -216,6 +219,15 @@ def _umask() -> int:
     return mask
 
 
+def file_md5(path: str | Path, block: int = 1 << 22) -> str:
+    """The md5 of a file's bytes (DVC's digest of a file), read a block at a time."""
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def write_json(dest: str | Path, data: Any) -> None:
     with atomic_path(dest) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
@@ -306,19 +318,23 @@ class DatasetMeta:
     class_names: list[str]
     part_names: list[str] = field(default_factory=list)
     class_parts: dict[str, list[int]] = field(default_factory=dict)
+    labelled: bool = True  # False: the objects have no classes (labels -1); evaluations refuse the dataset
 
     @property
     def has_parts(self) -> bool:
         return bool(self.part_names)
 
     def attrs(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "source": self.source,
             "class_names": self.class_names,
             "part_names": self.part_names,
             "class_parts": self.class_parts,
             "has_parts": self.has_parts,
         }
+        if not self.labelled:  # written only when false: labelled stores keep their bytes
+            out["labelled"] = False
+        return out
 
     @classmethod
     def from_h5(cls, h5: h5py.File) -> DatasetMeta:
@@ -327,6 +343,17 @@ class DatasetMeta:
             class_names=list(get_meta(h5, "class_names", [])),
             part_names=list(get_meta(h5, "part_names", [])),
             class_parts={k: list(v) for k, v in (get_meta(h5, "class_parts", {}) or {}).items()},
+            labelled=bool(get_meta(h5, "labelled", True)),
+        )
+
+
+def require_labels(meta: DatasetMeta | bool, dataset: str, stage: str) -> None:
+    """Stop ``stage`` with a one-line error when ``dataset`` holds no labels (a ``mesh_folder`` store)."""
+    labelled = meta if isinstance(meta, bool) else meta.labelled
+    if not labelled:
+        raise StageError(
+            f"{stage}: dataset {dataset!r} has no labels (an unlabelled mesh folder: it can be pretrained on, "
+            f"not evaluated); remove it from {stage}.datasets and evaluate on a labelled dataset"
         )
 
 

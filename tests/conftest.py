@@ -18,7 +18,7 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 # pipeline runs, test_paper_run.py 8 min, test_numerics.py 3.5 min), in collection order, so that under
 # pytest-xdist's `--dist loadscope --no-loadscope-reorder` (scripts/test.sh: two workers, whole modules) they
 # start at once on separate workers and the short modules fill in beside them.
-SLOWEST_MODULES = ("test_e2e.py", "test_paper_run.py", "test_kill_resume.py", "test_numerics.py",
+SLOWEST_MODULES = ("test_e2e.py", "test_paper_run.py", "test_own_data.py", "test_kill_resume.py", "test_numerics.py",
                    "test_bench_scale.py", "test_gpu_check.py", "test_partseg.py")
 
 

@@ -30,7 +30,7 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 # Outputs whose content must agree between the two engines (timing-dependent ones are left out).
-DATA_OUTPUTS = ["data/prepared/synth.h5", "data/points/synth.h5", "data/views/views.h5", "data/points/capod.h5",
+DATA_OUTPUTS = ["data/prepared/synth.h5", "data/points/synth.h5", "data/views/synth.h5", "data/points/capod.h5",
                 "data/points/capod_scan.h5"]
 METRIC_OUTPUTS = ["results/metrics/linear_svm_synth.json", "results/metrics/fewshot_synth.json",
                   "results/metrics/partseg/seed-0.json", "results/metrics/partseg/seed-1.json",
@@ -92,9 +92,9 @@ def dvc_run(tmp_path_factory) -> Path:
 def test_dvc_repro_makes_every_output_then_does_nothing(dvc_run):
     summary = dvc_run / "results/tables/summary.csv"
     assert summary.exists()
-    assert (dvc_run / "results/figures/contact_sheet.png").stat().st_size > 1000
+    assert (dvc_run / "results/figures/contact_sheet/synth.png").stat().st_size > 1000
     lock = yaml.safe_load((dvc_run / "dvc.lock").read_text())
-    assert {"report", "fewshot@synth", "fewshot@capod_scan", "scan@capod", "partseg@0", "partseg@1", "merge_views",
+    assert {"report", "fewshot@synth", "fewshot@capod_scan", "scan@capod", "partseg@0", "partseg@1", "merge_views@synth",
             "pretrain@cls-0", "pretrain@seg-1", "features@synth-0-1", "merge_features@capod_scan-1"} <= set(
         lock["stages"])
     for rel in SEED_OUTPUTS:
@@ -292,7 +292,7 @@ def test_snakemake_report_is_one_self_contained_page(smk_run):
                     "Confusion matrix", "Pretraining curves of every run", "Part segmentation fine-tuning",
                     "Part segmentation on a few test shapes"):
         assert caption in page, caption
-    for name in ("contact_sheet.png", "summary.csv", "tsne_capod_scan.png", "pretrain_curves.png",
+    for name in ("synth.png", "summary.csv", "tsne_capod_scan.png", "pretrain_curves.png",
                  "partseg_curves.png", "seed-1.png"):
         assert name in page, name
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"https?://", page)  # nothing fetched from the web

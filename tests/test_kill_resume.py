@@ -19,7 +19,7 @@ from tests.test_e2e import _env, make_copy, run
 
 pytestmark = pytest.mark.slow
 
-TARGET = "pretrain@cls-0"  # prepare@synth, render@0/1, merge_views, sample, merge_points@synth, pretrain@cls-0
+TARGET = "pretrain@cls-0"  # prepare@synth, render@synth-0/1, merge_views@synth, sample, merge_points@synth, pretrain@cls-0
 CKPT = Path("models/pretrain_cls/seed-0")
 
 
@@ -89,12 +89,12 @@ def test_killed_render_shard_leaves_no_trace(baseline):
     def writing() -> bool:
         return tmp_dir.is_dir() and any("~shard-0.h5~" in p.name for p in tmp_dir.iterdir())
 
-    kill_when(repo, ["dvc", "repro", "-f", "-s", "render@0"], "render --shard 0", writing)
+    kill_when(repo, ["dvc", "repro", "-f", "-s", "render@synth-0"], "render --dataset synth --shard 0", writing)
     left = [p for p in tmp_dir.iterdir() if "~shard-0.h5~" in p.name]
     assert left, "the killed writer's temporary should be in the workspace's temporaries folder"
     assert not [p for p in (repo / "data").rglob("*") if p.name.endswith(".tmp")]
 
-    run(["dvc", "repro", TARGET], repo)  # restores render@0 (run cache) or reruns it
+    run(["dvc", "repro", TARGET], repo)  # restores render@synth-0 (run cache) or reruns it
     assert_as_uninterrupted(repo, lock, digest)
     # the next crosspoint process on this host, whatever it runs, removes the dead writer's temporary
     run(["crosspoint", "check-params"], repo)

@@ -70,15 +70,15 @@ def _tiny_params(dest: Path) -> Path:
 
 DATA_STAGES = [
     ["crosspoint", "prepare", "--dataset", "synth"],
-    ["crosspoint", "render", "--shard", "0"],
-    ["crosspoint", "render", "--shard", "1"],
-    ["crosspoint", "merge-views"],
     ["crosspoint", "sample", "--dataset", "synth", "--shard", "0"],
     ["crosspoint", "sample", "--dataset", "synth", "--shard", "1"],
     ["crosspoint", "merge-points", "--dataset", "synth"],
+    ["crosspoint", "render", "--dataset", "synth", "--shard", "0"],
+    ["crosspoint", "render", "--dataset", "synth", "--shard", "1"],
+    ["crosspoint", "merge-views", "--dataset", "synth"],
     ["crosspoint", "scan", "--dataset", "synth"],
 ]
-DATA_FILES = ["data/prepared/synth.h5", "data/views/views.h5", "data/points/synth.h5", "data/points/synth_scan.h5"]
+DATA_FILES = ["data/prepared/synth.h5", "data/views/synth.h5", "data/points/synth.h5", "data/points/synth_scan.h5"]
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:

@@ -74,7 +74,7 @@ def paper_run(tmp_path_factory) -> Path:
 
 
 def test_pretraining_reads_the_paper_data_at_the_paper_sizes(paper_run):
-    with h5py.File(paper_run / "data/views/views.h5", "r") as h5:
+    with h5py.File(paper_run / "data/views/shapenet.h5", "r") as h5:
         assert h5["images"].shape == (24, 24, 137, 137, 3)  # 24 objects x 24 decoded R2N2 views
         assert h5.attrs["camera"] == "shapenet_rendering"
     with h5py.File(paper_run / "data/points/shapenet.h5", "r") as h5:
@@ -112,4 +112,4 @@ def test_every_paper_table_row_is_produced(paper_run):
 def test_the_run_is_recorded_and_up_to_date(paper_run):
     assert "up to date" in run(["dvc", "status"], paper_run).stdout
     lock = yaml.safe_load((paper_run / "dvc.lock").read_text())
-    assert "render@0" in lock["stages"] and "partseg@0" in lock["stages"]
+    assert "render@shapenet-0" in lock["stages"] and "partseg@0" in lock["stages"]

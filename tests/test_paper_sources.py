@@ -279,24 +279,28 @@ def sn_entry(root: Path, **extra) -> dict:
 
 def write_render_params(datasets: dict, **render) -> None:
     """params.yaml with the datasets and a render section decoding dataset ``sn``."""
-    section = {"dataset": "sn", "shards": [0], **render}
+    section = {"shards": [0], **render}
     Path("params.yaml").write_text(yaml.safe_dump({"datasets": datasets, "render": section}))
 
 
 def decode(**render) -> tuple[dict, list[dict]]:
-    """Run render (one shard per entry of ``shards``) and merge-views through the CLI; return the
-    merged view store's arrays and attrs, and the render rejects."""
+    """Run sample (the point store merge-views pins), render (one shard per entry of ``shards``) and
+    merge-views through the CLI; return the merged view store's arrays and attrs, and the render rejects."""
+    from crosspoint.points.merge import sample_dataset
+    from crosspoint.points.sampling import Params as SampleParams
+
+    sample_dataset("sn", SampleParams(datasets=["sn"], points=32, point_stores="keep"))
     shards = render.get("shards", [0])
     for shard in shards:
-        assert cli(["render", "--shard", str(shard), "--params", "params.yaml"]) == 0
-    assert cli(["merge-views", "--params", "params.yaml"]) == 0
-    with h5py.File(paths.views(), "r") as h5:
+        assert cli(["render", "--dataset", "sn", "--shard", str(shard), "--params", "params.yaml"]) == 0
+    assert cli(["merge-views", "--dataset", "sn", "--params", "params.yaml"]) == 0
+    with h5py.File(paths.views("sn"), "r") as h5:
         out = {key: h5[key][()] for key in ("images", "poses", "camera_metadata", "labels")}
         out |= {"ids": read_strings(h5, "object_ids"), "split": read_strings(h5, "split"), "attrs": dict(h5.attrs),
                 "compression": h5["images"].compression, "chunks": h5["images"].chunks}
     rejects = []
     for shard in shards:
-        with open(paths.render_rejects(shard), newline="") as fh:
+        with open(paths.render_rejects("sn", shard), newline="") as fh:
             rejects += list(csv.DictReader(fh))
     return out, rejects
 
@@ -371,16 +375,18 @@ def test_shapenet_render_composite_resize_and_fewer_views(tmp_path, monkeypatch)
     with pytest.raises(ParamsError, match=r"render.views: 5 exceeds datasets.sn.views \(4\)"):
         full = default_params()
         full["datasets"]["sn"] = entry
-        full["render"] |= {"dataset": "sn", "views": 5, "image_size": 64}
+        full["render"] |= {"views": 5, "image_size": 64}
+        full["sample"]["datasets"].append("sn")
+        full["pretrain"]["datasets"] = ["sn"]
         validate_all(full)
-    assert cli(["render", "--shard", "0", "--params", "params.yaml"]) != 0
+    assert cli(["render", "--dataset", "sn", "--shard", "0", "--params", "params.yaml"]) != 0
     # a prepared point store without images cannot be rendered
     write_render_params({"sn": {"source": "modelnet40_h5", "path": "x"}}, views=3, image_size=64)
     with pytest.raises(StageError, match="has no images"):
         from crosspoint.rendering.views import Params as RenderParams
         from crosspoint.rendering.views import render_shard
 
-        render_shard(RenderParams(dataset="sn", views=3, image_size=64, shards=[0]), 0)
+        render_shard(RenderParams(views=3, image_size=64, shards=[0]), "sn", 0)
 
 
 def default_params() -> dict:
@@ -405,7 +411,7 @@ def test_shapenet_render_pairs_with_pretraining(tmp_path, monkeypatch):
     kept = read_point_store(paths.points("sn"))
     assert kept.object_ids[0] == f"{AIRPLANE}/a1"
     np.testing.assert_array_equal(kept.points[0], raw[f"{AIRPLANE}/a1"].astype(np.float32))  # raw, file order
-    data = load_training_set(PretrainParams(dataset="sn", val_fraction=0.3), Variant(points=16), True, 0)
+    data = load_training_set(PretrainParams(datasets=["sn"], val_fraction=0.3), Variant(points=16), True, 0)
     ids = views["ids"]
     assert ids == [f"{AIRPLANE}/a1", f"{AIRPLANE}/a2", f"{CHAIR}/c1"]  # c6's bad PNG: rejected by render
     assert data.skipped is None and len(data.train_points) + len(data.val_ids) == 3  # the object without views left out

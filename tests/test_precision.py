@@ -58,7 +58,7 @@ def test_precision_is_recorded_in_checkpoints_and_metrics():
     v = Variant(point_model="pointnet", emb_dims=16, points=8, k=4)
     prm = Params(cls=v, precision="bf16", w_cmid=0.0)
     model = CrossPointModel(v, with_images=False)
-    ckpt = _checkpoint(model, model_config(v, False), 1, 0.5, prm, "cls", 0)
+    ckpt = _checkpoint(model, model_config(v, False), 1, {"val/accuracy": 0.5}, prm, "cls", 0)
     assert ckpt["precision"] == "bf16" and ckpt["params"]["precision"] == "bf16"
-    summary = _summary([{"epoch": 1}], {"val_accuracy": 0.5, "epoch": 1}, 0.1, 0, prm.precision)
+    summary = _summary([{"epoch": 0, "val/accuracy": 0.1}], {"value": 0.5, "epoch": 1}, "accuracy", 0, prm.precision)
     assert summary["precision"] == "bf16" and "numerics" in summary

@@ -16,12 +16,23 @@ import torch
 
 from crosspoint import paths, training
 from crosspoint.models.encoders import load_point_encoder, random_point_encoder
-from crosspoint.store import DatasetMeta, PointSet, set_meta, write_point_store, write_strings
+from crosspoint.store import (
+    DatasetMeta,
+    PointSet,
+    StageError,
+    file_md5,
+    read_point_store,
+    read_strings,
+    set_meta,
+    write_point_store,
+    write_strings,
+)
 from crosspoint.training import load_checkpoint
 from crosspoint.training.augment import make_generator
 from crosspoint.training.data import PretrainData, carve_validation, load_training_set
 from crosspoint.training.params import Params, Variant
 from crosspoint.training.pretrain import CrossPointModel, run, train_step
+from crosspoint.training.validation import retrieval_ranks
 
 CLASSES = ["ball", "box", "disc"]
 N_TRAIN, N_TEST = 8, 2  # per class
@@ -39,7 +50,7 @@ def _cloud(label: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def build_stores(root: Path, n_points: int = 128, size: int = 32, views: int = 2) -> None:
-    """Point store ``paths.points("synth")`` and view store ``paths.views()`` under ``root``."""
+    """Point store ``paths.points("synth")`` and view store ``paths.views("synth")`` under ``root``."""
     rng = np.random.default_rng(0)
     labels, split, ids, clouds = [], [], [], []
     for c in range(len(CLASSES)):
@@ -58,7 +69,7 @@ def build_stores(root: Path, n_points: int = 128, size: int = 32, views: int = 2
         base = np.zeros(3)
         base[labels[i]] = 200
         images[row] = np.clip(base + rng.normal(0, 30, size=(views, size, size, 3)), 0, 255).astype(np.uint8)
-    vpath = root / paths.views()
+    vpath = root / paths.views("synth")
     vpath.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(vpath, "w") as h5:
         h5.create_dataset("images", data=images, chunks=(1, views, size, size, 3))
@@ -71,7 +82,7 @@ def build_stores(root: Path, n_points: int = 128, size: int = 32, views: int = 2
 
 TINY = Variant(point_model="dgcnn", k=8, emb_dims=64, points=96, image_model="resnet18", image_size=0,
                epochs=2, batch_size=6)
-PRM = Params(dataset="synth", seeds=[3], cls=TINY, seg=replace(TINY, point_model="dgcnn_seg"),
+PRM = Params(datasets=["synth"], seeds=[3], cls=TINY, seg=replace(TINY, point_model="dgcnn_seg"),
              val_fraction=0.25, workers=0, val_batch_size=32)
 
 
@@ -131,16 +142,16 @@ def test_views_are_streamed_one_object_view_per_item(stores):
     item reads one (object, view) selection, never the whole dataset."""
     import pickle
 
-    vpath = stores / paths.views()
+    vpath = stores / paths.views("synth")
     points = np.zeros((4, 16, 3), np.float32)
-    data = PretrainData(points, vpath, np.array([5, 0, 7, 2]), 8, seed=1)
+    data = PretrainData(points, [vpath], np.array([5, 0, 7, 2]), np.zeros(4, np.int64), 8, seed=1)
     assert data._h5 is None and data.n_views == 2
     _, image = data[(1, 3)]
     assert data._h5 is not None
     assert pickle.loads(pickle.dumps(data))._h5 is None  # a spawned worker opens its own handle
     with h5py.File(vpath, "r") as h5:
         recorder = _RecordingViews(h5["images"])
-        data._h5 = {"images": recorder}
+        data._h5 = [{"images": recorder}]
         _, again = data[(1, 3)]
         assert torch.equal(again, image)
         assert len(recorder.keys) == 1 and all(isinstance(k, int) for k in recorder.keys[0])
@@ -189,7 +200,7 @@ def test_validation_fit_objects_bounded_by_val_max_fit(stores, monkeypatch):
 def test_a_few_steps_lower_the_loss(stores, monkeypatch):
     monkeypatch.chdir(stores)
     data = load_training_set(PRM, TINY, with_images=True, seed=3)
-    ds = PretrainData(data.train_points, paths.views(), data.view_rows, TINY.points, seed=0)
+    ds = PretrainData(data.train_points, data.views_paths, data.view_rows, data.view_stores, TINY.points, seed=0)
     items = [ds[(1, i)] for i in range(12)]
     clouds = torch.stack([c for c, _ in items])
     images = torch.stack([im for _, im in items])
@@ -260,7 +271,7 @@ def test_cli_end_to_end_and_strict_loading(stores, tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     variant = {"point_model": "dgcnn_seg", "k": 8, "emb_dims": 64, "points": 96, "image_model": "resnet18",
                "epochs": 1, "batch_size": 6}
-    section = {"dataset": "synth", "seeds": [1, 2], "seg": variant, "val_fraction": 0.25, "workers": 0}
+    section = {"datasets": ["synth"], "seeds": [1, 2], "seg": variant, "val_fraction": 0.25, "workers": 0}
     import yaml
 
     (work / "params.yaml").write_text(yaml.safe_dump({"pretrain": section}))
@@ -293,3 +304,92 @@ def test_cli_end_to_end_and_strict_loading(stores, tmp_path, monkeypatch):
 
     (work / "params.yaml").write_text(yaml.safe_dump({"pretrain": {**section, "lr": -1}}))
     assert main(["pretrain", "--variant", "seg"]) == 2  # a bad value is a one-line params error
+
+
+# ---------------------------------------------------------------------------------------------
+# Several datasets, unlabelled data, label-free model selection
+
+
+def _unlabelled_copy(stores: Path, root: Path, name: str = "mine") -> None:
+    """``name``: the synth stores' training objects with their labels thrown away (a mesh_folder's stores)."""
+    ps = read_point_store(stores / paths.points("synth"))
+    train = ps.subset(ps.split_mask("train"))
+    meta = DatasetMeta(source="mesh_folder", class_names=[], labelled=False)
+    ids = [f"u{i}" for i in range(len(train))]
+    write_point_store(root / paths.points(name), PointSet(train.points, np.full(len(train), -1), ["train"] * len(train),
+                                                          ids, meta))
+    with h5py.File(stores / paths.views("synth"), "r") as src:
+        row = {oid: r for r, oid in enumerate(read_strings(src, "object_ids"))}
+        rows = [row[oid] for oid in train.object_ids]
+        images = src["images"][()][rows]
+    (root / paths.views(name)).parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(root / paths.views(name), "w") as h5:
+        h5.create_dataset("images", data=images)
+        h5.create_dataset("labels", data=np.full(len(ids), -1))
+        write_strings(h5, "object_ids", ids)
+        set_meta(h5, kind="views", labelled=False, points_md5=file_md5(root / paths.points(name)))
+
+
+def test_retrieval_ranks_count_keys_closer_than_the_own_one():
+    keys = np.eye(4)
+    assert retrieval_ranks(keys * 3.0, keys).tolist() == [0, 0, 0, 0]  # cosine: the scale does not matter
+    queries = np.array([[1, 0, 0, 0], [1, 0.1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]])
+    assert retrieval_ranks(queries, keys).tolist() == [0, 1, 0, 0]  # query 1 finds key 0 first
+
+
+def test_unlabelled_data_selects_by_retrieval(stores, tmp_path, monkeypatch):
+    work = tmp_path / "unlabelled"
+    _unlabelled_copy(stores, work)
+    monkeypatch.chdir(work)
+    prm = replace(PRM, datasets=["mine"], cls=replace(TINY, epochs=1))
+    data = load_training_set(prm, TINY, with_images=True, seed=3)
+    assert not data.labelled and data.selection == "retrieval" and len(data.retrieval_points) == len(data.val_ids) > 0
+    run(prm, "cls", progress=False)
+    ckpt = load_checkpoint(Path(paths.pretrain_dir("cls", 3)) / "last.pt")
+    assert all("val/accuracy" not in row for row in ckpt["history"])
+    assert all(0.0 <= row["val/retrieval_top1"] <= row["val/retrieval_top5"] <= 1.0 for row in ckpt["history"])
+    metrics = json.loads((Path(paths.pretrain_live("cls", 3)) / "metrics.json").read_text())
+    assert metrics["val"]["criterion"] == "retrieval_top1" and "best_retrieval_top1" in metrics["val"]
+    assert (Path(paths.pretrain_live("cls", 3)) / "plots/metrics/val/retrieval_top1.tsv").exists()
+    with pytest.raises(StageError, match="no labels"):  # accuracy asked for on unlabelled data
+        load_training_set(replace(prm, selection="accuracy"), TINY, with_images=True, seed=3)
+    with pytest.raises(StageError, match="no images"):  # no label-free criterion without images
+        load_training_set(replace(prm, w_cmid=0.0), TINY, with_images=False, seed=3)
+
+
+def test_one_class_labelled_validation_is_an_error(stores, tmp_path, monkeypatch):
+    work = tmp_path / "one_class"
+    _workdir(stores, work)
+    ps = read_point_store(work / paths.points("synth"))
+    write_point_store(work / paths.points("synth"), replace(ps, labels=np.zeros_like(ps.labels)))
+    monkeypatch.chdir(work)
+    with pytest.raises(StageError, match="1 class"):
+        load_training_set(PRM, TINY, with_images=True, seed=3)
+    assert load_training_set(replace(PRM, selection="retrieval"), TINY, with_images=True, seed=3).selection == "retrieval"
+
+
+def test_several_datasets_in_every_epoch(stores, tmp_path, monkeypatch):
+    work = _workdir(stores, tmp_path / "two")
+    _unlabelled_copy(stores, work)
+    monkeypatch.chdir(work)
+    one = load_training_set(PRM, TINY, with_images=True, seed=3)
+    both = load_training_set(replace(PRM, datasets=["synth", "mine"]), TINY, with_images=True, seed=3)
+    n_synth = len(CLASSES) * N_TRAIN
+    assert len(both.train_points) + len(both.val_ids) == 2 * n_synth
+    assert both.selection == "retrieval" and not both.labelled  # auto: one dataset has no labels
+    assert set(both.view_stores.tolist()) == {0, 1} and both.views_paths == [paths.views("synth"), paths.views("mine")]
+    assert one.fingerprint != both.fingerprint
+    ds = PretrainData(both.train_points, both.views_paths, both.view_rows, both.view_stores, TINY.points, seed=0)
+    for i in (0, len(ds) - 1):  # an object of each store reads its own view store's row
+        _, image = ds[(1, i)]
+        with h5py.File(both.views_paths[both.view_stores[i]], "r") as h5:
+            assert any(torch.equal(image, torch.from_numpy(h5["images"][both.view_rows[i], v])) for v in range(2))
+
+
+def test_a_point_store_changed_after_merge_views_is_refused(stores, tmp_path, monkeypatch):
+    work = _workdir(stores, tmp_path / "stale")
+    with h5py.File(work / paths.views("synth"), "a") as h5:
+        set_meta(h5, points_md5="0" * 32)
+    monkeypatch.chdir(work)
+    with pytest.raises(StageError, match="merge-views --dataset synth"):
+        load_training_set(PRM, TINY, with_images=True, seed=3)

@@ -19,7 +19,16 @@ from crosspoint import cli, paths
 from crosspoint.config import ParamsError, parse_section
 from crosspoint.rendering import Renderer, backproject, camera_poses, look_at
 from crosspoint.rendering.views import Params
-from crosspoint.store import DatasetMeta, Mesh, read_strings, set_meta, write_mesh_store
+from crosspoint.store import (
+    DatasetMeta,
+    Mesh,
+    PointSet,
+    file_md5,
+    read_strings,
+    set_meta,
+    write_mesh_store,
+    write_point_store,
+)
 
 SIZE = 48
 
@@ -110,10 +119,9 @@ def test_params_validate_shards_and_framing():
     assert parse_section(Params, {"shards": [0, 1, 2]}, "render").shards == [0, 1, 2]
 
 
-def _write_params(root: Path, dataset: str = "toy") -> None:
+def _write_params(root: Path) -> None:
     (root / "params.yaml").write_text(
         "render:\n"
-        f"  dataset: {dataset}\n"
         "  shards: [0, 1]\n"
         "  views: 3\n"
         f"  image_size: {SIZE // 2}\n"
@@ -142,22 +150,24 @@ def test_render_stage_two_shards_merge_and_rejects(tmp_path, monkeypatch):
     meshes.insert(6, flat)
     ids = [m.object_id for m in meshes]
     write_mesh_store(paths.prepared("toy"), meshes, DatasetMeta("synthetic", ["box", "round", "long"]))
+    _write_points(paths.points("toy"))
     _write_params(tmp_path)
 
-    assert cli.main(["render", "--shard", "0"]) == 0
-    assert cli.main(["render", "--shard", "1"]) == 0
-    assert cli.main(["render", "--shard", "2"]) == 2  # not one of render.shards
-    assert cli.main(["merge-views"]) == 0
+    assert cli.main(["render", "--dataset", "toy", "--shard", "0"]) == 0
+    assert cli.main(["render", "--dataset", "toy", "--shard", "1"]) == 0
+    assert cli.main(["render", "--dataset", "toy", "--shard", "2"]) == 2  # not one of render.shards
+    assert cli.main(["merge-views", "--dataset", "toy"]) == 0
 
     rejected = []
     for s in (0, 1):
-        with open(paths.render_rejects(s)) as fh:
+        with open(paths.render_rejects("toy", s)) as fh:
             rejected += [row["path"] for row in csv.DictReader(fh)]
     assert sorted(rejected) == ["broken_nan", "broken_point"]
 
     kept = [i for i in ids if not i.startswith("broken")]
-    with h5py.File(paths.views(), "r") as h5:
+    with h5py.File(paths.views("toy"), "r") as h5:
         assert read_strings(h5, "object_ids") == kept
+        assert h5.attrs["points_md5"] == file_md5(paths.points("toy"))  # the point store pretraining will match
         assert h5["images"].shape == (len(kept), 3, SIZE // 2, SIZE // 2, 3)
         assert h5["images"].chunks == (1, 1, SIZE // 2, SIZE // 2, 3)  # one view per chunk
         assert h5["poses"].shape == (len(kept), 3, 4, 4)
@@ -166,14 +176,14 @@ def test_render_stage_two_shards_merge_and_rejects(tmp_path, monkeypatch):
         assert h5.attrs["kind"] == "views" and int(h5.attrs["views"]) == 3
         images = h5["images"][()]
     assert all((img < 250).any() for img in images.reshape(-1, SIZE // 2, SIZE // 2, 3))
-    sheet = Image.open(paths.contact_sheet())
+    sheet = Image.open(paths.contact_sheet("toy"))
     assert sheet.format == "PNG" and sheet.size[0] > 3 * 64 and sheet.size[1] >= 4 * 64
 
     # rendering is deterministic: shard 0 again gives the same bytes of images
-    with h5py.File(paths.render_shard(0), "r") as h5:
+    with h5py.File(paths.render_shard("toy", 0), "r") as h5:
         first = h5["images"][()]
-    assert cli.main(["render", "--shard", "0"]) == 0
-    with h5py.File(paths.render_shard(0), "r") as h5:
+    assert cli.main(["render", "--dataset", "toy", "--shard", "0"]) == 0
+    with h5py.File(paths.render_shard("toy", 0), "r") as h5:
         assert np.array_equal(h5["images"][()], first)
 
 
@@ -182,14 +192,21 @@ def test_render_passes_an_empty_skipped_store_through(tmp_path, monkeypatch):
     write_mesh_store(paths.prepared("gone"), [], DatasetMeta("mesh_dir", ["a"]))
     with h5py.File(paths.prepared("gone"), "a") as h5:
         set_meta(h5, skipped="dataset directory not found")
-    _write_params(tmp_path, dataset="gone")
-    assert cli.main(["render", "--shard", "0"]) == 0
-    assert cli.main(["render", "--shard", "1"]) == 0
-    assert cli.main(["merge-views"]) == 0
-    with h5py.File(paths.views(), "r") as h5:
+    _write_points(paths.points("gone"))
+    _write_params(tmp_path)
+    assert cli.main(["render", "--dataset", "gone", "--shard", "0"]) == 0
+    assert cli.main(["render", "--dataset", "gone", "--shard", "1"]) == 0
+    assert cli.main(["merge-views", "--dataset", "gone"]) == 0
+    with h5py.File(paths.views("gone"), "r") as h5:
         assert h5["images"].shape[0] == 0
         assert h5.attrs["skipped"] == "dataset directory not found"
-    assert Image.open(paths.contact_sheet()).size[0] > 0
+    assert Image.open(paths.contact_sheet("gone")).size[0] > 0
+
+
+def _write_points(dest: str) -> None:
+    """A point store for merge-views to pin (its content does not matter to rendering)."""
+    ps = PointSet(np.zeros((1, 4, 3), np.float32), np.zeros(1, np.int64), ["train"], ["x"], DatasetMeta("synthetic", ["a"]))
+    write_point_store(dest, ps)
 
 
 @pytest.mark.skipif(ctypes.util.find_library("OSMesa") is not None, reason="OSMesa is installed here")
@@ -199,7 +216,7 @@ def test_missing_gl_library_is_a_one_line_error(tmp_path, repo_root):
     write_mesh_store(tmp_path / paths.prepared("toy"), meshes, DatasetMeta("synthetic", ["box"]))
     _write_params(tmp_path)
     env = {**os.environ, "PYOPENGL_PLATFORM": "osmesa"}
-    proc = subprocess.run([sys.executable, "-m", "crosspoint", "render", "--shard", "1"], cwd=tmp_path, env=env,
+    proc = subprocess.run([sys.executable, "-m", "crosspoint", "render", "--dataset", "toy", "--shard", "1"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]

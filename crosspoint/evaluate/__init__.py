@@ -10,8 +10,8 @@ Features file (``kind = "features"``), one per dataset at ``paths.features(name)
     labels      int64   [N]
     split       str     [N]      "train" / "test"
     object_ids  str     [N]
-    attrs: kind, class_names (JSON list), points, encoder, seed, and ``skipped`` (the reason) when the
-           dataset's point store was an empty placeholder.
+    attrs: kind, class_names (JSON list), points, encoder, seed, ``skipped`` (the reason) when the
+           dataset's point store was an empty placeholder, ``labelled = False`` for an unlabelled dataset.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ class FeatureSet:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def labelled(self) -> bool:
+        return bool((self.attrs or {}).get("labelled", True))
 
     def split_mask(self, name: str) -> np.ndarray:
         return np.array([s == name for s in self.split], dtype=bool)

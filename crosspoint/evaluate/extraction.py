@@ -80,11 +80,14 @@ def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:
             raise StageError(f"{src}: expected a point store, found kind={get_meta(h5, 'kind')!r}")
         n_total = len(h5["labels"])
         skipped = get_meta(h5, "skipped")
-        class_names = DatasetMeta.from_h5(h5).class_names
+        meta = DatasetMeta.from_h5(h5)
+        class_names = meta.class_names
     start, stop = shard_block(n_total, shard, len(prm.shards))
     dest = paths.features_shard(dataset, shard, seed)
     attrs: dict[str, Any] = {"points": prm.points, "subset": prm.subset, "seed": prm.seed, "encoder_seed": seed,
                              **shard_attrs(shard, len(prm.shards), start, stop)}
+    if not meta.labelled:  # a mesh_folder dataset: its features can be extracted, not evaluated
+        attrs["labelled"] = False
     if skipped is not None or n_total == 0:
         reason = str(skipped) if skipped is not None else f"{src} holds no objects"
         empty = np.zeros((0, 0), np.float32)

@@ -45,7 +45,7 @@ from crosspoint.evaluate import (
     store_skipped,
 )
 from crosspoint.metrics import Episode, accuracy, compare_over_seeds, eligible_classes, sample_episode
-from crosspoint.store import StageError, read_point_store, write_json
+from crosspoint.store import StageError, read_point_store, require_labels, write_json
 
 log = logging.getLogger("crosspoint.fewshot")
 
@@ -213,7 +213,7 @@ def own_features(dataset: str, prm: Params, seed: int) -> FeatureSet:
         batch_size=prm.batch_size, device=prm.device, k=prm.k, tag=f"fewshot {dataset} seed {seed}",
     )
     return FeatureSet(pretrained, random, np.asarray(ps.labels, np.int64), ps.split, ps.object_ids,
-                      ps.meta.class_names, attrs={"k": int(model_cfg.get("k", 0))})
+                      ps.meta.class_names, attrs={"k": int(model_cfg.get("k", 0)), "labelled": ps.meta.labelled})
 
 
 def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
@@ -226,6 +226,7 @@ def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
             used_k = (fs.attrs or {}).get("k", used_k)
         else:
             fs = read_features(paths.features(dataset, seed))
+        require_labels(fs.labelled, dataset, "fewshot")
         if fs.skipped is not None:  # an absent optional dataset: the whole file says so
             log.warning("fewshot %s: skipped (%s)", dataset, fs.skipped)
             write_json(dest, {"skipped": fs.skipped})

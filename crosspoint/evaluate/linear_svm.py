@@ -48,7 +48,7 @@ from crosspoint.evaluate import (
     scanned_object,
 )
 from crosspoint.metrics import accuracy, compare_over_seeds, mean_class_accuracy
-from crosspoint.store import StageError, atomic_path, write_json
+from crosspoint.store import StageError, atomic_path, require_labels, write_json
 
 log = logging.getLogger("crosspoint.linear_svm")
 
@@ -256,6 +256,7 @@ def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
     common: dict[str, Any] = {}
     for seed in seeds:
         fs = read_features(paths.features(dataset, seed))
+        require_labels(fs.labelled, dataset, "linear_svm")
         if fs.skipped is not None:
             log.warning("linear_svm %s: skipped (%s)", dataset, fs.skipped)
             write_json(metrics_path, {"skipped": fs.skipped})

@@ -58,7 +58,7 @@ from crosspoint.evaluate.segmentation import (
     train_epoch,
 )
 from crosspoint.progress import progress
-from crosspoint.store import StageError, atomic_path, read_point_store, write_json
+from crosspoint.store import StageError, atomic_path, read_point_store, require_labels, write_json
 
 log = logging.getLogger("crosspoint.partseg")
 
@@ -289,6 +289,7 @@ def run(prm: Params, seed: int = 0, stop_after: int | None = None) -> dict[str, 
 
     src = Path(paths.points(prm.dataset))
     ps = read_point_store(src)
+    require_labels(ps.meta, prm.dataset, "partseg")
     skipped = store_skipped(src)
     if skipped is not None or len(ps) == 0:
         return write_skipped(skipped or f"{src} holds no objects", seed)

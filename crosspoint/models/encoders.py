@@ -43,18 +43,17 @@ def build_encoder(model_cfg: dict[str, Any]) -> nn.Module:
 
 
 def load_point_encoder(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """The pretrained point encoder of a checkpoint (strict weight load, eval mode) and its
-    ``"model"`` dict (point_model, k, emb_dims, image_model)."""
+    """The pretrained point encoder of a checkpoint or of a ``crosspoint export`` file (strict weight
+    load, eval mode) and its ``"model"`` dict (point_model, k, emb_dims, image_model)."""
+    from crosspoint.models.export import read_encoder_file
+
     path = Path(path)
     if not path.exists():
         raise StageError(f"{path}: checkpoint not found (run `crosspoint pretrain` first: dvc repro)")
-    ckpt = training.load_checkpoint(path, map_location=map_location)
-    if not isinstance(ckpt, dict) or ckpt.get("point_encoder") is None:
-        raise StageError(f"{path}: holds no point encoder (an image-only import?)")
-    model_cfg = dict(ckpt["model"])
-    encoder = build_encoder(model_cfg)
-    training.load_state_strict(encoder, ckpt["point_encoder"], f"{path} point_encoder")
-    return encoder.to(map_location).eval(), model_cfg
+    src = read_encoder_file(path, map_location=map_location)
+    encoder = build_encoder(src.model)
+    training.load_state_strict(encoder, src.state_dict, f"{path} point_encoder")
+    return encoder.to(map_location).eval(), src.model
 
 
 def random_point_encoder(model_cfg: dict, seed: int) -> nn.Module:

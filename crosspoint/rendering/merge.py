@@ -1,9 +1,10 @@
-"""``crosspoint merge-views``: concatenate the render shards and draw the contact sheet.
+"""Concatenate a pretraining dataset's render shards and draw its contact sheet (``merge-views``).
 
-The shards ``paths.render_shard(0..S-1)`` are copied in order, a block of objects at a time, into
-``paths.views()``; their object ids must be the mesh store's ids in order (less the rejected ones),
-each shard's within its own block (for a ``shapenet_render`` dataset: the point store's ids, the
-shards holding the decoded 3D-R2N2 renders and their ``camera_metadata``). The contact sheet ``paths.contact_sheet()`` shows a few objects
+The shards ``paths.render_shard(D, 0..S-1)`` of dataset ``D`` are copied in order, a block of objects at a
+time, into ``paths.views(D)``; their object ids must be the mesh store's ids in order (less the rejected ones),
+each shard's within its own block, and the store records the md5 of the dataset's point store
+``paths.points(D)`` as ``points_md5`` (pretraining checks it: see :func:`merge`) (for a ``shapenet_render`` dataset: the point store's ids, the
+shards holding the decoded 3D-R2N2 renders and their ``camera_metadata``). The contact sheet ``paths.contact_sheet(D)`` shows a few objects
 per class (one row per object: class name and id, then its views) so a person can check the renders.
 """
 
@@ -20,31 +21,36 @@ from crosspoint import paths
 from crosspoint.rendering import read_skipped
 from crosspoint.rendering.views import Params, ViewStoreWriter, store_attrs, stored_views
 from crosspoint.shards import shard_block
-from crosspoint.store import DatasetMeta, StageError, atomic_path, get_meta, read_strings
+from crosspoint.store import DatasetMeta, StageError, atomic_path, file_md5, get_meta, read_strings
 
 log = logging.getLogger("crosspoint.rendering.merge")
 
 COPY_BLOCK = 64  # objects copied per read/write
 
 
-def merge(params: Params, params_path: str | Path = "params.yaml") -> int:
-    """Merge the shards into the view store; return the number of objects."""
-    mesh_path = Path(paths.prepared(params.dataset))
+def merge(params: Params, dataset: str, params_path: str | Path = "params.yaml") -> int:
+    """Merge the shards of ``dataset`` into its view store; return the number of objects."""
+    mesh_path = Path(paths.prepared(dataset))
     if not mesh_path.exists():
-        raise StageError(f"{mesh_path}: prepared store not found (run `crosspoint prepare --dataset {params.dataset}`)")
-    stored = stored_views(params, params_path)
+        raise StageError(f"{mesh_path}: prepared store not found (run `crosspoint prepare --dataset {dataset}`)")
+    stored = stored_views(params, dataset, params_path)
     with h5py.File(mesh_path, "r") as h5:
         mesh_ids = read_strings(h5, "object_ids")
     skipped = read_skipped(mesh_path)
-    shard_paths = [Path(paths.render_shard(s)) for s in params.shards]
+    shard_paths = [Path(paths.render_shard(dataset, s)) for s in params.shards]
     missing = [str(p) for p in shard_paths if not p.exists()]
     if missing:
-        raise StageError(f"render shard(s) missing: {', '.join(missing)} (run `crosspoint render --shard I` for each)")
+        raise StageError(f"render shard(s) missing: {', '.join(missing)} "
+                         f"(run `crosspoint render --dataset {dataset} --shard I` for each)")
 
     position = {oid: i for i, oid in enumerate(mesh_ids)}
     meta: DatasetMeta | None = None
-    dest = paths.views()
-    extra = store_attrs(params, params.dataset, stored)
+    dest = paths.views(dataset)
+    points_path = Path(paths.points(dataset))
+    if not points_path.exists():
+        raise StageError(f"{points_path}: point store not found (run `crosspoint merge-points --dataset {dataset}`)")
+    # pretraining reads this point store with these views, and checks the md5 (the DAG's only link to it)
+    extra = store_attrs(params, dataset, stored) | {"points_md5": file_md5(points_path)}
     if skipped:
         extra["skipped"] = skipped
     with atomic_path(dest) as tmp, h5py.File(tmp, "w") as out:
@@ -75,8 +81,8 @@ def merge(params: Params, params_path: str | Path = "params.yaml") -> int:
                 meta = DatasetMeta.from_h5(h5)
         writer.finish(meta, **extra)
     n = len(writer.labels)
-    log.info("merge-views: %d objects from %d shard(s) (%d of the mesh store rejected) -> %s",
-             n, len(shard_paths), len(mesh_ids) - n, dest)
+    log.info("merge-views %s: %d objects from %d shard(s) (%d of the mesh store rejected) -> %s",
+             dataset, n, len(shard_paths), len(mesh_ids) - n, dest)
     return n
 
 
@@ -129,7 +135,7 @@ def contact_sheet(views_path: str | Path, dest: str | Path, n_rows: int) -> None
         draw = ImageDraw.Draw(sheet)
         for r, (i, views) in enumerate(zip(rows, images, strict=True)):
             y = pad + r * (cell + pad)
-            name = class_names[labels[i]] if 0 <= labels[i] < len(class_names) else str(labels[i])
+            name = class_names[labels[i]] if 0 <= labels[i] < len(class_names) else "(no label)" if labels[i] < 0 else str(labels[i])
             draw.text((6, y + cell // 2 - 14), name[:22], fill="black", font=font)
             draw.text((6, y + cell // 2 + 2), ids[i][-22:], fill=(90, 90, 90), font=font)
             for v in range(n_views):

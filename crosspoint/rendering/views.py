@@ -1,8 +1,9 @@
-"""``crosspoint render --shard I``: multi-view images of one shard of the pretraining meshes.
+"""Multi-view images of one shard of a pretraining dataset's meshes (the ``render`` stage).
 
-Shard ``I`` of ``S = len(render.shards)`` takes the contiguous block of objects
-``[I*N//S, (I+1)*N//S)`` of the mesh store ``paths.prepared(render.dataset)`` and writes a view
-store (layout in :mod:`crosspoint.store`) to ``paths.render_shard(I)``. An object that cannot be
+Shard ``I`` of ``S = len(render.shards)`` of dataset ``D`` (each of ``pretrain.datasets`` is rendered
+by its own instances) takes the contiguous block of objects ``[I*N//S, (I+1)*N//S)`` of the mesh store
+``paths.prepared(D)`` and writes a view store (layout in :mod:`crosspoint.store`) to
+``paths.render_shard(D, I)``. An object that cannot be
 rendered, or renders empty in some view, goes to the rejects table instead. Each object's cameras
 come from its own generator seeded with ``(render.seed, object index)``, so a shard's output does
 not depend on how the objects are split into shards.
@@ -47,7 +48,6 @@ log = logging.getLogger("crosspoint.rendering.views")
 class Params:
     """The ``render`` section of params.yaml."""
 
-    dataset: str = "synth"  # mesh store to render (paths.prepared(dataset))
     shards: list[int] = field(default_factory=lambda: [0, 1])  # [0, 1, ..., S-1]: one render job each
     views: int = 6  # views per object
     image_size: int = 64  # square images, pixels (paper: 224)
@@ -174,44 +174,44 @@ def store_attrs(params: Params, dataset: str, stored: Any = None) -> dict[str, A
     return attrs
 
 
-def stored_views(params: Params, params_path: str | Path = "params.yaml") -> Any:
-    """The ``datasets.<render.dataset>`` entry when that dataset comes with its own images (a point
-    store made by ``shapenet_render``), else None (a mesh store, rendered)."""
-    path = Path(paths.prepared(params.dataset))
+def stored_views(params: Params, dataset: str, params_path: str | Path = "params.yaml") -> Any:
+    """The ``datasets.<dataset>`` entry when that dataset comes with its own images (a point store
+    made by ``shapenet_render``), else None (a mesh store, rendered)."""
+    path = Path(paths.prepared(dataset))
     if not path.exists() or store_kind(path) != "points":
         return None
     from crosspoint.sources.prepare import load_dataset_params
 
-    entry = load_dataset_params(params.dataset, params_path)
+    entry = load_dataset_params(dataset, params_path)
     if entry.source != "shapenet_render":
         raise StageError(
-            f"render.dataset {params.dataset!r} is a point store from source {entry.source!r}, which has no images: "
-            "render a mesh dataset, or use a shapenet_render dataset (ShapeNet clouds + 3D-R2N2 renders)"
+            f"pretraining dataset {dataset!r} is a point store from source {entry.source!r}, which has no images: "
+            "pretrain on a mesh dataset, or use a shapenet_render dataset (ShapeNet clouds + 3D-R2N2 renders)"
         )
     if params.views > entry.views:
-        raise StageError(f"render.views {params.views} exceeds datasets.{params.dataset}.views {entry.views} "
+        raise StageError(f"render.views {params.views} exceeds datasets.{dataset}.views {entry.views} "
                          "(the renders each object is checked to have)")
     return entry
 
 
-def render_shard(params: Params, shard: int, params_path: str | Path = "params.yaml") -> int:
-    """Render shard ``shard``; return how many objects were kept."""
+def render_shard(params: Params, dataset: str, shard: int, params_path: str | Path = "params.yaml") -> int:
+    """Render shard ``shard`` of ``dataset``; return how many objects were kept."""
     if shard not in params.shards:
         raise StageError(
             f"--shard {shard} is not one of render.shards {list(params.shards)} (valid: 0..{len(params.shards) - 1})"
         )
-    stored = stored_views(params, params_path)
+    stored = stored_views(params, dataset, params_path)
     if stored is not None:
-        return decode_shard(params, shard, stored)
-    store = open_mesh_store(params.dataset)
+        return decode_shard(params, dataset, shard, stored)
+    store = open_mesh_store(dataset)
     skipped = read_skipped(store.path)
     start, stop = shard_block(len(store), shard, len(params.shards))
     rejects = Rejects("render")
-    dest, rejects_dest = paths.render_shard(shard), paths.render_rejects(shard)
-    extra = store_attrs(params, params.dataset) | {"shard": shard, "shards": len(params.shards), "start": start, "stop": stop}
+    dest, rejects_dest = paths.render_shard(dataset, shard), paths.render_rejects(dataset, shard)
+    extra = store_attrs(params, dataset) | {"shard": shard, "shards": len(params.shards), "start": start, "stop": stop}
     if skipped:
         extra["skipped"] = skipped
-    log.info("render shard %d/%d: objects [%d, %d) of %s", shard, len(params.shards), start, stop, store.path)
+    log.info("render %s shard %d/%d: objects [%d, %d) of %s", dataset, shard, len(params.shards), start, stop, store.path)
 
     with atomic_path(dest) as tmp, h5py.File(tmp, "w") as h5:
         writer = ViewStoreWriter(h5, params.views, params.image_size, params.compression)
@@ -259,11 +259,11 @@ def _render_one(renderer: Renderer, store: MeshStore, i: int, params: Params, wr
     writer.append(images, poses, mesh.label, mesh.split, mesh.object_id)
 
 
-def decode_shard(params: Params, shard: int, stored: Any) -> int:
+def decode_shard(params: Params, dataset: str, shard: int, stored: Any) -> int:
     """Shard ``shard`` of a ``shapenet_render`` dataset: its objects' renders decoded, not rendered."""
     from crosspoint.sources.shapenet_render import object_views
 
-    src = Path(paths.prepared(params.dataset))
+    src = Path(paths.prepared(dataset))
     skipped = read_skipped(src)
     with h5py.File(src, "r") as h5:
         meta = DatasetMeta.from_h5(h5)
@@ -271,8 +271,8 @@ def decode_shard(params: Params, shard: int, stored: Any) -> int:
         start, stop = shard_block(n, shard, len(params.shards))
         ids = read_strings(h5, "object_ids")[start:stop]
         labels, split = h5["labels"][start:stop], read_strings(h5, "split")[start:stop]
-    dest, rejects_dest = paths.render_shard(shard), paths.render_rejects(shard)
-    extra = store_attrs(params, params.dataset, stored) | {"shard": shard, "shards": len(params.shards),
+    dest, rejects_dest = paths.render_shard(dataset, shard), paths.render_rejects(dataset, shard)
+    extra = store_attrs(params, dataset, stored) | {"shard": shard, "shards": len(params.shards),
                                                              "start": start, "stop": stop}
     if skipped:
         extra["skipped"] = skipped

@@ -116,16 +116,19 @@ def _read_tsv(path: Path) -> tuple[list[float], list[float]]:
 
 
 def pretrain_curves_figure(seeds: list[int], dest: str | Path) -> None:
-    """Training loss and validation accuracy per epoch of every pretraining run (both variants,
-    every seed), from the DVCLive plot files."""
+    """Training loss, validation accuracy (labelled data) and cross-modal retrieval top-1 (the label-free
+    criterion) per epoch of every pretraining run (both variants, every seed), from the DVCLive plot files."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    panels = (("train/loss.tsv", "pretraining loss (IMID + CMID)", "NT-Xent loss"),
+              ("val/accuracy.tsv", "validation accuracy, frozen features", "accuracy (%)"),
+              ("val/retrieval_top1.tsv", "held-out cross-modal retrieval, top-1", "top-1 (%)"))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     drawn = 0
     for variant, style in (("cls", "-"), ("seg", "--")):
         for seed in seeds:
             live = Path(paths.pretrain_live(variant, seed)) / "plots" / "metrics"
-            for ax, name in zip(axes, ("train/loss.tsv", "val/accuracy.tsv"), strict=True):
+            for ax, (name, _, _) in zip(axes, panels, strict=True):
                 x, y = _read_tsv(live / name)
                 if x:
                     ax.plot(x, [100 * v for v in y] if name.startswith("val") else y, style, marker="o",
@@ -134,12 +137,15 @@ def pretrain_curves_figure(seeds: list[int], dest: str | Path) -> None:
     if not drawn:
         plt.close(fig)
         return _placeholder(dest, "pretraining curves: no DVCLive plots found (pretraining skipped?)")
-    axes[0].set(title="pretraining loss (IMID + CMID)", xlabel="epoch", ylabel="NT-Xent loss")
-    axes[1].set(title="validation accuracy, frozen features (epoch 0: random init)", xlabel="epoch",
-                ylabel="accuracy (%)")
-    for ax in axes:
+    for ax, (name, title, ylabel) in zip(axes, panels, strict=True):
+        epoch = "epoch (0: random init)" if name.startswith("val") else "epoch"
+        ax.set(title=title, xlabel=epoch, ylabel=ylabel)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[1].legend(fontsize=7)
+        if ax.lines:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "not logged" if name.startswith("val/r") else "no labels", ha="center",
+                    va="center", transform=ax.transAxes, color="grey")
     fig.tight_layout()
     save_figure(fig, dest)
 

@@ -42,6 +42,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     "modelnet40": ("crosspoint.sources.modelnet", "ModelNetSource"),
     "modelnet10": ("crosspoint.sources.modelnet", "ModelNetSource"),
     "mesh_dir": ("crosspoint.sources.mesh_dir", "MeshDirSource"),
+    "mesh_folder": ("crosspoint.sources.mesh_folder", "MeshFolderSource"),
     "shapenetcore": ("crosspoint.sources.shapenetcore", "ShapeNetCoreSource"),
     "scanobjectnn": ("crosspoint.sources.scanobjectnn", "ScanObjectNNSource"),
     "shapenetpart": ("crosspoint.sources.shapenetpart", "ShapeNetPartSource"),

@@ -106,22 +106,24 @@ def prepare(name: str, params_path: str | Path = "params.yaml") -> Path:
         rejects.finish(0, rejects_path)  # raises: every input was rejected
     write_mesh_store(dest, meshes, meta)
     n_train = sum(m.split == "train" for m in meshes)
-    log.info("prepare %s: %d meshes (%d train, %d test), %d classes, %d parts -> %s", name, len(meshes),
-             n_train, len(meshes) - n_train, len(meta.class_names), len(meta.part_names), dest)
+    log.info("prepare %s: %d meshes (%d train, %d test), %s, %d parts -> %s", name, len(meshes), n_train,
+             len(meshes) - n_train, f"{len(meta.class_names)} classes" if meta.labelled else "no labels",
+             len(meta.part_names), dest)
     rejects.finish(len(meshes), rejects_path)
     return dest
 
 
 def write_skipped(dest: Path, source: Any, source_name: str, reason: str) -> None:
     """An empty store (of the source's kind) with the attribute ``skipped`` = reason."""
-    class_names = list(getattr(source, "class_names", None) or [])
+    labelled = getattr(source, "labelled", True)
+    class_names = list(getattr(source, "class_names", None) or []) if labelled else []
     if getattr(source, "kind", "meshes") == "points":
         meta = DatasetMeta(source=source_name, class_names=class_names)
         empty = PointSet(np.zeros((0, 0, 3), np.float32), np.zeros(0, np.int64), [], [], meta)
         write_point_store(dest, empty, skipped=reason)
         return
     with atomic_path(dest) as tmp:
-        write_mesh_store(tmp, [], DatasetMeta(source=source_name, class_names=class_names))
+        write_mesh_store(tmp, [], DatasetMeta(source=source_name, class_names=class_names, labelled=labelled))
         with h5py.File(tmp, "a") as h5:
             set_meta(h5, skipped=reason)
 
@@ -172,6 +174,7 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
         for i, s in zip(missing, fill, strict=True):
             splits[i] = s
 
+    labelled = getattr(source, "labelled", True)  # False: mesh_folder, no classes (labels -1)
     meshes = []
     for i, split in enumerate(splits):
         it, vertices, faces = kept[i]
@@ -180,7 +183,7 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
             raise StageError(f"source gave split {split!r} for {it.object_id}; expected 'train' or 'test'")
         meshes.append(Mesh(
             object_id=it.object_id,
-            label=label_of[it.class_name],
+            label=label_of[it.class_name] if labelled else -1,
             split=split,
             vertices=vertices.astype(np.float32),
             faces=np.asarray(faces, dtype=np.int32),
@@ -188,6 +191,8 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
             face_colors=face_colors(it, len(faces)),
         ))
         del vertices, faces
+    if not labelled:
+        return meshes, DatasetMeta(source=params.source, class_names=[], labelled=False)
     meta = DatasetMeta(source=params.source, class_names=class_names, part_names=part_names, class_parts=class_parts)
     return meshes, meta
 

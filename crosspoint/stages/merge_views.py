@@ -1,4 +1,4 @@
-"""``crosspoint merge-views``: concatenate the render shards and draw the contact sheet.
+"""``crosspoint merge-views --dataset D``: concatenate a dataset's render shards and draw its contact sheet.
 
 The stage's work is in :mod:`crosspoint.rendering.merge`."""
 
@@ -11,7 +11,11 @@ from crosspoint.rendering.merge import contact_sheet, merge
 from crosspoint.rendering.views import Params
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, help="a dataset of pretrain.datasets")
+
+
 def main(args: argparse.Namespace) -> None:
     params = config.section("render", Params, path=args.params)
-    merge(params, args.params)
-    contact_sheet(paths.views(), paths.contact_sheet(), params.contact_sheet_objects)
+    merge(params, args.dataset, args.params)
+    contact_sheet(paths.views(args.dataset), paths.contact_sheet(args.dataset), params.contact_sheet_objects)

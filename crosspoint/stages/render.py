@@ -1,4 +1,4 @@
-"""``crosspoint render --shard I``: multi-view images of one shard of the pretraining meshes.
+"""``crosspoint render --dataset D --shard I``: multi-view images of one shard of a pretraining dataset's meshes.
 
 The stage's work is in :mod:`crosspoint.rendering.views`."""
 
@@ -11,9 +11,10 @@ from crosspoint.rendering.views import Params, render_shard
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, help="a dataset of pretrain.datasets")
     parser.add_argument("--shard", type=int, required=True, help="shard index, one of render.shards")
 
 
 def main(args: argparse.Namespace) -> None:
     params = config.section("render", Params, path=args.params)
-    render_shard(params, args.shard, args.params)
+    render_shard(params, args.dataset, args.shard, args.params)

@@ -62,16 +62,27 @@ def _check_references(params: dict[str, Any]) -> None:
                 raise ParamsError(
                     f"params {where}: {name!r} has no point set (add it to sample.datasets, or use a scan set)"
                 )
+    unlabelled = {n for n, e in (params.get("datasets") or {}).items() if (e or {}).get("source") == "mesh_folder"}
+    for where in ("linear_svm.datasets", "fewshot.datasets", "partseg.dataset", "scan.datasets"):
+        section, key = where.split(".")
+        value = params[section].get(key) or []
+        for name in [value] if isinstance(value, str) else value:
+            if name in unlabelled or (where != "scan.datasets" and name.removesuffix("_scan") in unlabelled):
+                raise ParamsError(f"params {where}: {name!r} is an unlabelled mesh folder (source mesh_folder): "
+                                  "it can be pretrained on, not evaluated; list labelled datasets here")
     features = set(params["features"].get("datasets", []))
     for where in ("linear_svm.datasets", "fewshot.datasets"):
         section, key = where.split(".")
         for name in params[section].get(key, []):
             if name not in features:  # fewshot too, even with fewshot.features: own (its stage lists them)
                 raise ParamsError(f"params {where}: {name!r} has no features (add it to features.datasets)")
-    render_source = params["render"].get("dataset")
-    for where, name in [("render.dataset", render_source), *(("scan.datasets", n) for n in scan_sources)]:
-        if name is not None and name not in declared:
-            raise ParamsError(f"params {where}: {name!r} is not declared under datasets")
+    for name in scan_sources:
+        if name not in declared:
+            raise ParamsError(f"params scan.datasets: {name!r} is not declared under datasets")
+    for name in params["pretrain"].get("datasets", []):
+        if name not in sampled:  # its point store (sample) and its views (render) are both needed
+            raise ParamsError(f"params pretrain.datasets: {name!r} is not sampled (add it to sample.datasets"
+                              f"{'' if name in declared else ' and declare it under datasets'})")
 
 
 # point sources without images: the render stage cannot use them (shapenet_render brings its renders)
@@ -79,15 +90,17 @@ POINT_ONLY_SOURCES = {"scanobjectnn", "shapenetpart", "modelnet40_h5"}
 
 
 def _check_render_source(params: dict[str, Any], datasets: dict[str, Any]) -> None:
-    name = params["render"].get("dataset")
-    entry = datasets.get(name)
-    if entry is not None and entry.source in POINT_ONLY_SOURCES:
-        raise ParamsError(f"params render.dataset: {name!r} (source {entry.source}) is a point set without images; "
-                          "render a mesh dataset, or use a shapenet_render dataset (ShapeNet clouds + 3D-R2N2 renders)")
-    if entry is not None and entry.source == "shapenet_render":
-        views = params["render"].get("views", 6)
-        if views > entry.views:
-            raise ParamsError(f"params render.views: {views} exceeds datasets.{name}.views ({entry.views})")
+    """Every pretraining dataset must have images: a mesh source (rendered) or shapenet_render (decoded)."""
+    for name in params["pretrain"].get("datasets", []):
+        entry = datasets.get(name)
+        if entry is not None and entry.source in POINT_ONLY_SOURCES:
+            raise ParamsError(f"params pretrain.datasets: {name!r} (source {entry.source}) is a point set without "
+                              "images; pretrain on a mesh dataset, or a shapenet_render dataset (ShapeNet clouds + "
+                              "3D-R2N2 renders)")
+        if entry is not None and entry.source == "shapenet_render":
+            views = params["render"].get("views", 6)
+            if views > entry.views:
+                raise ParamsError(f"params render.views: {views} exceeds datasets.{name}.views ({entry.views})")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -181,6 +181,14 @@ def normalize_images(images: Tensor, cfg: ImageAugment) -> Tensor:
     return _standardize(_to_float_chw(images), cfg)
 
 
+def resize_images(images: Tensor, size: int) -> Tensor:
+    """Float ``[B, 3, H, W]`` resized to ``size`` x ``size`` (bilinear, antialiased); 0 or the same size: as is."""
+    if size <= 0 or images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
+                                           antialias=True)
+
+
 def augment_images(images: Tensor, cfg: ImageAugment, generator: torch.Generator | None = None) -> Tensor:
     """Colour jitter + horizontal flip + normalisation: uint8 ``[B, H, W, 3]`` -> float ``[B, 3, H, W]``."""
     x = _to_float_chw(images)

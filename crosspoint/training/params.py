@@ -47,7 +47,9 @@ class Variant:
 
 @dataclass(frozen=True)
 class Params:
-    dataset: str = "synth"  # point store paths.points(dataset), matched by object_id to paths.views()
+    # the pretraining objects: the train split of every point store paths.points(d), each matched by object_id
+    # to its own views paths.views(d); labelled or not (a mesh_folder dataset has no labels)
+    datasets: list[str] = field(default_factory=lambda: ["synth"])
     seeds: list[int] = field(default_factory=lambda: [0])  # one run per seed (an axis of the DAG)
     cls: Variant = Variant()
     seg: Variant = Variant(point_model="dgcnn_seg")
@@ -58,6 +60,11 @@ class Params:
     w_cmid: float = 1.0  # cross-modal (point-image) loss weight; 0 = IMID only (no image branch)
     val_fraction: float = 0.2  # share of each class of the training objects held out for model selection
     val_every: int = 1  # epochs between validations (the last epoch is always validated)
+    # what chooses best.pt: accuracy (a classifier on the frozen features; every dataset labelled, 2+ classes),
+    # retrieval (cross-modal top-1: held-out objects' point embeddings finding their own view's; needs images),
+    # auto (accuracy when every pretraining dataset is labelled, else retrieval)
+    selection: Literal["auto", "accuracy", "retrieval"] = "auto"
+    val_retrieval_max: int = 1000  # at most this many held-out objects in the retrieval criterion (seeded); 0 = all
     val_classifier: Literal["svm", "knn"] = "svm"
     svm_c: float = 0.01  # linear SVM C on the global features
     knn_k: int = 5
@@ -90,6 +97,10 @@ class Params:
             problems.append("knn_k must be positive")
         if self.val_batch_size < 1:
             problems.append("val_batch_size must be positive")
+        if self.val_retrieval_max < 0:
+            problems.append("val_retrieval_max must be 0 (all held-out objects) or positive")
+        if not self.datasets or len(set(self.datasets)) != len(self.datasets):
+            problems.append("datasets must list at least one dataset, each once")
         if self.val_max_fit < 0:
             problems.append("val_max_fit must be 0 (all fitting objects) or positive")
         if self.workers < 0:

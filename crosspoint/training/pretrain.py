@@ -9,14 +9,19 @@ Variants: ``cls`` trains the classification encoder (``pretrain.cls``, DGCNN by 
 the part-segmentation encoder (``pretrain.seg``, ``dgcnn_seg``), as the paper pretrains a separate
 model for part segmentation.
 
+Data: the train split of every dataset of ``pretrain.datasets`` (labelled or not: a ``mesh_folder``
+dataset has no labels), each with its own view store; objects of all of them in every epoch.
+
 Model selection: a validation split is carved (stratified, seeded) from the TRAINING objects and
-held out of pretraining; every ``val_every`` epochs a linear SVM (or kNN) is fitted on the frozen
-global features of the remaining training objects and scored on it. The test split is never read.
-The random-init encoder's accuracy is recorded as epoch 0.
+held out of pretraining; every ``val_every`` epochs the criterion of ``pretrain.selection`` scores
+it (:mod:`crosspoint.training.validation`): the accuracy of a linear SVM (or kNN) fitted on the frozen
+global features of the remaining training objects (labelled data), or the cross-modal retrieval
+top-1 among the held-out objects (no labels needed). Both are logged whenever the data allows. The
+test split is never read. The random-init encoder's scores are recorded as epoch 0.
 
 One run per seed of ``pretrain.seeds`` (``--seed K``): everything random below is drawn from ``K``.
 
-Outputs (rank 0 only): ``paths.pretrain_dir(variant, K)/best.pt`` (best validation accuracy) and
+Outputs (rank 0 only): ``paths.pretrain_dir(variant, K)/best.pt`` (best validation score) and
 ``last.pt`` (written atomically every epoch, with the full training state: a killed run started
 again resumes from it when the params match, and ends with the same weights as an uninterrupted
 run), and DVCLive metrics and plots in ``paths.pretrain_live(variant, K)``. Neither holds wall-clock
@@ -50,7 +55,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -60,11 +64,11 @@ from crosspoint.models.encoders import model_config
 from crosspoint.progress import Progress
 from crosspoint.store import StageError, write_json
 from crosspoint.training import live_log
-from crosspoint.training.augment import augment_images, augment_points
+from crosspoint.training.augment import augment_images, augment_points, resize_images
 from crosspoint.training.data import EpochSampler, PretrainData, load_training_set
 from crosspoint.training.losses import crosspoint_loss, nt_xent
 from crosspoint.training.params import VARIANTS, Params, Variant
-from crosspoint.training.validation import validation_accuracy
+from crosspoint.training.validation import CRITERION_KEY, validate
 
 log = logging.getLogger("crosspoint.training.pretrain")
 
@@ -123,9 +127,10 @@ def _make_loader(data: PretrainData, batch: int, prm: Params, info: training.Dis
     return loader, sampler
 
 
-def _checkpoint(model: CrossPointModel, model_cfg: dict[str, Any], epoch: int, val_acc: float,
+def _checkpoint(model: CrossPointModel, model_cfg: dict[str, Any], epoch: int, val: dict[str, Any],
                 prm: Params, variant: str, seed: int) -> dict[str, Any]:
     m = training.unwrap(model)
+    scores = {f"val_{key.split('/')[1]}": value for key, value in val.items() if key != "val/accuracy"}
     return {
         "point_encoder": m.point_encoder.state_dict(),
         "point_head": m.point_head.state_dict(),
@@ -133,19 +138,14 @@ def _checkpoint(model: CrossPointModel, model_cfg: dict[str, Any], epoch: int, v
         "image_head": None if m.image_head is None else m.image_head.state_dict(),
         "model": model_cfg,
         "epoch": epoch,
-        "val_accuracy": val_acc,
+        "val_accuracy": val.get("val/accuracy", float("nan")),
+        **scores,
         "variant": variant,
         "seed": seed,
         "params": config.to_dict(prm),
         "numerics": numerics.record(),
         "precision": prm.precision,
     }
-
-
-def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
-    if size <= 0 or images.shape[-1] == size and images.shape[-2] == size:
-        return images
-    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, clouds: torch.Tensor,
@@ -160,7 +160,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, clouds: torch
                           augment_points(clouds, prm.point_augment, aug_gen)])
         imgs = None
         if images is not None:
-            imgs = _resize(augment_images(images, prm.image_augment, aug_gen), image_size)
+            imgs = resize_images(augment_images(images, prm.image_augment, aug_gen), image_size)
     with training.autocast(device, prm.precision):
         z1, z2, z_img = model(pair, imgs)
     total, imid, cmid = _loss(z1.float(), z2.float(), None if z_img is None else z_img.float(), prm)
@@ -173,7 +173,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, clouds: torch
 def run(prm: Params, variant: str, seed: int | None = None, *, stop_after: int | None = None,
         fresh: bool = False, progress: bool = True) -> dict[str, Any]:
     """Pretrain ``variant`` with ``seed`` (default: the first of ``pretrain.seeds``); returns the
-    summary (best/last validation accuracy, epochs run).
+    summary (best validation score and its criterion, epochs run).
 
     ``stop_after``: end this invocation after that many epochs (for time-limited jobs; running
     again resumes). ``fresh``: ignore an existing last.pt."""
@@ -205,7 +205,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
 
     if data.skipped is not None:
         if info.is_main:
-            ckpt = _checkpoint(model, model_cfg, 0, float("nan"), prm, variant, seed) | {"skipped": data.skipped}
+            ckpt = _checkpoint(model, model_cfg, 0, {}, prm, variant, seed) | {"skipped": data.skipped}
             training.save_checkpoint(out_dir / "last.pt", ckpt)
             training.save_checkpoint(out_dir / "best.pt", ckpt)
             write_json(live_dir / "metrics.json", {"skipped": data.skipped})
@@ -233,7 +233,8 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
     resumed = None if fresh else _resume(out_dir / "last.pt", sig, model, optimizer, scheduler, aug_gen,
                                          loader_gen, info, device)
     history: list[dict[str, Any]] = resumed["history"] if resumed else []
-    best: dict[str, Any] = resumed["best"] if resumed else {"val_accuracy": -1.0, "epoch": 0}
+    criterion = CRITERION_KEY[data.selection]
+    best: dict[str, Any] = resumed["best"] if resumed else {"value": -1.0, "epoch": 0}
     start = resumed["epoch"] if resumed else 0
     if resumed:
         log.info("pretrain %s: resuming from %s after epoch %d", variant, out_dir / "last.pt", start)
@@ -247,25 +248,24 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
         model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    dataset = PretrainData(data.train_points, paths.views(), data.view_rows, v.points, seed)
+    dataset = PretrainData(data.train_points, data.views_paths, data.view_rows, data.view_stores, v.points, seed)
     loader, sampler = _make_loader(dataset, batch, prm, info, device, loader_gen, seed)
     core = training.unwrap(model)
     n_params = sum(p.numel() for p in core.parameters())
-    log.info("pretrain %s seed %d: %s (k=%d, %d points) + %s, %.1fM parameters; %d objects (+%d validation), "
-             "batch %d x %d process(es)%s, %d epochs, device %s, %s, numerics %s x %d threads",
+    log.info("pretrain %s seed %d: %s (k=%d, %d points) + %s, %.1fM parameters; %d objects of %s (+%d validation, "
+             "selection by %s), batch %d x %d process(es)%s, %d epochs, device %s, %s, numerics %s x %d threads",
              variant, seed, v.point_model, v.k, v.points, model_cfg["image_model"], n_params / 1e6,
-             len(data.train_points), len(data.val_labels), batch, info.world_size,
+             len(data.train_points), "+".join(prm.datasets), len(data.val_labels), data.selection, batch, info.world_size,
              " (global negatives)" if info.distributed and prm.global_negatives else "", v.epochs, device,
              prm.precision, numerics.record()["isa"], numerics.threads())
 
     if start == 0:
-        acc0 = float("nan")
+        scores0: dict[str, Any] = {}
         if info.is_main:
             with training.global_rng_untouched():
-                acc0 = validation_accuracy(core.point_encoder, data, prm, device)
-        history = [{"epoch": 0, "val/accuracy": acc0}]
-        log.info("pretrain %s: random-init encoder validation accuracy %.4f", variant, acc0)
-    random_init_acc = history[0]["val/accuracy"]
+                scores0 = validate(core, data, prm, v.image_size, device)
+        history = [{"epoch": 0, **scores0}]
+        log.info("pretrain %s: random-init encoder: %s", variant, _scores_text(scores0))
 
     done = 0
     for epoch in range(start + 1, v.epochs + 1):
@@ -299,23 +299,24 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
             row[f"train/{key}"] = training.all_reduce_mean(total_value / max(steps, 1), device)
         row["train/lr"] = lr
         rate = seen * info.world_size / max(elapsed, 1e-9)  # logged only: wall-clock stays out of the record
-        val_acc = float("nan")
+        scores: dict[str, Any] = {}
         if info.is_main and (epoch % prm.val_every == 0 or epoch == v.epochs):
             with training.global_rng_untouched():
-                val_acc = validation_accuracy(core.point_encoder, data, prm, device)
-        row["val/accuracy"] = val_acc
+                scores = validate(core, data, prm, v.image_size, device)
+        row |= scores
         history.append(row)
-        improved = not math.isnan(val_acc) and val_acc > best["val_accuracy"]
+        value = scores.get(criterion, float("nan"))
+        improved = not math.isnan(value) and value > best["value"]
         no_val = len(data.val_labels) == 0
         if improved or no_val:
-            best = {"val_accuracy": val_acc, "epoch": epoch}
+            best = {"value": value, "epoch": epoch}
         rng = _gather_rng({"global": training.rng_state(), "augment": aug_gen.get_state(),
                            "loader": loader_gen.get_state()})
         if info.is_main:
             if improved or no_val:
                 training.save_checkpoint(out_dir / "best.pt",
-                                         _checkpoint(model, model_cfg, epoch, val_acc, prm, variant, seed))
-            state = _checkpoint(model, model_cfg, epoch, val_acc, prm, variant, seed) | {
+                                         _checkpoint(model, model_cfg, epoch, scores, prm, variant, seed))
+            state = _checkpoint(model, model_cfg, epoch, scores, prm, variant, seed) | {
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "rng": rng,
@@ -324,23 +325,22 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
                 "signature": sig,
             }
             training.save_checkpoint(last_path, state)
-            live_log.write_live(live_dir, history, _summary(history, best, random_init_acc, seed, prm.precision))
+            live_log.write_live(live_dir, history, _summary(history, best, data.selection, seed, prm.precision))
         training.barrier()
         log.info("pretrain %s: epoch %d/%d loss %.4f (imid %.4f, cmid %.4f) lr %.2e, %.1f objects/s, "
-                 "val accuracy %s", variant, epoch, v.epochs, row["train/loss"], row["train/imid"],
-                 row["train/cmid"], lr, rate,
-                 "-" if math.isnan(val_acc) else f"{val_acc:.4f}")
+                 "validation %s", variant, epoch, v.epochs, row["train/loss"], row["train/imid"],
+                 row["train/cmid"], lr, rate, _scores_text(scores))
         done += 1
 
-    summary = _summary(history, best, random_init_acc, seed, prm.precision)
+    summary = _summary(history, best, data.selection, seed, prm.precision)
     if info.is_main:
         live_log.write_live(live_dir, history, summary)
     last_epoch = history[-1]["epoch"]
     if last_epoch < v.epochs:
         log.info("pretrain %s: stopped after epoch %d of %d; run again to resume", variant, last_epoch, v.epochs)
     else:
-        log.info("pretrain %s: done; best validation accuracy %.4f at epoch %d (random init %.4f)",
-                 variant, best["val_accuracy"], best["epoch"], random_init_acc)
+        log.info("pretrain %s: done; best validation %s %.4f at epoch %d (random init: %s)",
+                 variant, data.selection, best["value"], best["epoch"], _scores_text(history[0]))
     return summary | {"epochs_run": done, "last_epoch": last_epoch}
 
 
@@ -378,11 +378,20 @@ def _gather_rng(local: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _summary(history: list[dict[str, Any]], best: dict[str, Any], random_init_acc: float,
+def _scores_text(scores: dict[str, Any]) -> str:
+    shown = {k.split("/")[1]: v for k, v in scores.items() if k.startswith("val/")}
+    return ", ".join(f"{k} {v:.4f}" for k, v in shown.items()) or "-"
+
+
+def _summary(history: list[dict[str, Any]], best: dict[str, Any], selection: str,
              seed: int, precision: str) -> dict[str, Any]:
+    """The run's summary: the random init's scores, the best one of the selection criterion, its epoch."""
+    name = CRITERION_KEY[selection].split("/")[1]
+    random_init = {f"val/random_init_{k.split('/')[1]}": v for k, v in history[0].items() if k.startswith("val/")}
     return {
-        "val/random_init_accuracy": random_init_acc,
-        "val/best_accuracy": best["val_accuracy"],
+        **random_init,
+        "val/criterion": name,
+        f"val/best_{name}": best["value"],
         "val/best_epoch": best["epoch"],
         "epochs_done": history[-1]["epoch"],
         "seed": seed,

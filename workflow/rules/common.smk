@@ -20,7 +20,7 @@ onstart:
 
 
 def P(key):
-    """The value of a dotted params key, e.g. P("render.dataset")."""
+    """The value of a dotted params key, e.g. P("render.shards")."""
     value = config
     for part in key.split("."):
         value = value[part]

@@ -16,6 +16,7 @@ rule merge_features:
         "crosspoint/models/blas.py",
         "crosspoint/models/dgcnn.py",
         "crosspoint/models/encoders.py",
+        "crosspoint/models/export.py",
         "crosspoint/models/heads.py",
         "crosspoint/models/knn.py",
         "crosspoint/models/pointnet.py",

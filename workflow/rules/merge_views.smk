@@ -1,9 +1,12 @@
 # Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.
 
 rule merge_views:
+    wildcard_constraints:
+        dataset=one_of(P("pretrain.datasets")),
     input:
-        expand("data/render/shard-{_each}.h5", _each=P("render.shards")),
-        f"data/prepared/{P('render.dataset')}.h5",
+        expand("data/render/{{dataset}}/shard-{_each}.h5", _each=P("render.shards")),
+        "data/prepared/{dataset}.h5",
+        "data/points/{dataset}.h5",
         "crosspoint/config.py",
         "crosspoint/exact.py",
         "crosspoint/numerics.py",
@@ -17,6 +20,7 @@ rule merge_views:
         "crosspoint/sources/base.py",
         "crosspoint/sources/download.py",
         "crosspoint/sources/mesh_dir.py",
+        "crosspoint/sources/mesh_folder.py",
         "crosspoint/sources/modelnet.py",
         "crosspoint/sources/modelnet_h5.py",
         "crosspoint/sources/off.py",
@@ -35,13 +39,13 @@ rule merge_views:
         "crosspoint/stages/merge_views.py",
         "crosspoint/store.py",
     output:
-        "data/views/views.h5",
-        report("results/figures/contact_sheet.png", caption="../report/contact_sheet.rst", category="1 render"),
+        "data/views/{dataset}.h5",
+        report("results/figures/contact_sheet/{dataset}.png", caption="../report/contact_sheet.rst", category="1 render", subcategory="dataset {dataset}"),
     params:
         render=P("render"),
-        datasets_render_dataset=P(f"datasets.{P('render.dataset')}"),
+        datasets_dataset=lambda wildcards: P("datasets")[wildcards.dataset],
     log:
-        "logs/merge_views.log",
+        "logs/merge_views_{dataset}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 1
@@ -49,4 +53,4 @@ rule merge_views:
         mem_mb=4000,
         runtime=30,
     shell:
-        "crosspoint merge-views > {log} 2>&1"
+        "crosspoint merge-views --dataset {wildcards.dataset} > {log} 2>&1"

@@ -13,6 +13,7 @@ rule prepare:
         "crosspoint/sources/base.py",
         "crosspoint/sources/download.py",
         "crosspoint/sources/mesh_dir.py",
+        "crosspoint/sources/mesh_folder.py",
         "crosspoint/sources/modelnet.py",
         "crosspoint/sources/modelnet_h5.py",
         "crosspoint/sources/off.py",

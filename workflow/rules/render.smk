@@ -2,9 +2,10 @@
 
 rule render:
     wildcard_constraints:
+        dataset=one_of(P("pretrain.datasets")),
         shard=one_of(P("render.shards")),
     input:
-        f"data/prepared/{P('render.dataset')}.h5",
+        "data/prepared/{dataset}.h5",
         "crosspoint/config.py",
         "crosspoint/exact.py",
         "crosspoint/numerics.py",
@@ -17,6 +18,7 @@ rule render:
         "crosspoint/sources/base.py",
         "crosspoint/sources/download.py",
         "crosspoint/sources/mesh_dir.py",
+        "crosspoint/sources/mesh_folder.py",
         "crosspoint/sources/modelnet.py",
         "crosspoint/sources/modelnet_h5.py",
         "crosspoint/sources/off.py",
@@ -35,13 +37,13 @@ rule render:
         "crosspoint/stages/render.py",
         "crosspoint/store.py",
     output:
-        "data/render/shard-{shard}.h5",
-        "data/render/shard-{shard}_rejects.csv",
+        "data/render/{dataset}/shard-{shard}.h5",
+        "data/render/{dataset}/shard-{shard}_rejects.csv",
     params:
         render=P("render"),
-        datasets_render_dataset=P(f"datasets.{P('render.dataset')}"),
+        datasets_dataset=lambda wildcards: P("datasets")[wildcards.dataset],
     log:
-        "logs/render_{shard}.log",
+        "logs/render_{dataset}_{shard}.log",
     conda:
         "../envs/crosspoint.yaml"
     threads: 2
@@ -49,4 +51,4 @@ rule render:
         mem_mb=4000,
         runtime=240,
     shell:
-        "crosspoint render --shard {wildcards.shard} > {log} 2>&1"
+        "crosspoint render --dataset {wildcards.dataset} --shard {wildcards.shard} > {log} 2>&1"

@@ -22,6 +22,7 @@ rule report:
         "crosspoint/models/blas.py",
         "crosspoint/models/dgcnn.py",
         "crosspoint/models/encoders.py",
+        "crosspoint/models/export.py",
         "crosspoint/models/heads.py",
         "crosspoint/models/knn.py",
         "crosspoint/models/pointnet.py",

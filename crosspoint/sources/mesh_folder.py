@@ -1,0 +1,126 @@
+"""``mesh_folder``: any folder tree of meshes, without labels, for pretraining on your own shapes.
+
+Every file below ``path`` (recursively; hidden files and folders skipped) whose extension is one of
+:data:`~crosspoint.sources.mesh_dir.MESH_EXTENSIONS` is an object; its id is its path relative to the
+folder without the extension (``chairs/a12``). The folder names mean nothing: there are no classes, the
+store is marked ``labelled = False`` (labels -1, no class names) and every object is in the ``train``
+split, so pretraining uses all of them and every evaluation stage refuses the dataset with a one-line
+error. Files are read, bounded (``max_faces``) and rejected with the reason exactly as ``mesh_dir``
+does; two files with the same id (``a.obj`` and ``a.off``) keep the first in sorted order.
+
+Store order: the object ids in natural order (``m2`` before ``m10``), the order :func:`scan_folder`
+returns and the one ``crosspoint embed`` follows for a folder, so that object ``i`` of the store and
+file ``i`` of an embedded folder get the same sampling seed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from crosspoint.sources import natural_key
+from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
+from crosspoint.sources.mesh_dir import (
+    MAX_FACES,
+    MESH_EXTENSIONS,
+    Entry,
+    _is_hidden,
+    check_max_faces,
+    file_problem,
+    load_entries,
+)
+from crosspoint.store import StageError
+
+UNLABELLED = ""  # the class name every object carries inside prepare (the store has no classes)
+
+
+@dataclass(frozen=True)
+class Params:
+    source: Literal["mesh_folder"]
+    path: str
+    required: bool = True  # false: a missing folder gives an empty, skipped dataset
+    up_axis: Literal["y", "z"] = "y"  # the files' up axis; z: turned y-up at prepare (+z -> +y)
+    max_faces: int | None = MAX_FACES  # meshes with more faces are rejected (from the header when it states them)
+    max_objects: int | None = None  # at most this many files, the first in store order (quick runs)
+
+    def check(self) -> list[str]:
+        problems = check_max_faces(self.max_faces)
+        if self.max_objects is not None and self.max_objects < 1:
+            problems.append(f"max_objects must be at least 1 (or null: all), got {self.max_objects}")
+        return problems
+
+
+def scan_folder(root: str | Path, extensions: tuple[str, ...] = MESH_EXTENSIONS) -> tuple[list[Entry], list[Reject]]:
+    """The mesh files below ``root`` in store order (natural order of their ids), and rejects for
+    names with a mesh extension that are not regular files or repeat an id."""
+    root = Path(root)
+    found: dict[str, Path] = {}
+    rejects: list[Reject] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
+        for name in sorted({*filenames, *dirnames}):
+            f = Path(dirpath) / name
+            if f.suffix.lower() not in extensions or _is_hidden(name):
+                continue
+            problem = file_problem(f)
+            if problem is not None:
+                rejects.append(Reject(str(f), problem))
+                continue
+            object_id = f.relative_to(root).with_suffix("").as_posix()
+            if object_id in found:
+                rejects.append(Reject(str(f), f"same object id {object_id!r} as {found[object_id]}"))
+                continue
+            found[object_id] = f
+    order = sorted(found, key=natural_key)
+    entries = [Entry(object_id=oid, class_name=UNLABELLED, split="train", path=found[oid]) for oid in order]
+    return entries, rejects
+
+
+class MeshFolderSource(MeshSource):
+    """Unlabelled meshes from a folder tree (see the module docstring)."""
+
+    labelled = False
+
+    def __init__(self, params: Params, name: str = "mesh_folder"):
+        self.params = params
+        self.name = name
+        self.class_names: list[str] = [UNLABELLED]
+        self._entries: list[Entry] | None = None
+        self._rejects: list[Reject] = []
+
+    @property
+    def root(self) -> Path:
+        return Path(self.params.path)
+
+    def ensure_available(self) -> str | None:
+        if not self.root.is_dir():
+            reason = data_missing(
+                self.name, self.params.required, f"mesh folder {self.root} not found (cwd {Path.cwd()})",
+                f"put the meshes there or set datasets.{self.name}.path", warn=self._entries is None,
+            )
+            self._entries = []
+            return reason
+        self.entries()
+        return None
+
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            entries, self._rejects = scan_folder(self.root)
+            if not entries:
+                odd = "".join(f"; {r.path}: {r.reason}" for r in self._rejects[:3])
+                raise StageError(f"{self.root}: no mesh files found below it "
+                                 f"(.off, .obj, .ply, .stl, .glb, .gltf){odd}")
+            if self.params.max_objects is not None:
+                entries = entries[: self.params.max_objects]
+            self._entries = entries
+        return self._entries
+
+    def items(self) -> Iterator[MeshItem | Reject]:
+        if self.ensure_available() is not None:
+            return
+        entries = self.entries()
+        yield from self._rejects
+        yield from load_entries(entries, self.params.max_faces)
