@@ -98,16 +98,16 @@ SNP_ALL = SHAPENETPART["train"] + SHAPENETPART["test"]
 STAGES: list[StageSpec] = [
     StageSpec("prepare", "data", "objects", _paper(("ShapeNet (pretraining)", SHAPENET)),
               "crosspoint prepare --dataset synth (synthetic meshes generated and stored)"),
-    StageSpec("render", "data", "views", _paper((f"ShapeNet x {PAPER_VIEWS} views", SHAPENET * PAPER_VIEWS)),
-              f"crosspoint render --shard 0 and --shard 1, {RENDER_VIEWS} views per object at render.image_size"),
-    StageSpec("merge_views", "data", "views", _paper((f"ShapeNet x {PAPER_VIEWS} views", SHAPENET * PAPER_VIEWS)),
-              "crosspoint merge-views (2 shards, contact sheet)"),
     StageSpec("sample", "data", "objects",
               _paper(("ShapeNet (pretraining)", SHAPENET), ("ModelNet40 train+test", MN40_ALL)),
               "crosspoint sample --dataset synth --shard 0 and --shard 1"),
     StageSpec("merge_points", "data", "objects",
               _paper(("ShapeNet (pretraining)", SHAPENET), ("ShapeNetPart train+test", SNP_ALL)),
               "crosspoint merge-points --dataset synth (2 shards)"),
+    StageSpec("render", "data", "views", _paper((f"ShapeNet x {PAPER_VIEWS} views", SHAPENET * PAPER_VIEWS)),
+              f"crosspoint render --dataset synth --shard 0 and --shard 1, {RENDER_VIEWS} views per object at render.image_size"),
+    StageSpec("merge_views", "data", "views", _paper((f"ShapeNet x {PAPER_VIEWS} views", SHAPENET * PAPER_VIEWS)),
+              "crosspoint merge-views --dataset synth (2 shards, contact sheet)"),
     StageSpec("scan", "data", "objects", _paper(("ScanObjectNN OBJ_BG train+test", SONN_ALL)),
               "crosspoint scan --dataset synth (one scan per object)"),
     StageSpec("features", "data", "objects",
@@ -223,10 +223,10 @@ def _project_params(n_objects: int) -> dict[str, Any]:
     return {
         "datasets": {"synth": {"source": "synthetic", "classes": CLASSES, "objects_per_class": per_class,
                                "test_fraction": 0.35, "seed": 0}},
-        "render": {"dataset": "synth", "shards": [0, 1], "views": RENDER_VIEWS},
+        "render": {"shards": [0, 1], "views": RENDER_VIEWS},
         "sample": {"datasets": ["synth"], "shards": [0, 1]},
         "scan": {"datasets": {"synth": 1}},
-        "pretrain": {"dataset": "synth", "seeds": [0]},
+        "pretrain": {"datasets": ["synth"], "seeds": [0]},
         "features": {"datasets": ["synth"], "shards": [0, 1]},
     }
 
@@ -248,8 +248,8 @@ def _write_checkpoint() -> None:
 
 DATA_COMMANDS: dict[str, list[list[str]]] = {
     "prepare": [["prepare", "--dataset", "synth"]],
-    "render": [["render", "--shard", "0"], ["render", "--shard", "1"]],
-    "merge_views": [["merge-views"]],
+    "render": [["render", "--dataset", "synth", "--shard", "0"], ["render", "--dataset", "synth", "--shard", "1"]],
+    "merge_views": [["merge-views", "--dataset", "synth"]],
     "sample": [["sample", "--dataset", "synth", "--shard", "0"], ["sample", "--dataset", "synth", "--shard", "1"]],
     "merge_points": [["merge-points", "--dataset", "synth"]],
     "scan": [["scan", "--dataset", "synth"]],

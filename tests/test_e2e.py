@@ -288,7 +288,7 @@ def test_snakemake_report_is_one_self_contained_page(smk_run):
     page = (smk_run / "results/report.html").read_text(errors="replace")
     assert len(page) > 100_000
     # every reported figure and table, with its caption, under its stage
-    for caption in ("Rendered views of the pretraining set", "Summary of every evaluation", "t-SNE of the test features",
+    for caption in ("Rendered views of a pretraining dataset", "Summary of every evaluation", "t-SNE of the test features",
                     "Confusion matrix", "Pretraining curves of every run", "Part segmentation fine-tuning",
                     "Part segmentation on a few test shapes"):
         assert caption in page, caption
