@@ -108,12 +108,6 @@ def segmentation_scores(
     )
 
 
-def restrict_to_parts(logits: np.ndarray, parts: Sequence[int]) -> np.ndarray:
-    """Argmax over the last axis of ``logits`` among the allowed ``parts`` only (global part ids)."""
-    parts = np.asarray(parts, dtype=np.int64)
-    return parts[np.argmax(np.asarray(logits)[..., parts], axis=-1)]
-
-
 # ---------------------------------------------------------------------------------------------
 # Few-shot episodes
 

@@ -69,6 +69,22 @@ def pretrain_dir(variant: str, seed: int | str) -> str:
     return f"{MODELS}/pretrain_{variant}/seed-{seed}"
 
 
+def best_checkpoint(variant: str, seed: int | str) -> str:
+    """The pretraining run's checkpoint of its best validation epoch: what the evaluations load."""
+    return f"{pretrain_dir(variant, seed)}/best.pt"
+
+
+def last_checkpoint(variant: str, seed: int | str) -> str:
+    """The pretraining run's whole state after its last epoch (a killed run resumes from it)."""
+    return f"{pretrain_dir(variant, seed)}/last.pt"
+
+
+def encoder_checkpoint(variant: str, seed: int | str, override: str | None = None) -> str:
+    """The checkpoint an evaluation loads: ``override`` (a section's ``checkpoint``, e.g. the authors'
+    weights from ``crosspoint import-weights``) when set, else :func:`best_checkpoint`."""
+    return override if override is not None else best_checkpoint(variant, seed)
+
+
 def pretrain_live(variant: str, seed: int | str) -> str:
     """DVCLive directory (metrics.json, plots) of a pretraining run."""
     return f"{RESULTS}/pretrain_{variant}/seed-{seed}"

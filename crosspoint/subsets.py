@@ -54,3 +54,19 @@ def grouped_stratified_subset(labels: np.ndarray, groups: list[str], max_rows: i
             if taken >= q:
                 break
     return np.sort(np.array(keep, dtype=np.int64))
+
+
+def balanced_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``n`` items taken round-robin over the classes (each class shuffled, seeded),
+    so a small subset still covers every class; all items when ``n <= 0`` or ``n >= len(labels)``."""
+    labels = np.asarray(labels)
+    if n <= 0 or n >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    per_class = [list(rng.permutation(np.flatnonzero(labels == c))) for c in np.unique(labels)]
+    out: list[int] = []
+    while len(out) < n:
+        for idx in per_class:
+            if idx and len(out) < n:
+                out.append(int(idx.pop()))
+    return np.sort(np.array(out, dtype=np.int64))

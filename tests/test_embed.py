@@ -13,8 +13,7 @@ import trimesh
 
 from crosspoint import cli, config, paths
 from crosspoint.evaluate.extraction import Params as FeaturesParams
-from crosspoint.evaluate.extraction import extract_shard
-from crosspoint.evaluate.merge_features import extract
+from crosspoint.evaluate.extraction import extract, extract_shard
 from crosspoint.points.merge import merge_points
 from crosspoint.points.sampling import Params as SampleParams
 from crosspoint.points.sampling import sample_shard

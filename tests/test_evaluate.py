@@ -29,6 +29,10 @@ from crosspoint.store import StageError
 CLASSES = [f"class{i}" for i in range(8)]
 
 
+def _cls_best(seed: int) -> Path:
+    return Path(paths.best_checkpoint("cls", seed))
+
+
 def tiny_features(n_train: int = 30, n_test: int = 25, dim: int = 16, seed: int = 0) -> FeatureSet:
     """8 classes; 'pretrained' = well separated clusters, 'random' = pure noise."""
     rng = np.random.default_rng(seed)
@@ -383,7 +387,6 @@ def test_features_stage_with_real_encoder(workdir: Path):
 
 def _features_stage_checks() -> None:
     from crosspoint.evaluate import extraction as FE
-    from crosspoint.evaluate import merge_features
     from crosspoint.models import encoders
     from crosspoint.store import DatasetMeta, PointSet, write_point_store
 
@@ -392,9 +395,9 @@ def _features_stage_checks() -> None:
     ps = PointSet(rng.normal(size=(n, 64, 3)).astype(np.float32), np.arange(n) % 2, ["train"] * 6 + ["test"] * 4,
                   [f"o{i}" for i in range(n)], DatasetMeta("test", ["a", "b"]))
     write_point_store(paths.points("toy"), ps)
-    write_cls_checkpoint(FE.checkpoint_path(5))
+    write_cls_checkpoint(_cls_best(5))
     prm = FE.Params(datasets=["toy"], points=32, batch_size=4)
-    merge_features.extract("toy", prm, 5)
+    FE.extract("toy", prm, 5)
     fs = read_features(paths.features("toy", 5))
     assert fs.pretrained.shape == (n, 32) and fs.random.shape == (n, 32)  # DGCNN: 2 * emb_dims (max || avg)
     assert not np.allclose(fs.pretrained, fs.random)
@@ -409,7 +412,7 @@ def _features_stage_checks() -> None:
         sub = encoders.point_subset(ps.points, 32, "random", prm.seed)
         np.testing.assert_allclose(start(torch.from_numpy(sub)).numpy(), fs.random, rtol=1e-5, atol=1e-6)
     first = fs.pretrained.copy()
-    merge_features.extract("toy", prm, 5)  # deterministic: same subset, same random init
+    FE.extract("toy", prm, 5)  # deterministic: same subset, same random init
     again = read_features(paths.features("toy", 5))
     np.testing.assert_allclose(again.pretrained, first, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(again.random, fs.random, rtol=1e-5, atol=1e-6)
@@ -427,12 +430,11 @@ def test_point_subset_is_seeded_and_distinct_points():
 
 def test_features_stage_skipped_store(workdir: Path):
     from crosspoint.evaluate import extraction as FE
-    from crosspoint.evaluate import merge_features
     from crosspoint.store import DatasetMeta, PointSet, write_point_store
 
     empty = PointSet(np.zeros((0, 64, 3), np.float32), np.zeros(0, np.int64), [], [], DatasetMeta("mesh_dir", []))
     write_point_store(paths.points("capod"), empty, skipped="../shared/data/capod not found")
-    merge_features.extract("capod", FE.Params(), 0)  # no checkpoint needed for a skipped dataset
+    FE.extract("capod", FE.Params(), 0)  # no checkpoint needed for a skipped dataset
     fs = read_features(paths.features("capod", 0))
     assert fs.skipped == "../shared/data/capod not found" and len(fs) == 0
 
@@ -459,7 +461,6 @@ def clustered_store(name: str, per_class: tuple[int, int] = (8, 6), classes: int
 def test_fewshot_own_features_extracts_with_its_points_and_k(workdir: Path):
     import torch
 
-    from crosspoint.evaluate import extraction as FE
     from crosspoint.models import encoders
     from crosspoint.models.encoders import load_point_encoder
     from crosspoint.store import read_point_store
@@ -468,8 +469,8 @@ def test_fewshot_own_features_extracts_with_its_points_and_k(workdir: Path):
     torch.set_num_threads(1)
     try:
         clustered_store("toy")
-        write_cls_checkpoint(FE.checkpoint_path(0), k=6)
-        write_cls_checkpoint(FE.checkpoint_path(1), k=6)
+        write_cls_checkpoint(_cls_best(0), k=6)
+        write_cls_checkpoint(_cls_best(1), k=6)
         fewshot = {"datasets": ["toy"], "settings": [[3, 4]], "runs": 2, "queries": 4, "features": "own",
                    "points": 24, "subset": "first", "k": 4, "batch_size": 8}
         params = write_params(workdir / "params.yaml", fewshot=fewshot, pretrain={"seeds": [0, 1]})
@@ -482,17 +483,17 @@ def test_fewshot_own_features_extracts_with_its_points_and_k(workdir: Path):
         prm = F.Params(**{**fewshot, "settings": [(3, 4)]})
         fs = F.own_features("toy", prm, 0)
         ps = read_point_store(paths.points("toy"))
-        pre, rnd, cfg = encoders.frozen_features(ps.points, FE.checkpoint_path(0), 0, points=24, subset="first",
+        pre, rnd, cfg = encoders.frozen_features(ps.points, _cls_best(0), 0, points=24, subset="first",
                                            subset_seed=0, batch_size=8, k=4)
         np.testing.assert_array_equal(fs.pretrained, pre)
         np.testing.assert_array_equal(fs.random, rnd)
         assert cfg["k"] == 4 and fs.split == ps.split and fs.class_names == ps.meta.class_names
         # k changes the graph, not the weights: the checkpoint's own k gives other features
-        same_k, _, cfg6 = encoders.frozen_features(ps.points, FE.checkpoint_path(0), 0, points=24, subset="first",
+        same_k, _, cfg6 = encoders.frozen_features(ps.points, _cls_best(0), 0, points=24, subset="first",
                                              subset_seed=0, batch_size=8)
         assert cfg6["k"] == 6 and not np.allclose(same_k, pre)
-        enc, start, _ = encoders.load_encoders(FE.checkpoint_path(0), 0, k=4)
-        ref, _ = load_point_encoder(FE.checkpoint_path(0))
+        enc, start, _ = encoders.load_encoders(_cls_best(0), 0, k=4)
+        ref, _ = load_point_encoder(_cls_best(0))
         assert enc.k == 4 and start.k == 4
         for key, value in ref.state_dict().items():
             torch.testing.assert_close(enc.state_dict()[key], value)

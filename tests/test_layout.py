@@ -1,11 +1,12 @@
 """The package's shape: no import circle; stages are entry points that import the library, never another
-stage; evaluations depend on the checkpoint loader, not the training loop; modules stay small; every
+stage; evaluations depend on the checkpoint loader, not the training loop; imports follow the layers; every
 stage's code dependencies (``dvc.yaml`` deps, the Snakemake rules' inputs) cover every project module the
 stage's process imports, so a change to any of them makes the stage stale; and the import reading of
 :mod:`crosspoint.code_deps`, which those deps are derived from, catches the imports stages make lazily."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from crosspoint import cli, pipeline
@@ -93,21 +94,51 @@ def test_evaluations_depend_on_the_checkpoint_loader_not_the_training_loop():
     for stage in pipeline.STAGES:
         if stage.name in ("features", "merge_features", "linear_svm", "fewshot", "partseg", "report"):
             assert loop not in closure(pipeline.command_module(stage)), stage.name
-            assert "crosspoint/models/encoders.py" in pipeline.all_deps(stage) or stage.name == "linear_svm"
 
 
-# Modules above about 400 lines, each one cohesive thing (the issue that set the limit allows those).
-LARGE_AND_COHESIVE = {
-    "crosspoint/pipeline.py": "the stage list and its two renderings (dvc.yaml, Snakemake rules)",
-    "crosspoint/store.py": "the HDF5 layouts of every store and the atomic-write discipline they share",
-    "crosspoint/sources/mesh_dir.py": "one dataset source: any folder of labelled meshes",
-}
+# The layers, bottom up: a module imports modules of its own layer or below, never above.
+BOTTOM = {"store", "paths", "exact", "numerics", "config", "shards", "subsets", "progress", "metrics",
+          "checkpoints", "devices", "feature_files", "settings"}
+DOMAIN = ("sources", "rendering", "points", "training", "evaluate")
+LAYERS = ("bottom (file layouts, atomic writes, checkpoint files, devices, settings; no torch at import)",
+          "models", "domain packages: " + ", ".join(DOMAIN), "reporting", "stages, tools, pipeline, cli")
+# imports between domain packages that the work itself needs (anything else between them is a fault)
+DOMAIN_EDGES = {("evaluate", "training"): "part segmentation fine-tunes with the training loop's helpers",
+                ("points", "rendering"): "scans render depth maps"}
 
 
-def test_modules_stay_small_or_are_one_cohesive_thing():
-    sizes = {p.relative_to(REPO).as_posix(): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
-    large = {p: n for p, n in sizes.items() if n > 420 and p not in LARGE_AND_COHESIVE}
-    assert not large, f"modules over 420 lines (split them, or say why they are one thing): {large}"
+def layer(module: str) -> int:
+    parts = module.split(".")
+    top = parts[1] if len(parts) > 1 else ""
+    if top in BOTTOM or not top:  # crosspoint itself only pins the numerics
+        return 0
+    if top == "models":
+        return 1
+    if top in DOMAIN:
+        return 2
+    return 3 if top == "reporting" else 4
+
+
+def test_imports_follow_the_layers():
+    """Every import points down (or within a layer), the domain packages import each other only where the
+    work needs it, and the bottom layer imports no torch when loaded (see docs/pipeline.md#layers)."""
+    against, torch_at_load = [], []
+    for module, deps in graph().items():
+        for dep in sorted(deps):
+            if layer(dep) > layer(module):
+                against.append(f"{module} ({LAYERS[layer(module)]}) imports {dep} ({LAYERS[layer(dep)]})")
+            elif layer(dep) == layer(module) == 2:
+                pair = (module.split(".")[1], dep.split(".")[1])
+                if pair[0] != pair[1] and pair not in DOMAIN_EDGES:
+                    against.append(f"{module} imports {dep}: domain packages {pair} are independent")
+        if layer(module) == 0 and module != "crosspoint":
+            tree = ast.parse(module_file(module).read_text())
+            for node in tree.body:
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                torch_at_load += [module for n in names if n.split(".")[0] == "torch"]
+    assert not against, "imports against the layers:\n" + "\n".join(against)
+    assert not torch_at_load, f"bottom-layer modules importing torch when loaded: {torch_at_load}"
 
 
 def test_code_deps_follow_lazy_imports_registries_and_parent_packages(tmp_path):

@@ -80,11 +80,6 @@ def test_instance_and_class_miou_averaging():
     assert scores.per_category == pytest.approx({0: 0.625, 1: s2})
 
 
-def test_restrict_to_parts_only_picks_allowed():
-    logits = np.array([[5.0, 1.0, 2.0, 0.0], [0.0, 9.0, 1.0, 3.0]])
-    np.testing.assert_array_equal(M.restrict_to_parts(logits, [2, 3]), [2, 3])
-
-
 def _labels(per_class: list[int]) -> np.ndarray:
     return np.concatenate([np.full(n, c) for c, n in enumerate(per_class)])
 
@@ -135,3 +130,24 @@ def test_episode_sampler_skips_small_classes_and_fails_when_too_few():
     assert list(M.eligible_classes(labels, pool, pool, shot=10, queries=21)) == []
     with pytest.raises(ValueError, match="only 3"):
         M.sample_episode(labels, pool, pool, 4, 10, 20, np.random.default_rng(0))
+
+
+def test_the_p_value_is_welchs_two_sided_one():
+    """Against the formulas, on samples where Student's t, a one-sided test and Welch's two-sided one differ:
+    t = (ma - mb) / sqrt(va/na + vb/nb), Welch-Satterthwaite degrees of freedom, p = 2 P(T > |t|)."""
+    from scipy import stats
+
+    from crosspoint.metrics import compare_over_seeds
+
+    a, b = [91.0, 92.5, 90.0], [85.0, 70.0, 78.0, 88.0, 60.0]
+    ma, mb = sum(a) / 3, sum(b) / 5
+    va = sum((x - ma) ** 2 for x in a) / 2
+    vb = sum((x - mb) ** 2 for x in b) / 4
+    se2 = va / 3 + vb / 5
+    t = (ma - mb) / se2 ** 0.5
+    df = se2 ** 2 / ((va / 3) ** 2 / 2 + (vb / 5) ** 2 / 4)
+    welch = 2 * stats.t.sf(abs(t), df)
+    got = compare_over_seeds(a, b)["p_value"]
+    assert got == pytest.approx(welch, rel=1e-9)
+    student = stats.ttest_ind(a, b, equal_var=True).pvalue
+    assert abs(student - welch) > 0.005 and abs(welch / 2 - welch) > 0.005  # the alternatives would not pass

@@ -380,8 +380,10 @@ def test_shapenet_render_composite_resize_and_fewer_views(tmp_path, monkeypatch)
         full["pretrain"]["datasets"] = ["sn"]
         validate_all(full)
     assert cli(["render", "--dataset", "sn", "--shard", "0", "--params", "params.yaml"]) != 0
-    # a prepared point store without images cannot be rendered
-    write_render_params({"sn": {"source": "modelnet40_h5", "path": "x"}}, views=3, image_size=64)
+    # a prepared point store without images (modelnet40_h5, say: no stored_renders) cannot be rendered
+    from crosspoint.store import write_point_store
+
+    write_point_store(paths.prepared("sn"), read_point_store(paths.prepared("sn")))
     with pytest.raises(StageError, match="has no images"):
         from crosspoint.rendering.views import Params as RenderParams
         from crosspoint.rendering.views import render_shard

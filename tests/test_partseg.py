@@ -32,6 +32,10 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+def _seg_best(seed: int) -> Path:
+    return Path(paths.best_checkpoint("seg", seed))
+
+
 def tiny_parts(n: int = 32, points: int = 96, seed: int = 0) -> PointSet:
     """Random clouds; cups split into parts by the sign of y, fans by the sign of x."""
     rng = np.random.default_rng(seed)
@@ -119,7 +123,7 @@ def write_seg_checkpoint(path: str, seed: int = 0) -> None:
 def test_partseg_stage_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     write_point_store(paths.points("toy"), tiny_parts(n=24, points=96))
-    write_seg_checkpoint(str(P.checkpoint_path(1)))
+    write_seg_checkpoint(str(_seg_best(1)))
     prm = SG.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, val_fraction=0.2, examples=2)
     m = P.run(prm, seed=1)
     saved = json.loads(Path(paths.partseg_metrics(1)).read_text())
@@ -179,7 +183,7 @@ def test_argmax_category_or_all_parts():
 def test_stage_argmax_all_runs_and_differs_only_at_prediction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     write_point_store(paths.points("toy"), tiny_parts(n=16, points=48))
-    write_seg_checkpoint(str(P.checkpoint_path(0)))
+    write_seg_checkpoint(str(_seg_best(0)))
     base = dict(dataset="toy", epochs=1, batch_size=6, points=32, k=K, val_fraction=0.0, examples=1)
     cat = P.run(SG.Params(**base, argmax="category"))
     every = P.run(SG.Params(**base, argmax="all"))
@@ -216,7 +220,7 @@ def test_stopped_and_resumed_stage_writes_the_uninterrupted_bytes(tmp_path: Path
         (tmp_path / name).mkdir()
         monkeypatch.chdir(tmp_path / name)
         write_point_store(paths.points("toy"), tiny_parts(n=24, points=96))
-        write_seg_checkpoint(str(P.checkpoint_path(1)))
+        write_seg_checkpoint(str(_seg_best(1)))
         if name == "resumed":
             for n in stops:
                 assert P.run(prm, seed=1, stop_after=n).get("stopped") in P.RUNS
@@ -229,7 +233,7 @@ def test_stopped_and_resumed_stage_writes_the_uninterrupted_bytes(tmp_path: Path
 def test_state_of_other_params_is_not_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog):
     monkeypatch.chdir(tmp_path)
     write_point_store(paths.points("toy"), tiny_parts(n=24, points=96))
-    write_seg_checkpoint(str(P.checkpoint_path(1)))
+    write_seg_checkpoint(str(_seg_best(1)))
     P.run(SG.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, examples=1), seed=1, stop_after=1)
     caplog.set_level("INFO")
     P.run(SG.Params(dataset="toy", epochs=2, batch_size=6, points=48, k=K, examples=1, lr=0.05), seed=1)

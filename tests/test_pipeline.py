@@ -129,3 +129,44 @@ def test_pretrain_declares_exactly_the_keys_it_reads():
     fields = {f.name for f in dataclasses.fields(Params)}
     # seeds is the list of instances: each run gets its own seed on the command line
     assert set(pipeline.PRETRAIN_SHARED) == fields - {"cls", "seg", "seeds"}
+
+
+def test_an_edit_makes_stale_exactly_the_stages_the_table_says(tmp_path):
+    """In a copy of the repository, one module of every group of docs/pipeline.md's table is edited at once;
+    `dvc status` must then report each edited file as a changed dependency of exactly the stages the table
+    lists for its group (every instance of them), and of no other stage (whether or not dvc.lock is current:
+    an edited file is a changed dependency of every stage that has it)."""
+    import json
+    import shutil
+
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout
+    for rel in filter(None, files.split("\0")):
+        if (REPO / rel).is_file() and not rel.startswith(("data/", "models/", "results/")):
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, tmp_path / rel)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)  # DVC wants a repository
+
+    def changed() -> dict[str, set[str]]:
+        """Stage instance -> the code files dvc status reports as changed deps."""
+        proc = subprocess.run(["dvc", "status", "--json"], cwd=tmp_path, env=_env(), capture_output=True,
+                              text=True, check=True)
+        out: dict[str, set[str]] = {}
+        for stage, entries in json.loads(proc.stdout or "{}").items():
+            for entry in entries:
+                deps = entry.get("changed deps", {}) if isinstance(entry, dict) else {}
+                out.setdefault(stage.split("@")[0].split(":")[-1], set()).update(
+                    d for d in deps if d.startswith("crosspoint/"))
+        return out
+
+    deps = {st.name: set(pipeline.all_deps(st)) for st in pipeline.STAGES}
+    edited = {}
+    for group, members in pipeline.code_groups().items():
+        edited[group] = next((m for m in members if any(m in d for d in deps.values())), members[0])
+        with open(tmp_path / edited[group], "a") as fh:
+            fh.write("# an edit\n")
+    after = changed()
+    for group, module in edited.items():
+        stale = {stage for stage, files in after.items() if module in files}
+        expected = {name for name, d in deps.items() if module in d}
+        assert stale == expected, (group, module, stale ^ expected)

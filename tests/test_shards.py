@@ -242,14 +242,14 @@ def _features_all(dataset: str, n_shards: int) -> list[int]:
 
 
 def test_features_shards_equal_one_shard_bit_for_bit(workdir: Path, one_thread):
-    from crosspoint.evaluate.extraction import checkpoint_path
+    from crosspoint import paths
 
     rng = np.random.default_rng(1)
     n = 10
     ps = PointSet(rng.normal(size=(n, 48, 3)).astype(np.float32), np.arange(n) % 3, ["train"] * 6 + ["test"] * 4,
                   [f"o{i}" for i in range(n)], DatasetMeta("test", ["a", "b", "c"]))
     write_point_store(paths.points("toy"), ps)
-    write_cls_checkpoint(checkpoint_path(0))
+    write_cls_checkpoint(Path(paths.best_checkpoint("cls", 0)))
 
     assert _features_all("toy", 1) == [0, 0]
     one = read_features(paths.features("toy", 0))

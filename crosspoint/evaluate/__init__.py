@@ -1,17 +1,6 @@
-"""Downstream evaluations of the frozen or fine-tuned encoder (linear SVM, few-shot, part seg).
-
-Shared here: the features file layout (written by ``crosspoint features``, read by the SVM
-stages), the skipped-dataset convention and device selection.
-
-Features file (``kind = "features"``), one per dataset at ``paths.features(name)``::
-
-    pretrained  float32 [N, D]   global feature of the pretrained encoder
-    random      float32 [N, D]   same architecture at a seeded random init
-    labels      int64   [N]
-    split       str     [N]      "train" / "test"
-    object_ids  str     [N]
-    attrs: kind, class_names (JSON list), points, encoder, seed, ``skipped`` (the reason) when the
-           dataset's point store was an empty placeholder, ``labelled = False`` for an unlabelled dataset.
+"""Downstream evaluations of the frozen or fine-tuned encoder (linear SVM, few-shot, part seg), and the
+helpers they share: splits and folds, the linear SVC of few-shot, a thread pool, rounding. The features
+file layout is :mod:`crosspoint.feature_files` (re-exported here); device choice :mod:`crosspoint.devices`.
 """
 
 from __future__ import annotations
@@ -19,94 +8,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from crosspoint import numerics
-from crosspoint.store import StageError, atomic_path, get_meta, read_strings, set_meta, write_strings
-from crosspoint.subsets import grouped_stratified_subset, scanned_object  # noqa: F401 (re-exported)
+from crosspoint.devices import resolve_device  # noqa: F401 (re-exported)
+from crosspoint.feature_files import INITS, FeatureSet, read_features, store_skipped, write_features  # noqa: F401
+from crosspoint.store import StageError
+from crosspoint.subsets import balanced_subset, grouped_stratified_subset, scanned_object  # noqa: F401
 
 log = logging.getLogger("crosspoint.evaluate")
-
-
-@dataclass
-class FeatureSet:
-    """Frozen features of one dataset, for the pretrained and the random-init encoder."""
-
-    pretrained: np.ndarray  # float32 [N, D]
-    random: np.ndarray  # float32 [N, D]
-    labels: np.ndarray  # int64 [N]
-    split: list[str]
-    object_ids: list[str]
-    class_names: list[str]
-    skipped: str | None = None
-    attrs: dict[str, Any] | None = None
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def labelled(self) -> bool:
-        return bool((self.attrs or {}).get("labelled", True))
-
-    def split_mask(self, name: str) -> np.ndarray:
-        return np.array([s == name for s in self.split], dtype=bool)
-
-    def features(self, init: str) -> np.ndarray:
-        """``init`` is "pretrained" or "random"."""
-        if init not in ("pretrained", "random"):
-            raise ValueError(f"unknown init {init!r}")
-        return self.pretrained if init == "pretrained" else self.random
-
-
-INITS = ("pretrained", "random")
-
-
-def write_features(dest: str | Path, fs: FeatureSet, **attrs: Any) -> None:
-    pretrained, random = np.asarray(fs.pretrained, np.float32), np.asarray(fs.random, np.float32)
-    if pretrained.ndim != 2 or pretrained.shape != random.shape or len(pretrained) != len(fs.labels):
-        raise ValueError(f"features must be [N, D] with N labels: {pretrained.shape}, {random.shape}")
-    with atomic_path(dest) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset("pretrained", data=pretrained)
-        h5.create_dataset("random", data=random)
-        h5.create_dataset("labels", data=np.asarray(fs.labels, np.int64))
-        write_strings(h5, "split", fs.split)
-        write_strings(h5, "object_ids", fs.object_ids)
-        meta: dict[str, Any] = {"kind": "features", "class_names": list(fs.class_names), **attrs}
-        if fs.skipped is not None:
-            meta["skipped"] = fs.skipped
-        set_meta(h5, **meta)
-
-
-def read_features(path: str | Path) -> FeatureSet:
-    path = Path(path)
-    if not path.exists():
-        raise StageError(f"{path}: features file not found (run `crosspoint features` first: dvc repro)")
-    with h5py.File(path, "r") as h5:
-        if get_meta(h5, "kind") != "features":
-            raise StageError(f"{path}: not a features file (kind={get_meta(h5, 'kind')!r})")
-        skipped = get_meta(h5, "skipped")
-        return FeatureSet(
-            pretrained=h5["pretrained"][()],
-            random=h5["random"][()],
-            labels=h5["labels"][()],
-            split=read_strings(h5, "split"),
-            object_ids=read_strings(h5, "object_ids"),
-            class_names=list(get_meta(h5, "class_names", [])),
-            skipped=None if skipped is None else str(skipped),
-            attrs={k: get_meta(h5, k) for k in h5.attrs},
-        )
-
-
-def store_skipped(path: str | Path) -> str | None:
-    """The ``skipped`` reason of an HDF5 store (an empty placeholder for an absent dataset), else None."""
-    with h5py.File(path, "r") as h5:
-        reason = get_meta(h5, "skipped")
-    return None if reason is None else str(reason)
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -177,19 +89,6 @@ def parallel_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return list(pool.map(fn, items))
 
 
-def resolve_device(name: str = "auto"):
-    """``auto``: the first accelerator torch sees (CUDA, then MPS), else CPU; otherwise ``name`` as given."""
-    import torch
-
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def rounded(value: Any, digits: int = 4) -> Any:
     """``value`` with every float rounded (nested dicts and lists), for readable metrics files."""
     if isinstance(value, float):
@@ -204,19 +103,3 @@ def rounded(value: Any, digits: int = 4) -> Any:
 def percent(x: float) -> float:
     """A fraction as a percentage rounded to 4 decimals (metrics JSON stores percent, as the paper)."""
     return round(100.0 * float(x), 4)
-
-
-def balanced_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Sorted indices of ``n`` items taken round-robin over the classes (each class shuffled, seeded),
-    so a small subset still covers every class; all items when ``n <= 0`` or ``n >= len(labels)``."""
-    labels = np.asarray(labels)
-    if n <= 0 or n >= len(labels):
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    per_class = [list(rng.permutation(np.flatnonzero(labels == c))) for c in np.unique(labels)]
-    out: list[int] = []
-    while len(out) < n:
-        for idx in per_class:
-            if idx and len(out) < n:
-                out.append(int(idx.pop()))
-    return np.sort(np.array(out, dtype=np.int64))

@@ -21,9 +21,8 @@ with the same mark.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import h5py
 import numpy as np
@@ -31,41 +30,12 @@ import numpy as np
 from crosspoint import paths
 from crosspoint.evaluate import FeatureSet, write_features
 from crosspoint.models.encoders import frozen_features
-from crosspoint.shards import check_shard, shard_attrs, shard_block, shards_problems
+from crosspoint.settings import FeaturesParams as Params
+from crosspoint.shards import check_shard, shard_attrs, shard_block
 from crosspoint.store import DatasetMeta, StageError, get_meta
 
 log = logging.getLogger("crosspoint.evaluate.extraction")
 
-
-@dataclass(frozen=True)
-class Params:
-    datasets: list[str] = field(default_factory=lambda: ["synth", "synth_scan", "capod"])
-    shards: list[int] = field(default_factory=lambda: [0])  # [0, 1, ..., S-1]: one features job per shard
-    points: int = 256  # points per object fed to the encoder (paper: 1024)
-    subset: Literal["random", "first"] = "random"  # which stored points: seeded random subset or the first
-    batch_size: int = 32
-    seed: int = 0  # point subset (the random-init encoder comes from the pretraining seed)
-    device: str = "auto"
-    checkpoint: str | None = None  # encoder checkpoint (e.g. from import-weights); null: pretrain's best.pt
-
-    def check(self) -> list[str]:
-        problems = shards_problems(self.shards)
-        if self.checkpoint is not None and not self.checkpoint.strip():
-            problems.append("checkpoint must be a path or null")
-        if self.points < 16:
-            problems.append("points must be at least 16")
-        if self.batch_size < 1:
-            problems.append("batch_size must be positive")
-        if not self.datasets:
-            problems.append("datasets must name at least one dataset")
-        return problems
-
-
-def checkpoint_path(seed: int, prm: Params | None = None) -> Path:
-    """``prm.checkpoint`` when set, else the ``best.pt`` of the classification encoder pretrained with ``seed``."""
-    if prm is not None and prm.checkpoint is not None:
-        return Path(prm.checkpoint)
-    return Path(paths.pretrain_dir("cls", seed)) / "best.pt"
 
 
 def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:
@@ -98,7 +68,7 @@ def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:
                     dest)
         return 0
 
-    ckpt = checkpoint_path(seed, prm)
+    ckpt = Path(paths.encoder_checkpoint("cls", seed, prm.checkpoint))
     if prm.checkpoint is not None and not ckpt.is_file():
         raise StageError(f"{ckpt}: features.checkpoint not found (make it with `crosspoint import-weights`)")
     if not ckpt.exists():
@@ -120,3 +90,12 @@ def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:
                    checkpoint=str(ckpt), **attrs)
     log.info("features %s shard %d: wrote %s (%d x %d)", dataset, shard, dest, *pretrained.shape)
     return len(object_ids)
+
+
+def extract(dataset: str, prm: Params, seed: int) -> None:
+    """Every shard of ``dataset`` then the merge (what the pipeline does, in one process)."""
+    from crosspoint.evaluate.merge_features import merge_features
+
+    for shard in prm.shards:
+        extract_shard(dataset, prm, shard, seed)
+    merge_features(dataset, prm, seed)

@@ -27,9 +27,8 @@ own settings (all 2048 stored points, k = 5).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -45,53 +44,11 @@ from crosspoint.evaluate import (
     store_skipped,
 )
 from crosspoint.metrics import Episode, accuracy, compare_over_seeds, eligible_classes, sample_episode
+from crosspoint.settings import FewshotParams as Params
+from crosspoint.settings import setting_name
 from crosspoint.store import StageError, read_point_store, require_labels, write_json
 
 log = logging.getLogger("crosspoint.fewshot")
-
-
-@dataclass(frozen=True)
-class Params:
-    datasets: list[str] = field(default_factory=lambda: ["synth", "synth_scan", "capod_scan"])
-    settings: list[tuple[int, int]] = field(default_factory=lambda: [(5, 10), (5, 20), (10, 10), (10, 20)])
-    runs: int = 10
-    queries: int = 20  # per class
-    query_split: Literal["test", "train_upstream"] = "test"
-    c: float = 1.0
-    seed: int = 0  # episodes (and, with features: own, the point subset)
-    # shared: the features stage's files (features.points, the checkpoint's k) | own: extracted here
-    features: Literal["shared", "own"] = "shared"
-    # with features: own only
-    points: int = 1024  # per object, a subset of the stored points (upstream: all 2048)
-    subset: Literal["random", "first"] = "random"
-    k: int | None = None  # DGCNN neighbours at extraction; null: the checkpoint's (upstream: 5)
-    batch_size: int = 32
-    device: str = "auto"
-    checkpoint: str | None = None  # null: pretrain's cls best.pt; or a checkpoint from `crosspoint import-weights`
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.features not in ("shared", "own"):
-            problems.append(f"features must be shared or own, got {self.features!r}")
-        if self.points < 16 or self.batch_size < 1:
-            problems.append("points must be at least 16 and batch_size positive")
-        if self.k is not None and not 1 <= self.k <= self.points:
-            problems.append("k must be null or lie in [1, points]")
-        if self.checkpoint is not None and not self.checkpoint.strip():
-            problems.append("checkpoint must be a path or null")
-        if not self.datasets:
-            problems.append("datasets must name at least one dataset")
-        if any(w < 2 or s < 1 for w, s in self.settings):
-            problems.append("each setting is [way >= 2, shot >= 1]")
-        if self.runs < 1 or self.queries < 1:
-            problems.append("runs and queries must be positive")
-        if self.c <= 0:
-            problems.append("c must be positive")
-        return problems
-
-
-def setting_name(way: int, shot: int) -> str:
-    return f"{way}w{shot}s"
 
 
 def pools(fs: FeatureSet, query_split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -184,10 +141,6 @@ def summarize(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def checkpoint_path(seed: int, prm: Params) -> Path:
-    """``prm.checkpoint`` when set, else the ``best.pt`` of the classification encoder pretrained with ``seed``."""
-    return Path(prm.checkpoint) if prm.checkpoint is not None else Path(paths.pretrain_dir("cls", seed)) / "best.pt"
-
 
 def own_features(dataset: str, prm: Params, seed: int) -> FeatureSet:
     """Features of the whole point store of ``dataset`` by the cls encoder of ``seed`` and its random
@@ -203,7 +156,7 @@ def own_features(dataset: str, prm: Params, seed: int) -> FeatureSet:
                           skipped=skipped or f"{src} holds no objects")
     if prm.points > ps.points.shape[1]:
         raise StageError(f"fewshot.points={prm.points} but {src} has only {ps.points.shape[1]} points per object")
-    ckpt = checkpoint_path(seed, prm)
+    ckpt = Path(paths.encoder_checkpoint("cls", seed, prm.checkpoint))
     if prm.checkpoint is not None and not ckpt.is_file():
         raise StageError(f"{ckpt}: fewshot.checkpoint not found (make it with `crosspoint import-weights`)")
     if not ckpt.exists():

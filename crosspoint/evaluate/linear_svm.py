@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,32 +47,10 @@ from crosspoint.evaluate import (
     scanned_object,
 )
 from crosspoint.metrics import accuracy, compare_over_seeds, mean_class_accuracy
+from crosspoint.settings import LinearSvmParams as Params
 from crosspoint.store import StageError, atomic_path, require_labels, write_json
 
 log = logging.getLogger("crosspoint.linear_svm")
-
-
-@dataclass(frozen=True)
-class Params:
-    datasets: list[str] = field(default_factory=lambda: ["synth", "synth_scan", "capod"])
-    c_paper: float = 0.01
-    c_grid: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0, 100.0])
-    c_folds: int = 5  # cross-validation folds of the train objects, for choosing C
-    seed: int = 0
-    max_iter: int = -1  # SVC's iteration cap (-1: none)
-    c_search_rows: int = 0  # at most this many train rows in the C search (stratified, seeded); 0 = all
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.c_paper <= 0 or any(c <= 0 for c in self.c_grid):
-            problems.append("c_paper and every c_grid value must be positive")
-        if not self.c_grid:
-            problems.append("c_grid must list at least one C")
-        if self.c_folds < 2:
-            problems.append("c_folds must be at least 2")
-        if self.c_search_rows < 0:
-            problems.append("c_search_rows must be 0 (all train rows) or positive")
-        return problems
 
 
 def select_c(

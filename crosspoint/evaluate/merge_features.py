@@ -14,8 +14,7 @@ from pathlib import Path
 import h5py
 
 from crosspoint import paths
-from crosspoint.evaluate import extraction as features
-from crosspoint.evaluate.extraction import Params
+from crosspoint.settings import FeaturesParams as Params
 from crosspoint.shards import check_shard_file, concat_h5, missing_files, shard_block
 from crosspoint.store import StageError, get_meta, read_strings
 
@@ -47,14 +46,3 @@ def merge_features(name: str, prm: Params, seed: int) -> int:
     log.info("merge-features: %s seed %d: %d objects from %d shard(s) -> %s%s", name, seed, n, n_shards, dest,
              f" (skipped: {skipped})" if skipped is not None else "")
     return n
-
-
-
-
-
-
-def extract(dataset: str, prm: Params, seed: int) -> None:
-    """Every shard of ``dataset`` then the merge (what the pipeline does, in one process)."""
-    for shard in prm.shards:
-        features.extract_shard(dataset, prm, shard, seed)
-    merge_features(dataset, prm, seed)

@@ -67,12 +67,6 @@ RUNS = ("pretrained", "scratch")
 
 
 
-def checkpoint_path(seed: int, prm: Params | None = None) -> Path:
-    """``prm.checkpoint`` when set, else the ``best.pt`` of the seg encoder pretrained with ``seed``."""
-    if prm is not None and prm.checkpoint is not None:
-        return Path(prm.checkpoint)
-    return Path(paths.pretrain_dir("seg", seed)) / "best.pt"
-
 
 @dataclass
 class RunResult:
@@ -319,7 +313,7 @@ def run(prm: Params, seed: int = 0, stop_after: int | None = None) -> dict[str, 
             log.warning("partseg: too few train shapes per category for a validation split; keeping the last epoch")
     mask = part_mask(num_categories, num_parts, category_parts) if prm.argmax == "category" else None
 
-    ckpt = checkpoint_path(seed, prm)
+    ckpt = Path(paths.encoder_checkpoint("seg", seed, prm.checkpoint))
     if prm.checkpoint is not None and not ckpt.is_file():
         raise StageError(f"{ckpt}: partseg.checkpoint not found (make it with `crosspoint import-weights`)")
     if not ckpt.exists():

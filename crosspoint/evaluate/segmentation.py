@@ -4,7 +4,6 @@ the label-smoothed loss, the per-shape data with its part mask, one training epo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -12,53 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from crosspoint.metrics import segmentation_scores
+from crosspoint.settings import PartsegParams as Params
 from crosspoint.store import PointSet, StageError
 
 # ---------------------------------------------------------------------------------------------
 # Weights
 
-
-
-@dataclass(frozen=True)
-class Params:
-    dataset: str = "synth"
-    epochs: int = 10  # paper: 300
-    batch_size: int = 8
-    points: int = 128  # per shape, a subset of the stored cloud (paper: 2048)
-    k: int = 16  # neighbours in the fine-tuned DGCNN (paper: 40)
-    dropout: float = 0.5
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_min: float = 1e-3  # cosine schedule floor
-    label_smoothing: float = 0.2
-    augment: bool = True  # random anisotropic scale and shift of training shapes (DGCNN practice); false: upstream
-    argmax: Literal["category", "all"] = "category"  # prediction over the category's parts, or all parts (upstream)
-    max_train: int = 150  # train shapes used (class-balanced subset); 0 = all (paper)
-    max_test: int = 150  # test shapes scored (class-balanced subset); 0 = all (paper)
-    val_fraction: float = 0.1  # of train, for choosing the epoch; 0 = keep the last epoch
-    examples: int = 4  # test shapes drawn in the figure
-    seed: int = 0  # the shapes used (subsets, validation split); training draws from the pretraining seed
-    device: str = "auto"
-    checkpoint: str | None = None  # seg encoder checkpoint (e.g. from import-weights); null: pretrain's best.pt
-
-    def check(self) -> list[str]:
-        problems = []
-        if self.checkpoint is not None and not self.checkpoint.strip():
-            problems.append("checkpoint must be a path or null")
-        if self.epochs < 1 or self.batch_size < 1:
-            problems.append("epochs and batch_size must be positive")
-        if self.points < self.k or self.k < 1:
-            problems.append("need 1 <= k <= points")
-        if not 0 <= self.val_fraction < 1:
-            problems.append("val_fraction must lie in [0, 1)")
-        if self.argmax not in ("category", "all"):
-            problems.append(f"argmax must be category or all, got {self.argmax!r}")
-        if not 0 <= self.label_smoothing < 1 or not 0 <= self.dropout < 1:
-            problems.append("label_smoothing and dropout must lie in [0, 1)")
-        if self.lr <= 0 or self.lr_min < 0 or self.lr_min > self.lr:
-            problems.append("need 0 <= lr_min <= lr and lr > 0")
-        return problems
 
 
 def load_encoder_strict(model: nn.Module, state: dict[str, torch.Tensor], head_prefixes: tuple[str, ...]) -> list[str]:

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from crosspoint import numerics, training
-from crosspoint.evaluate import resolve_device
+from crosspoint import numerics
+from crosspoint.checkpoints import load_state_strict
+from crosspoint.devices import resolve_device
 from crosspoint.models import build_point_encoder
 from crosspoint.progress import progress
 from crosspoint.store import StageError
@@ -52,7 +53,7 @@ def load_point_encoder(path: str | Path, map_location: str | torch.device = "cpu
         raise StageError(f"{path}: checkpoint not found (run `crosspoint pretrain` first: dvc repro)")
     src = read_encoder_file(path, map_location=map_location)
     encoder = build_encoder(src.model)
-    training.load_state_strict(encoder, src.state_dict, f"{path} point_encoder")
+    load_state_strict(encoder, src.state_dict, f"{path} point_encoder")
     return encoder.to(map_location).eval(), src.model
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from crosspoint import training
+from crosspoint.checkpoints import load_checkpoint, save_checkpoint
 from crosspoint.store import StageError
 
 FORMAT = "crosspoint-encoder"
@@ -51,7 +51,7 @@ def read_encoder_file(path: str | Path, map_location: str | torch.device = "cpu"
     if not path.is_file():
         raise StageError(f"{path}: checkpoint not found (a pretraining checkpoint or a `crosspoint export` file)")
     try:
-        obj = training.load_checkpoint(path, map_location=map_location)
+        obj = load_checkpoint(path, map_location=map_location)
     except StageError as err:  # refused to unpickle: say so only of a real torch.save archive
         if zipfile.is_zipfile(path):
             raise
@@ -78,4 +78,4 @@ def read_encoder_file(path: str | Path, map_location: str | torch.device = "cpu"
 
 def write_export(record: dict[str, Any], dest: str | Path) -> None:
     """Write an exported-file record (:func:`crosspoint.tools.export.export_record`) atomically (the same record gives the same bytes)."""
-    training.save_checkpoint(dest, record)
+    save_checkpoint(dest, record)

@@ -28,12 +28,12 @@ log = logging.getLogger("crosspoint.rendering.merge")
 COPY_BLOCK = 64  # objects copied per read/write
 
 
-def merge(params: Params, dataset: str, params_path: str | Path = "params.yaml") -> int:
+def merge(params: Params, dataset: str) -> int:
     """Merge the shards of ``dataset`` into its view store; return the number of objects."""
     mesh_path = Path(paths.prepared(dataset))
     if not mesh_path.exists():
         raise StageError(f"{mesh_path}: prepared store not found (run `crosspoint prepare --dataset {dataset}`)")
-    stored = stored_views(params, dataset, params_path)
+    stored = stored_views(params, dataset)
     with h5py.File(mesh_path, "r") as h5:
         mesh_ids = read_strings(h5, "object_ids")
     skipped = read_skipped(mesh_path)

@@ -28,6 +28,7 @@ import numpy as np
 from crosspoint import paths
 from crosspoint.progress import progress
 from crosspoint.rendering import Renderer, camera_poses, mesh_problem, open_mesh_store, read_skipped
+from crosspoint.rendering.r2n2 import StoredRenders, object_views, view_store_attrs
 from crosspoint.shards import shard_block, shards_problems
 from crosspoint.store import (
     DatasetMeta,
@@ -35,6 +36,7 @@ from crosspoint.store import (
     Rejects,
     StageError,
     atomic_path,
+    get_meta,
     read_strings,
     set_meta,
     store_kind,
@@ -153,9 +155,9 @@ class ViewStoreWriter:
         set_meta(self.h5, kind="views", **meta.attrs(), **attrs)
 
 
-def store_attrs(params: Params, dataset: str, stored: Any = None) -> dict[str, Any]:
-    """Attributes every view store carries (besides the dataset vocabulary); ``stored``: the
-    ``shapenet_render`` dataset entry whose renders are decoded instead (see :func:`stored_views`)."""
+def store_attrs(params: Params, dataset: str, stored: StoredRenders | None = None) -> dict[str, Any]:
+    """Attributes every view store carries (besides the dataset vocabulary); ``stored``: the renders
+    decoded instead of rendering (see :func:`stored_views`)."""
     attrs = {
         "dataset": dataset,
         "image_size": params.image_size,
@@ -167,40 +169,38 @@ def store_attrs(params: Params, dataset: str, stored: Any = None) -> dict[str, A
         "background": list(params.background),
     }
     if stored is not None:
-        from crosspoint.sources.shapenet_render import view_store_attrs
-
         attrs = {k: v for k, v in attrs.items() if k not in ("distance", "elevation_deg")}
         attrs |= view_store_attrs(stored) | {"background": list(stored.background)}
     return attrs
 
 
-def stored_views(params: Params, dataset: str, params_path: str | Path = "params.yaml") -> Any:
-    """The ``datasets.<dataset>`` entry when that dataset comes with its own images (a point store
-    made by ``shapenet_render``), else None (a mesh store, rendered)."""
+def stored_views(params: Params, dataset: str) -> StoredRenders | None:
+    """The renders to decode when ``dataset`` comes with its own images (a ``shapenet_render`` point
+    store records them as ``stored_renders``), else None (a mesh store, rendered)."""
     path = Path(paths.prepared(dataset))
     if not path.exists() or store_kind(path) != "points":
         return None
-    from crosspoint.sources.prepare import load_dataset_params
-
-    entry = load_dataset_params(dataset, params_path)
-    if entry.source != "shapenet_render":
+    with h5py.File(path, "r") as h5:
+        value, source = get_meta(h5, "stored_renders"), get_meta(h5, "source")
+    if value is None:
         raise StageError(
-            f"pretraining dataset {dataset!r} is a point store from source {entry.source!r}, which has no images: "
+            f"pretraining dataset {dataset!r} is a point store from source {source!r}, which has no images: "
             "pretrain on a mesh dataset, or use a shapenet_render dataset (ShapeNet clouds + 3D-R2N2 renders)"
         )
-    if params.views > entry.views:
-        raise StageError(f"render.views {params.views} exceeds datasets.{dataset}.views {entry.views} "
+    stored = StoredRenders.from_attr(value)
+    if params.views > stored.views:
+        raise StageError(f"render.views {params.views} exceeds datasets.{dataset}.views {stored.views} "
                          "(the renders each object is checked to have)")
-    return entry
+    return stored
 
 
-def render_shard(params: Params, dataset: str, shard: int, params_path: str | Path = "params.yaml") -> int:
+def render_shard(params: Params, dataset: str, shard: int) -> int:
     """Render shard ``shard`` of ``dataset``; return how many objects were kept."""
     if shard not in params.shards:
         raise StageError(
             f"--shard {shard} is not one of render.shards {list(params.shards)} (valid: 0..{len(params.shards) - 1})"
         )
-    stored = stored_views(params, dataset, params_path)
+    stored = stored_views(params, dataset)
     if stored is not None:
         return decode_shard(params, dataset, shard, stored)
     store = open_mesh_store(dataset)
@@ -259,10 +259,8 @@ def _render_one(renderer: Renderer, store: MeshStore, i: int, params: Params, wr
     writer.append(images, poses, mesh.label, mesh.split, mesh.object_id)
 
 
-def decode_shard(params: Params, dataset: str, shard: int, stored: Any) -> int:
+def decode_shard(params: Params, dataset: str, shard: int, stored: StoredRenders) -> int:
     """Shard ``shard`` of a ``shapenet_render`` dataset: its objects' renders decoded, not rendered."""
-    from crosspoint.sources.shapenet_render import object_views
-
     src = Path(paths.prepared(dataset))
     skipped = read_skipped(src)
     with h5py.File(src, "r") as h5:

@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 
 from crosspoint import paths
-from crosspoint.evaluate import balanced_subset, read_features
+from crosspoint.feature_files import read_features
 from crosspoint.reporting.rows import Params
 from crosspoint.store import StageError, atomic_path
+from crosspoint.subsets import balanced_subset
 
 # Figures
 

@@ -241,15 +241,15 @@ def build_rows(plan: Plan, read: Callable[[str], dict[str, Any]] = read_metrics)
 
 
 def plan_from_params(params: dict[str, Any]) -> Plan:
-    from crosspoint.evaluate import fewshot, linear_svm, partseg
+    from crosspoint.settings import FewshotParams, LinearSvmParams, PartsegParams, setting_name
 
-    svm = config.parse_section(linear_svm.Params, params.get("linear_svm"), "linear_svm")
-    few = config.parse_section(fewshot.Params, params.get("fewshot"), "fewshot")
-    seg = config.parse_section(partseg.Params, params.get("partseg"), "partseg")
+    svm = config.parse_section(LinearSvmParams, params.get("linear_svm"), "linear_svm")
+    few = config.parse_section(FewshotParams, params.get("fewshot"), "fewshot")
+    seg = config.parse_section(PartsegParams, params.get("partseg"), "partseg")
     return Plan(
         linear_svm_datasets=list(svm.datasets),
         fewshot_datasets=list(few.datasets) if "fewshot" in params else [],
-        fewshot_settings=[fewshot.setting_name(w, s) for w, s in few.settings],
+        fewshot_settings=[setting_name(w, s) for w, s in few.settings],
         partseg_dataset=seg.dataset if "partseg" in params else None,
         seeds=config.pretrain_seeds(params=params),
     )

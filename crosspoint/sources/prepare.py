@@ -91,8 +91,8 @@ def prepare(name: str, params_path: str | Path = "params.yaml") -> Path:
         for r in getattr(source, "rejects", None) or []:
             rejects.add(r.path, r.reason)
         if len(ps):
-            raw = {} if getattr(source, "normalized", True) else {"coordinates": "raw"}
-            write_point_store(dest, ps, **raw)
+            extra = {} if getattr(source, "normalized", True) else {"coordinates": "raw"}
+            write_point_store(dest, ps, **extra, **_store_attrs(source))
         else:
             dest.unlink(missing_ok=True)
         log.info("prepare %s: %d point clouds of %d points, %d classes", name, len(ps),
@@ -113,6 +113,12 @@ def prepare(name: str, params_path: str | Path = "params.yaml") -> Path:
     return dest
 
 
+def _store_attrs(source: Any) -> dict[str, Any]:
+    """What a point source records in its store for later stages (shapenet_render: where its renders are)."""
+    store_attrs = getattr(source, "store_attrs", None)
+    return store_attrs() if callable(store_attrs) else {}
+
+
 def write_skipped(dest: Path, source: Any, source_name: str, reason: str) -> None:
     """An empty store (of the source's kind) with the attribute ``skipped`` = reason."""
     labelled = getattr(source, "labelled", True)
@@ -120,7 +126,7 @@ def write_skipped(dest: Path, source: Any, source_name: str, reason: str) -> Non
     if getattr(source, "kind", "meshes") == "points":
         meta = DatasetMeta(source=source_name, class_names=class_names)
         empty = PointSet(np.zeros((0, 0, 3), np.float32), np.zeros(0, np.int64), [], [], meta)
-        write_point_store(dest, empty, skipped=reason)
+        write_point_store(dest, empty, skipped=reason, **_store_attrs(source))
         return
     with atomic_path(dest) as tmp:
         write_mesh_store(tmp, [], DatasetMeta(source=source_name, class_names=class_names, labelled=labelled))

@@ -20,7 +20,8 @@ labels are the categories; the split is "train" for all objects unless ``test_fr
 but does not decode them.
 
 The images are read by the render stage, which for a ``shapenet_render`` dataset decodes these PNGs
-instead of rendering (:func:`object_views`; no re-render), one shard of objects per job, into the
+instead of rendering (:mod:`crosspoint.rendering.r2n2`, told where they are by the point store's
+``stored_renders`` attribute, :meth:`ShapeNetRenderSource.store_attrs`; no re-render), one shard of objects per job, into the
 view store layout every render shard has (:mod:`crosspoint.rendering.views`): ``render.views`` views
 00..views-1 at ``render.image_size``. The 3D-R2N2 renders carry no camera poses in our convention,
 so ``poses`` is NaN (attr ``poses_known`` false); the raw per-view metadata (azimuth, elevation,
@@ -65,9 +66,6 @@ R2N2_SYNSETS = [
 R2N2_NAMES = {sid: SYNSETS[sid] for sid in R2N2_SYNSETS}
 NAME_TO_R2N2 = {name: sid for sid, name in R2N2_NAMES.items()}
 MAX_VIEWS = 24
-SOURCE_IMAGE_SIZE = 137
-R2N2_YFOV_DEG = 25.0  # the renders' field of view
-METADATA_FILE = "rendering_metadata.txt"
 HELP = (
     "get the CrossPoint authors' shapenet.tar.gz and shapenet_render.tar.gz (data/download_data.sh "
     "upstream), unpack them and set datasets.{name}.path to the folder holding ShapeNet/ and "
@@ -168,44 +166,6 @@ def find_pairs(points_root: Path, renders_root: Path, synsets: list[str]) -> tup
     return pairs, rejects
 
 
-def read_view(path: Path, alpha: str, background: tuple[int, int, int], size: int) -> np.ndarray:
-    """One render as uint8 [size, size, 3] (see the module docstring); raises ValueError with the reason."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if alpha == "composite":
-                rgba = img.convert("RGBA")
-                base = Image.new("RGBA", rgba.size, (*background, 255))
-                rgb = Image.alpha_composite(base, rgba).convert("RGB")
-            else:
-                rgb = img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"unreadable image {path.name} ({type(err).__name__}: {str(err)[:80]})") from err
-    if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8)
-
-
-def read_metadata(folder: Path, views: int) -> np.ndarray:
-    """float32 [views, 5] from ``rendering_metadata.txt`` (one line per view: azimuth, elevation,
-    in-plane rotation, distance ratio, field of view); NaN rows where it is absent or garbled."""
-    out = np.full((views, 5), np.nan, dtype=np.float32)
-    try:
-        lines = [ln.split() for ln in (folder / METADATA_FILE).read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return out
-    for v, tokens in enumerate(lines[:views]):
-        try:
-            values = [float(t) for t in tokens[:5]]
-        except ValueError:
-            continue
-        if len(values) == 5:
-            out[v] = values
-    return out
-
-
 class ShapeNetRenderSource(PointSource):
     """ShapeNet point clouds and their 3D-R2N2 renders, paired by (synset, id)."""
 
@@ -297,6 +257,12 @@ class ShapeNetRenderSource(PointSource):
             meta=self.meta(),
         )
 
+    def store_attrs(self) -> dict[str, Any]:
+        """What the point store records for the render stage, which decodes the renders (``stored_renders``)."""
+        renders = Path(self.params.path) / self.params.renders_dir
+        return {"stored_renders": {"renders": str(renders), "views": self.params.views, "alpha": self.params.alpha,
+                                   "background": list(self.params.background)}}
+
     def _cloud(self, pair: Pair) -> np.ndarray | None:
         """The normalised cloud, or None (and a reject)."""
         try:
@@ -331,27 +297,3 @@ class ShapeNetRenderSource(PointSource):
                                                           f"({self.params.views} views wanted)"))
             return None
         return files
-
-
-def view_files(params: Params, object_id: str, views: int) -> list[Path]:
-    """``NN.png`` for views 00..views-1 of object ``<synset>/<id>``."""
-    synset, model_id = object_id.split("/", 1)
-    folder = Path(params.path) / params.renders_dir / synset / model_id / "rendering"
-    return [folder / f"{v:02d}.png" for v in range(views)]
-
-
-def object_views(params: Params, object_id: str, views: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``views`` renders of ``object_id`` as uint8 [views, size, size, 3] and their camera
-    metadata float32 [views, 5]; raises ValueError with the reason when one is absent or unreadable."""
-    files = view_files(params, object_id, views)
-    absent = [f.name for f in files if not os.path.isfile(f)]
-    if absent:
-        raise ValueError(f"view(s) {', '.join(absent)} missing in {files[0].parent}")
-    images = np.stack([read_view(f, params.alpha, params.background, size) for f in files])
-    return images, read_metadata(files[0].parent, views)
-
-
-def view_store_attrs(params: Params) -> dict[str, Any]:
-    """What a view store decoded from these renders says about its cameras (beside render's attrs)."""
-    return {"yfov_deg": R2N2_YFOV_DEG, "camera": "shapenet_rendering", "alpha": params.alpha,
-            "source_image_size": SOURCE_IMAGE_SIZE, "poses_known": False}

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 
 from crosspoint import config
-from crosspoint.evaluate.extraction import Params
 from crosspoint.evaluate.merge_features import merge_features
+from crosspoint.settings import FeaturesParams as Params
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

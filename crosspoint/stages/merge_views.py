@@ -17,5 +17,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     params = config.section("render", Params, path=args.params)
-    merge(params, args.dataset, args.params)
+    merge(params, args.dataset)
     contact_sheet(paths.views(args.dataset), paths.contact_sheet(args.dataset), params.contact_sheet_objects)

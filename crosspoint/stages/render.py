@@ -17,4 +17,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     params = config.section("render", Params, path=args.params)
-    render_shard(params, args.dataset, args.shard, args.params)
+    render_shard(params, args.dataset, args.shard)

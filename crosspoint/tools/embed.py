@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from crosspoint import numerics
-from crosspoint.evaluate import resolve_device
+from crosspoint.devices import resolve_device
 from crosspoint.models.encoders import encode, load_point_encoder, point_subset
 from crosspoint.models.export import read_encoder_file
 from crosspoint.points.sampling import _PointObject, _resample_cloud, _sample_mesh

@@ -1,5 +1,6 @@
-"""Training utilities shared by the training stages: seeding, device and precision choice, RNG
-state capture, atomic checkpoints, and the (optional) torchrun / DistributedDataParallel plumbing.
+"""Training utilities shared by the training stages: the optimiser, seeding, RNG state capture, the
+process's device and precision, and the (optional) torchrun / DistributedDataParallel plumbing.
+(Checkpoint files: :mod:`crosspoint.checkpoints`, re-exported here; device names: :mod:`crosspoint.devices`.)
 
 Distributed runs are detected from the environment torchrun sets (``WORLD_SIZE``, ``RANK``,
 ``LOCAL_RANK``); with one process every helper degrades to a no-op, so the same command works
@@ -11,13 +12,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import random
 import resource
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,8 @@ import torch.distributed as dist
 from torch import nn
 
 from crosspoint import exact
-from crosspoint.store import StageError, atomic_path
+from crosspoint.checkpoints import canonical, load_checkpoint, load_state_strict, save_checkpoint  # noqa: F401
+from crosspoint.devices import resolve_device
 
 log = logging.getLogger("crosspoint.training")
 
@@ -176,13 +176,14 @@ def dist_info() -> DistInfo:
 
 
 def select_device(info: DistInfo | None = None) -> torch.device:
-    """CUDA when present (this process's LOCAL_RANK under torchrun), else the CPU."""
+    """:func:`crosspoint.devices.resolve_device` for this process: under torchrun, the GPU of its
+    LOCAL_RANK (made the current device)."""
     info = info or dist_info()
-    if torch.cuda.is_available():
-        index = info.local_rank % torch.cuda.device_count()
-        torch.cuda.set_device(index)
-        return torch.device("cuda", index)
-    return torch.device("cpu")
+    device = resolve_device("auto", info.local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        return device
+    return torch.device("cpu")  # training never picks MPS by itself (bf16 autocast, DDP: CUDA or CPU only)
 
 
 def init_distributed(info: DistInfo, device: torch.device) -> None:
@@ -208,15 +209,6 @@ def all_reduce_mean(value: float, device: torch.device) -> float:
     t = torch.tensor([float(value)], device=device, dtype=torch.float64)
     dist.all_reduce(t)
     return float(t.item()) / dist.get_world_size()
-
-
-def broadcast_object(obj: Any, src: int = 0) -> Any:
-    """Send a picklable object from rank ``src`` to every process (identity with one process)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]
 
 
 def gathering() -> bool:
@@ -273,58 +265,6 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints
-
-
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """``torch.save`` to a temporary file beside ``path``, renamed into place when complete.
-
-    Saved through a file object: given a path, torch names the records inside the zip after the
-    file, and the temporary name is random, so the same state would not give the same bytes."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        torch.save(canonical(state), fh)
-
-
-def canonical(obj: Any) -> Any:
-    """``obj`` with its containers rebuilt and its strings interned, so that its pickle depends on its
-    content only. Pickle writes an object seen before as a reference to it, so two equal states differ
-    in bytes when one shares a string between places and the other holds copies: a resumed run's
-    history, read back from its checkpoint, holds other string objects than the one built in memory."""
-    if isinstance(obj, dict):
-        return {canonical(k): canonical(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [canonical(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(canonical(v) for v in obj)
-    if type(obj) is str:
-        return sys.intern(obj)
-    return obj
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
-    """Load a checkpoint with ``torch.load(weights_only=True)``: tensors, numbers, strings, lists,
-    tuples and dicts only. Anything else (pickled objects, which could run code) is refused."""
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise StageError(
-            f"{path}: not a plain-tensor checkpoint (refusing to unpickle arbitrary objects): {first}"
-        ) from err
-
-
-def load_state_strict(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    """Load weights strictly, stripping a DDP ``module.`` prefix; a mismatch names the keys."""
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    result = unwrap(module).load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise RuntimeError(
-            f"{what}: checkpoint does not match the model (missing {result.missing_keys[:5]}, "
-            f"unexpected {result.unexpected_keys[:5]})"
-        )
 
 
 # ---------------------------------------------------------------------------------------------

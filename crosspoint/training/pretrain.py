@@ -179,7 +179,6 @@ def run(prm: Params, variant: str, seed: int | None = None, *, stop_after: int |
     again resumes). ``fresh``: ignore an existing last.pt."""
     v = prm.variant(variant)
     seed = prm.seeds[0] if seed is None else int(seed)
-    out_dir = Path(paths.pretrain_dir(variant, seed))
     live_dir = Path(paths.pretrain_live(variant, seed))
     info = training.dist_info()
     device = training.select_device(info)
@@ -190,12 +189,12 @@ def run(prm: Params, variant: str, seed: int | None = None, *, stop_after: int |
         log.warning("pretrain: precision bf16 on the CPU (autocast; slow without native bf16 support)")
     training.init_distributed(info, device)
     try:
-        return _run(prm, variant, seed, v, out_dir, live_dir, info, device, stop_after, fresh, progress)
+        return _run(prm, variant, seed, v, live_dir, info, device, stop_after, fresh, progress)
     finally:
         training.cleanup_distributed()
 
 
-def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_dir: Path, info: training.DistInfo,
+def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info: training.DistInfo,
          device: torch.device, stop_after: int | None, fresh: bool, progress: bool) -> dict[str, Any]:
     with_images = prm.w_cmid > 0
     model_cfg = model_config(v, with_images)
@@ -206,8 +205,8 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
     if data.skipped is not None:
         if info.is_main:
             ckpt = _checkpoint(model, model_cfg, 0, {}, prm, variant, seed) | {"skipped": data.skipped}
-            training.save_checkpoint(out_dir / "last.pt", ckpt)
-            training.save_checkpoint(out_dir / "best.pt", ckpt)
+            training.save_checkpoint(paths.last_checkpoint(variant, seed), ckpt)
+            training.save_checkpoint(paths.best_checkpoint(variant, seed), ckpt)
             write_json(live_dir / "metrics.json", {"skipped": data.skipped})
         log.warning("pretrain %s: skipped (%s); wrote random-init checkpoints", variant, data.skipped)
         return {"skipped": data.skipped}
@@ -230,17 +229,17 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
     loader_gen.manual_seed(seed * 1009 + 31 + info.rank)
 
     sig = signature(prm, variant, seed, data.fingerprint)
-    resumed = None if fresh else _resume(out_dir / "last.pt", sig, model, optimizer, scheduler, aug_gen,
+    last_path = Path(paths.last_checkpoint(variant, seed))
+    resumed = None if fresh else _resume(last_path, sig, model, optimizer, scheduler, aug_gen,
                                          loader_gen, info, device)
     history: list[dict[str, Any]] = resumed["history"] if resumed else []
     criterion = CRITERION_KEY[data.selection]
     best: dict[str, Any] = resumed["best"] if resumed else {"value": -1.0, "epoch": 0}
     start = resumed["epoch"] if resumed else 0
     if resumed:
-        log.info("pretrain %s: resuming from %s after epoch %d", variant, out_dir / "last.pt", start)
+        log.info("pretrain %s: resuming from %s after epoch %d", variant, last_path, start)
     elif info.is_main:
-        (out_dir / "best.pt").unlink(missing_ok=True)  # a previous run's, with other params
-    last_path = out_dir / "last.pt"
+        Path(paths.best_checkpoint(variant, seed)).unlink(missing_ok=True)  # a previous run's, with other params
 
     if info.distributed:
         if prm.sync_bn and device.type == "cuda":  # SyncBatchNorm exists for GPU modules only
@@ -314,7 +313,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, out_dir: Path, live_d
                            "loader": loader_gen.get_state()})
         if info.is_main:
             if improved or no_val:
-                training.save_checkpoint(out_dir / "best.pt",
+                training.save_checkpoint(paths.best_checkpoint(variant, seed),
                                          _checkpoint(model, model_cfg, epoch, scores, prm, variant, seed))
             state = _checkpoint(model, model_cfg, epoch, scores, prm, variant, seed) | {
                 "optimizer": optimizer.state_dict(),

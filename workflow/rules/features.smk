@@ -8,10 +8,14 @@ rule features:
     input:
         "data/points/{dataset}.h5",
         "models/pretrain_cls/seed-{seed}/best.pt",
+        "crosspoint/checkpoints.py",
         "crosspoint/config.py",
+        "crosspoint/devices.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/evaluate/extraction.py",
+        "crosspoint/evaluate/merge_features.py",
         "crosspoint/exact.py",
+        "crosspoint/feature_files.py",
         "crosspoint/models/__init__.py",
         "crosspoint/models/blas.py",
         "crosspoint/models/dgcnn.py",
@@ -24,12 +28,12 @@ rule features:
         "crosspoint/numerics.py",
         "crosspoint/paths.py",
         "crosspoint/progress.py",
+        "crosspoint/settings.py",
         "crosspoint/shards.py",
         "crosspoint/stages/__init__.py",
         "crosspoint/stages/features.py",
         "crosspoint/store.py",
         "crosspoint/subsets.py",
-        "crosspoint/training/__init__.py",
     output:
         "data/features/shards/{dataset}/seed-{seed}/shard-{shard}.h5",
     params:

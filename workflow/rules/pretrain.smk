@@ -6,8 +6,9 @@ rule pretrain:
         seed=one_of(P("pretrain.seeds")),
     input:
         expand("data/views/{_each}.h5", _each=P("pretrain.datasets")),
+        "crosspoint/checkpoints.py",
         "crosspoint/config.py",
-        "crosspoint/evaluate/__init__.py",
+        "crosspoint/devices.py",
         "crosspoint/exact.py",
         "crosspoint/models/__init__.py",
         "crosspoint/models/blas.py",
