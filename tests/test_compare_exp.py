@@ -219,6 +219,27 @@ def test_compare_exp_marks_the_rows_of_stages_the_experiment_did_not_rerun(
     assert "not rerun" not in text and "recomputed" not in text
 
 
+def test_an_experiment_adding_a_dataset_shows_its_rows_on_one_side(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_env: None):
+    """An experiment that evaluates a dataset HEAD does not (and changes pretraining): the new rows are shown,
+    marked as the experiment's alone and untested, beside the tested rows of the datasets both have."""
+    repo, head = make_partial_exp(tmp_path, monkeypatch, full=False)
+    exp_params = _params(30)
+    exp_params["linear_svm"]["datasets"].append("extra")
+    full = json.loads(json.dumps(EXP_LOCK))
+    full["stages"]["linear_svm@extra"] = stage([out(paths.features("extra", 0), "fe")],
+                                               [out(paths.metrics("linear_svm_extra"), "se")])
+    svm = {"synth": svm_metrics(88.0, 40.0), "capod": svm_metrics(71.0, 40.0), "extra": svm_metrics(60.0, 30.0)}
+    exp = commit_record(repo, svm, full, exp_params, "extra")
+    git(repo, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/more-data", exp)
+    git(repo, "reset", "-q", "--hard", head)
+    text = C.compare_experiments(["more-data"], _params(10))
+    extra = [line for line in text.splitlines() if line.startswith("| svm.extra.")]
+    assert len(extra) == 6 and all("*only here (no baseline row)*" in line and "**" not in line for line in extra)
+    assert all(line.split(" | ")[1] == "–" for line in extra)  # the baseline's cell is empty
+    assert "*only here*: the baseline has no such row" in text
+
+
 def test_the_grid_table_marks_them_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git_env: None):
     make_partial_exp(tmp_path, monkeypatch, full=True)
     prm = G.Params(variants={"both": {}, "longer": {"pretrain.cls.epochs": 30}}, targets=["linear_svm"])

@@ -31,12 +31,13 @@ Reader = Callable[[str], dict[str, Any]]
 
 
 def git_reader(rev: str) -> Reader:
-    """Read a JSON file as committed at ``rev``."""
+    """Read a JSON file as committed at ``rev``; a file that commit does not have (a dataset only the other
+    side of a comparison evaluates) reads as skipped, so its rows are absent on this side."""
 
     def read(path: str) -> dict[str, Any]:
         result = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise StageError(f"compare: {path} not found at {rev[:10]} ({result.stderr.strip()})")
+            return {"skipped": f"{path} not at {rev[:10]}"}
         return json.loads(result.stdout)
 
     return read
@@ -105,25 +106,31 @@ class Cell:
     status: str = ""  # not rerun / stale / partly rerun: the value is (partly) the baseline's (stage_status)
 
 
+ONE_SIDE = "one side"  # a row the baseline does not have: shown, not tested
 # cell status -> its mark in the tables
 STATUS_MARK = {NOT_RERUN: "not rerun (HEAD's value)", STALE: "not rerun (HEAD's value; stale)",
-               PARTLY: "partly rerun (some seeds HEAD's)"}
+               PARTLY: "partly rerun (some seeds HEAD's)", ONE_SIDE: "only here (no baseline row)"}
 STATUS_LEGEND = (
     "*not rerun (HEAD's value)*: the experiment did not recompute the stage that writes this row (its "
     "`dvc.lock` entry is HEAD's), so the number is HEAD's, not the experiment's; *stale*: and the stage's "
     "inputs (params, sources or upstream outputs) changed in the experiment, so the experiment's own value is "
     "unknown -- run the experiment with that stage among its targets (or `report`) to get it; *partly rerun*: "
-    "some of the row's seeds were recomputed, the others are HEAD's. No test against HEAD on these cells.")
+    "some of the row's seeds were recomputed, the others are HEAD's; *only here*: the baseline has no such row "
+    "(a dataset it does not evaluate), and *random init* is then this run's. No test against HEAD on these cells.")
 
 
 def compare_cells(rows: dict[str, dict[str, Any]], baseline: str,
                   status: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, Cell]]:
     """row key -> variant -> cell; each variant's per-seed pretrained scores tested against the baseline's,
-    unless ``status[variant][key]`` says the variant did not recompute the row (then the cell says so)."""
+    unless ``status[variant][key]`` says the variant did not recompute the row (then the cell says so). A row
+    the baseline does not have (a dataset only a variant evaluates) is kept, untested, its cells marked, and
+    its random init is that variant's."""
     from crosspoint.metrics import compare_over_seeds
 
+    keys = list(rows[baseline]) + [k for by_key in rows.values() for k in by_key if k not in rows[baseline]]
     table: dict[str, dict[str, Cell]] = {}
-    for key, base_row in rows[baseline].items():
+    for key in dict.fromkeys(keys):
+        base_row = rows[baseline].get(key)
         table[key] = {}
         for variant, by_key in rows.items():
             row = by_key.get(key)
@@ -133,13 +140,15 @@ def compare_cells(rows: dict[str, dict[str, Any]], baseline: str,
             state = (status or {}).get(variant, {}).get(key, "")
             if state in STATUS_MARK:
                 cell.status = state
+            elif base_row is None:
+                cell.status = ONE_SIDE
             elif variant != baseline and row.pretrained_values and base_row.pretrained_values:
                 cmp = compare_over_seeds(row.pretrained_values, base_row.pretrained_values)
                 cell.p_value = cmp["p_value"]
                 cell.verdict = cmp["verdict"] if cmp["verdict"] in ("better", "worse") else ""
             table[key][variant] = cell
-        random = base_row.random_init
-        table[key]["random init"] = Cell(random, base_row.random_init_std)
+        source = base_row or next(by_key[key] for by_key in rows.values() if key in by_key)
+        table[key]["random init"] = Cell(source.random_init, source.random_init_std)
     return table
 
 

@@ -25,7 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from crosspoint import config, training
+from crosspoint import config
+from crosspoint.checkpoints import load_state_strict
 from crosspoint.models.encoders import build_encoder
 from crosspoint.models.export import FORMAT, VERSION, read_encoder_file, write_export
 from crosspoint.store import StageError, atomic_path, file_md5
@@ -42,7 +43,6 @@ NORMALISATION = (
 )
 
 
-
 def git_commit() -> str | None:
     """``git rev-parse HEAD`` of the working directory, or None outside a repository (or without git)."""
     try:
@@ -56,8 +56,8 @@ def git_commit() -> str | None:
 def preprocessing(params_path: str | Path = config.DEFAULT_PARAMS) -> dict[str, Any]:
     """The sample and features settings of a params file that ``crosspoint embed`` needs to reproduce
     the DAG's features of a mesh, a cloud or a point store row."""
-    from crosspoint.evaluate.extraction import Params as FeaturesParams
     from crosspoint.points.sampling import Params as SampleParams
+    from crosspoint.settings import FeaturesParams
 
     params = config.load_params(params_path)
     smp = config.section("sample", SampleParams, params=params)
@@ -128,7 +128,7 @@ def export(checkpoint: str | Path, dest: str | Path, params_path: str | Path = "
     ts = None
     if torchscript is not None:
         encoder = build_encoder(record["model"])
-        training.load_state_strict(encoder, record["state_dict"], f"{checkpoint} point_encoder")
+        load_state_strict(encoder, record["state_dict"], f"{checkpoint} point_encoder")
         ts = torchscript_bytes(encoder.eval(), str(record["model"]["point_model"]))
     write_export(record, dest)
     log.info("export: wrote %s (%s, k %s, emb_dims %s, epoch %s)", dest, record["model"]["point_model"],
