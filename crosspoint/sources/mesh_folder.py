@@ -16,21 +16,20 @@ file ``i`` of an embedded folder get the same sampling seed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from crosspoint.sources import natural_key
-from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
+from crosspoint.sources.base import Reject
 from crosspoint.sources.mesh_dir import (
     MAX_FACES,
     MESH_EXTENSIONS,
     Entry,
+    MeshDirSource,
     _is_hidden,
     check_max_faces,
     file_problem,
-    load_entries,
 )
 from crosspoint.store import StageError
 
@@ -79,32 +78,15 @@ def scan_folder(root: str | Path, extensions: tuple[str, ...] = MESH_EXTENSIONS)
     return entries, rejects
 
 
-class MeshFolderSource(MeshSource):
-    """Unlabelled meshes from a folder tree (see the module docstring)."""
+class MeshFolderSource(MeshDirSource):
+    """Unlabelled meshes from a folder tree (see the module docstring); reading, bounds and rejects are
+    ``mesh_dir``'s, only the finding of the files differs."""
 
     labelled = False
 
     def __init__(self, params: Params, name: str = "mesh_folder"):
-        self.params = params
-        self.name = name
+        super().__init__(params, name)  # type: ignore[arg-type]  (the same path, required, max_faces)
         self.class_names: list[str] = [UNLABELLED]
-        self._entries: list[Entry] | None = None
-        self._rejects: list[Reject] = []
-
-    @property
-    def root(self) -> Path:
-        return Path(self.params.path)
-
-    def ensure_available(self) -> str | None:
-        if not self.root.is_dir():
-            reason = data_missing(
-                self.name, self.params.required, f"mesh folder {self.root} not found (cwd {Path.cwd()})",
-                f"put the meshes there or set datasets.{self.name}.path", warn=self._entries is None,
-            )
-            self._entries = []
-            return reason
-        self.entries()
-        return None
 
     def entries(self) -> list[Entry]:
         if self._entries is None:
@@ -117,10 +99,3 @@ class MeshFolderSource(MeshSource):
                 entries = entries[: self.params.max_objects]
             self._entries = entries
         return self._entries
-
-    def items(self) -> Iterator[MeshItem | Reject]:
-        if self.ensure_available() is not None:
-            return
-        entries = self.entries()
-        yield from self._rejects
-        yield from load_entries(entries, self.params.max_faces)
