@@ -365,7 +365,12 @@ def test_one_class_labelled_validation_is_an_error(stores, tmp_path, monkeypatch
     monkeypatch.chdir(work)
     with pytest.raises(StageError, match="1 class"):
         load_training_set(PRM, TINY, with_images=True, seed=3)
-    assert load_training_set(replace(PRM, selection="retrieval"), TINY, with_images=True, seed=3).selection == "retrieval"
+    # asking for the label-free criterion instead runs, and logs no accuracy
+    prm = replace(PRM, selection="retrieval", cls=replace(TINY, epochs=1))
+    assert load_training_set(prm, TINY, with_images=True, seed=3).selection == "retrieval"
+    run(prm, "cls", progress=False)
+    history = load_checkpoint(Path(paths.pretrain_dir("cls", 3)) / "last.pt")["history"]
+    assert all("val/accuracy" not in row and "val/retrieval_top1" in row for row in history)
 
 
 def test_several_datasets_in_every_epoch(stores, tmp_path, monkeypatch):

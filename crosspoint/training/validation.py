@@ -97,12 +97,12 @@ def retrieval_ranks(queries: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def validate(model: nn.Module, data: TrainingSet, prm: Params, image_size: int, device: torch.device) -> dict[str, float]:
-    """Every criterion the data allows, as history keys: ``val/accuracy`` (labelled data),
-    ``val/retrieval_top1`` and ``val/retrieval_top5`` (with images); empty without held-out objects."""
+    """Every criterion the data allows, as history keys: ``val/accuracy`` (labelled data of two classes or
+    more), ``val/retrieval_top1`` and ``val/retrieval_top5`` (with images); empty without held-out objects."""
     row: dict[str, float] = {}
     if len(data.val_labels) == 0:
         return row
-    if data.labelled:
+    if data.labelled and len(np.unique(data.fit_labels)) > 1:
         row["val/accuracy"] = validation_accuracy(model.point_encoder, data, prm, device)
     if data.retrieval_points is not None:
         top = retrieval_topk(model, data, prm, image_size, device)
