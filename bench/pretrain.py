@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 TARGETS = {
     "device": "one NVIDIA H100",
-    # the stage's numerics (deterministic, TF32 off); one object is about 75 GFLOP forward and backward,
+    # the stage's numerics (deterministic, TF32 off); one object is about 78 GFLOP forward and backward (docs/scale.md),
     # so 2,500/s in bf16 is about 19 % of the chip's bf16 peak
     "paper_bf16_objects_per_s_min": 2500,
     "paper_fp32_objects_per_s_min": 300,

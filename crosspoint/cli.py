@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "preset": ("crosspoint.tools.presets", "switch params.yaml to a preset (default, paper, tiny)"),
     "check-params": ("crosspoint.tools.params_check", "validate every section of params.yaml"),
     "params-doc": ("crosspoint.tools.params_doc", "write config/README.md's table of every params key"),
+    "measured": ("crosspoint.tools.measured", "write or check the measured figures the docs quote, from the bench JSON"),
 }
 
 

@@ -218,3 +218,17 @@ def compare_over_seeds(pretrained: Sequence[float], random_init: Sequence[float]
         "random": {"mean": float(b.mean()), "std": std_b, "values": b.tolist()},
         "gain": gain, "p_value": p, "significant": significant, "verdict": verdict, "seeds": int(a.size),
     }
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values of a family of tests, in the input order: sorted ascending, the
+    i-th smallest (0-based) becomes ``max over j <= i of min(1, (m - j) * p_j)``. A test is rejected at
+    family-wise level alpha when its adjusted p is below alpha, which is Holm's step-down procedure."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: (p_values[i], i))
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[i])))
+        adjusted[i] = running
+    return adjusted

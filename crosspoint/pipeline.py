@@ -25,7 +25,7 @@ import yaml
 
 from crosspoint import paths
 from crosspoint.code_deps import code_deps
-from crosspoint.reporting.rows import HEADLINE
+from crosspoint.reporting.rows import HEADLINE, PRIMARY
 
 DVC_YAML = Path("dvc.yaml")
 RULES_DIR = Path("workflow/rules")
@@ -254,8 +254,8 @@ STAGES: list[Stage] = [
               f"{paths.pretrain_live('seg', '{each:pretrain.seeds}')}/plots/metrics",
               paths.partseg_curves("{each:pretrain.seeds}")],
         params=["report", "linear_svm", "fewshot", "partseg", "pretrain.seeds"],
-        metrics=[HEADLINE],
-        committed=[paths.tables("summary.csv"), paths.tables("summary.md")],
+        metrics=[PRIMARY],
+        committed=[paths.tables("summary.csv"), paths.tables("summary.md"), HEADLINE],
         plots={paths.figures("tsne_{p:report.tsne_dataset}.png"): {},
                paths.figures("confusion_{p:report.tsne_dataset}.png"): {},
                paths.figures("pretrain_curves.png"): {}, paths.figures("partseg_curves.png"): {}},

@@ -184,7 +184,7 @@ def make_partial_exp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full: bool
     head = commit_record(repo, {"synth": svm_metrics(80.0, 40.0), "capod": capod}, BASE_LOCK, _params(10, full),
                          "baseline")
     # the experiment's commit (what `dvc exp run ... linear_svm@synth` stores): synth recomputed, capod HEAD's
-    exp = commit_record(repo, {"synth": svm_metrics(88.0, 40.0), "capod": capod}, EXP_LOCK, _params(30, full), "exp")
+    exp = commit_record(repo, {"synth": svm_metrics(98.0, 40.0), "capod": capod}, EXP_LOCK, _params(30, full), "exp")
     for name in ("longer", "ablate-longer"):
         git(repo, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/{name}", exp)
     git(repo, "reset", "-q", "--hard", head)
@@ -212,7 +212,7 @@ def test_compare_exp_marks_the_rows_of_stages_the_experiment_did_not_rerun(
     full["stages"]["features@capod"]["deps"][0]["md5"] = "ck1"
     full["stages"]["linear_svm@capod"]["deps"][1]["md5"] = "fb1.dir"
     full["stages"]["linear_svm@capod"]["outs"][0]["md5"] = "sb1"
-    exp = commit_record(repo, {"synth": svm_metrics(88.0, 40.0), "capod": svm_metrics(71.0, 40.0)}, full, exp_params, "full")
+    exp = commit_record(repo, {"synth": svm_metrics(98.0, 40.0), "capod": svm_metrics(71.0, 40.0)}, full, exp_params, "full")
     git(repo, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/longer-all", exp)
     git(repo, "reset", "-q", "--hard", head)
     text = C.compare_experiments(["longer-all"], base_params)
@@ -229,7 +229,7 @@ def test_an_experiment_adding_a_dataset_shows_its_rows_on_one_side(
     full = json.loads(json.dumps(EXP_LOCK))
     full["stages"]["linear_svm@extra"] = stage([out(paths.features("extra", 0), "fe")],
                                                [out(paths.metrics("linear_svm_extra"), "se")])
-    svm = {"synth": svm_metrics(88.0, 40.0), "capod": svm_metrics(71.0, 40.0), "extra": svm_metrics(60.0, 30.0)}
+    svm = {"synth": svm_metrics(98.0, 40.0), "capod": svm_metrics(71.0, 40.0), "extra": svm_metrics(60.0, 30.0)}
     exp = commit_record(repo, svm, full, exp_params, "extra")
     git(repo, "update-ref", f"refs/exps/{head[:2]}/{head[2:]}/more-data", exp)
     git(repo, "reset", "-q", "--hard", head)
@@ -249,5 +249,5 @@ def test_the_grid_table_marks_them_too(tmp_path: Path, monkeypatch: pytest.Monke
     md = Path(paths.tables("ablation.md")).read_text()
     assert "| svm.capod.oa_val | 71.0 ± 1.4 | 71.0 ± 1.4 *not rerun (HEAD's value; stale)* |" in md
     with open(paths.tables("ablation.csv")) as fh:
-        verdicts = {tuple(r[:2]): r[5] for r in (line.rstrip("\n").split(",") for line in fh)}
+        verdicts = {tuple(r[:2]): r[6] for r in (line.rstrip("\n").split(",") for line in fh)}
     assert verdicts[("svm.capod.oa_val", "longer")] == "stale" and verdicts[("svm.synth.oa_val", "longer")] == "better"

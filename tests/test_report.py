@@ -177,6 +177,13 @@ def test_report_stage_with_figures(results: Path):
         assert entry["pre"] == r.pretrained and entry["rand"] == r.random_init and entry["gain"] == r.gain
         assert entry["sig"] == {"better": 1, "worse": -1}.get(r.significant, 0)
     assert head["svm"]["synth"]["oa_val"]["pre_sd"] == pytest.approx(1.41, abs=0.01)
+    assert entry["p"] == r.p_value and entry["p_holm"] == r.p_holm
+    # the run's DVC metrics file: gain and corrected verdict of the primary rows only (capod is skipped)
+    prim = json.loads(Path(RW.PRIMARY).read_text())
+    assert prim == {"svm": {"synth": {"oa_val": {k: head["svm"]["synth"]["oa_val"][k] for k in ("gain", "sig")}}},
+                    "fewshot": {"synth": {"5w10s": {k: head["fewshot"]["synth"]["5w10s"][k] for k in ("gain", "sig")}}},
+                    "partseg": {"synth": {"instance_miou": {k: head["partseg"]["synth"]["instance_miou"][k]
+                                                            for k in ("gain", "sig")}}}}
     assert (head["svm"]["synth"]["oa_val_std"]["pre"], head["svm"]["synth"]["oa_val_std"]["rand"]) == (87.0, 44.0)
     # training curves: placeholders without DVCLive files, real figures with them
     for name in ("pretrain_curves.png", "partseg_curves.png"):
@@ -266,9 +273,44 @@ def test_markdown_lists_the_significant_verdicts(results: Path):
     assert better and "▲ **better** than random init" in significant
     listed = [line for line in significant.splitlines() if line.startswith("- ")]
     assert len(listed) == len(better)
-    assert "- fewshot synth, accuracy 5w10s: 90.0 ± 1.4 vs 35.5 ± 0.7, gain +54.5 (p = " in significant
+    assert "- fewshot synth, accuracy 5w10s: 90.0 ± 1.4 vs 35.5 ± 0.7, gain +54.5 (p (Holm) = " in significant
     assert "| ▲ **better** |" in md and "▼" not in significant  # no significant loss in the fixture
     # a significant loss is listed too
-    worse = RW.Row("linear_svm", "synth", "overall_accuracy (C=val)", 50.0, 1.0, 60.0, 1.0, -10.0, 0.001, "worse", 2)
+    worse = RW.Row("linear_svm", "synth", "overall_accuracy (C=val)", 50.0, 1.0, 60.0, 1.0, -10.0, p_value=0.001,
+                   seeds=2)
+    assert RW.apply_holm([worse]) == 1 and worse.significant == "worse" and worse.p_holm == 0.001
     md = T.markdown([worse])
     assert "| ▼ **worse** |" in md and "▼ **worse** than random init (1):" in md and "▲" not in md.split("## ")[-1]
+
+
+def test_holm_matches_its_definition_and_a_worked_example():
+    from crosspoint.metrics import holm
+
+    # the worked example: m = 4, sorted p 0.01 0.02 0.03 0.04 -> 0.04, 0.06, 0.06 (max with the previous), 0.06
+    assert holm([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == [1.0, 1.0] and holm([]) == [] and holm([0.2]) == [0.2]
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # against the definition, brute force
+        p = list(rng.uniform(0, 0.2, size=int(rng.integers(1, 8))))
+        order = sorted(range(len(p)), key=lambda i: p[i])
+        expected = {}
+        for rank, i in enumerate(order):
+            expected[i] = max(min(1.0, (len(p) - j) * p[order[j]]) for j in range(rank + 1))
+        assert holm(p) == pytest.approx([expected[i] for i in range(len(p))])
+
+
+def test_the_table_corrects_over_its_tests_and_keeps_the_uncorrected_p():
+    """Three tests at p 0.01, 0.02, 0.2 give Holm 0.03, 0.04, 0.2: two pass. A fourth at 0.03 makes the second
+    3 x 0.02 = 0.06: only the first passes, and the table still shows the uncorrected 0.02 beside it."""
+    def row(metric, p, gain=1.0):
+        return RW.Row("fewshot", "synth", metric, 60.0, 1.0, 50.0, 1.0, gain, p_value=p, seeds=3)
+
+    rows = [row("accuracy a", 0.01), row("accuracy b", 0.02), row("accuracy c", 0.2)]
+    assert RW.apply_holm(rows) == 3
+    assert [r.p_holm for r in rows] == [0.03, 0.04, 0.2] and [r.significant for r in rows] == ["better", "better", "no"]
+    rows = [row("accuracy a", 0.01), row("accuracy b", 0.02), row("accuracy c", 0.2), row("accuracy d", 0.03, -1.0)]
+    RW.apply_holm(rows)
+    assert [r.significant for r in rows] == ["better", "no", "no", "no"] and rows[1].p_value == 0.02
+    md = T.markdown(rows)
+    assert "Holm-Bonferroni over the 4 tests of this table" in md and "**Primary protocol: C=val**" in md
+    assert "| +1.0 | 0.020 | 0.060 | no |" in md

@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from crosspoint import config, paths
+from crosspoint.metrics import SIGNIFICANCE_LEVEL, compare_over_seeds, holm
 from crosspoint.store import StageError
 
-# The run's DVC metrics file: one entry per summary row (beside results/metrics, which this stage reads).
+# Every summary row's numbers (beside results/metrics, which this stage reads), and the run's DVC metrics
+# file: the primary rows' gains and verdicts, what `dvc exp show` shows.
 HEADLINE = f"{paths.RESULTS}/headline.json"
+PRIMARY = f"{paths.RESULTS}/primary.json"
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,9 @@ class Row:
     random_init: float | None = None
     random_init_std: float | None = None
     gain: float | None = None
-    p_value: float | None = None
-    significant: str = ""
+    p_value: float | None = None  # Welch's two-sided t-test over seeds, uncorrected
+    p_holm: float | None = None  # Holm-Bonferroni over the table's tests (tables.apply_holm)
+    significant: str = ""  # better / worse when p_holm < 0.05, else no
     seeds: int | None = None
     paper: float | None = None
     paper_std: float | None = None
@@ -110,7 +114,8 @@ def _row(evaluation: str, dataset: str, metric: str, cmp: dict[str, Any], note: 
         "no" if p is not None else "")
     return Row(evaluation, dataset, metric, _num(cmp["pretrained"]["mean"]), _num(cmp["pretrained"]["std"]),
                _num(cmp["random"]["mean"]), _num(cmp["random"]["std"]), _num(cmp["gain"]),
-               None if p is None else round(float(p), 4), significant, int(cmp.get("seeds", 0)) or None, note=note,
+               p_value=None if p is None else round(float(p), 4), significant=significant,
+               seeds=int(cmp.get("seeds", 0)) or None, note=note,
                pretrained_values=tuple(float(v) for v in cmp["pretrained"].get("values", ())),
                random_values=tuple(float(v) for v in cmp["random"].get("values", ())))
 
@@ -139,6 +144,57 @@ def _paper_dataset(evaluation: str, dataset: str) -> str | None:
     if dataset in known:
         return dataset
     return STAND_INS[evaluation].get(dataset)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows that repeat another (balanced test splits) and the table's multiple-testing correction
+
+# measure -> the measure that equals it on a class-balanced test split (per-class mean of the same scores)
+BALANCED_PAIRS = {"overall_accuracy": "mean_class_accuracy", "instance_miou": "class_miou"}
+
+
+def split_metric(metric: str) -> tuple[str, str]:
+    """``overall_accuracy (C=val)`` -> (``overall_accuracy``, `` (C=val)``); ``class_miou`` -> (``class_miou``, "")."""
+    name, _, rest = metric.partition(" ")
+    return name, f" {rest}" if rest else ""
+
+
+def _agree(a: Row, b: Row) -> bool:
+    """Both encoders score the same on the two rows, seed by seed (only decidable with per-seed values)."""
+    return (bool(a.pretrained_values) and a.pretrained_values == b.pretrained_values
+            and bool(a.random_values) and a.random_values == b.random_values)
+
+
+def balanced_duplicates(rows: list[Row]) -> tuple[dict[int, Row], list[tuple[str, str]]]:
+    """``id(mean-class row) -> its overall row`` for every evaluation and dataset where the two agree in every
+    protocol (:func:`crosspoint.reporting.tables.merge_balanced` shows them as one row), and those (evaluation, dataset) pairs."""
+    by_metric = {(r.evaluation, r.dataset, r.metric): r for r in rows}
+    partner: dict[tuple[str, str, str], Row] = {}  # overall row's key -> its mean-class row
+    for r in rows:
+        measure, protocol = split_metric(r.metric)
+        other = by_metric.get((r.evaluation, r.dataset, BALANCED_PAIRS.get(measure, "") + protocol))
+        if other is not None:
+            partner[(r.evaluation, r.dataset, r.metric)] = other
+    groups: dict[tuple[str, str], list[bool]] = {}
+    for (evaluation, dataset, metric), other in partner.items():
+        groups.setdefault((evaluation, dataset), []).append(_agree(by_metric[(evaluation, dataset, metric)], other))
+    merged = [g for g, agree in groups.items() if all(agree)]
+    return {id(partner[k]): by_metric[k] for k in partner if k[:2] in merged}, merged
+
+
+def apply_holm(rows: list[Row], alpha: float = SIGNIFICANCE_LEVEL) -> int:
+    """Holm-Bonferroni over the table's tests: every row with a p-value that the markdown table shows (a
+    mean-class row identical to its overall row is the same test, and takes its partner's correction).
+    Sets ``p_holm`` and the corrected verdict ``significant`` on each row; returns the number of tests."""
+    duplicate_of, _ = balanced_duplicates(rows)
+    family = [r for r in rows if r.p_value is not None and id(r) not in duplicate_of]
+    for r, adjusted in zip(family, holm([r.p_value for r in family])):
+        r.p_holm = round(adjusted, 4)
+        r.significant = ("better" if r.gain > 0 else "worse") if adjusted < alpha else "no"
+    for r in rows:
+        if id(r) in duplicate_of:
+            r.p_holm, r.significant = duplicate_of[id(r)].p_holm, duplicate_of[id(r)].significant
+    return len(family)
 
 
 def linear_svm_rows(dataset: str, m: dict[str, Any]) -> list[Row]:
@@ -188,8 +244,6 @@ def fewshot_rows(m: dict[str, Any], dataset: str, settings: list[str]) -> list[R
 
 
 def partseg_rows(per_seed: list[dict[str, Any]], dataset: str) -> list[Row]:
-    from crosspoint.metrics import compare_over_seeds
-
     metrics = ("instance_miou", "class_miou")
     skipped = [m["skipped"] for m in per_seed if "skipped" in m]
     if skipped:
@@ -226,7 +280,8 @@ class Plan:
 
 
 def build_rows(plan: Plan, read: Callable[[str], dict[str, Any]] = read_metrics) -> list[Row]:
-    """The summary rows; ``read`` loads a metrics file by path (another commit's, for ``compare``)."""
+    """The summary rows, their verdicts corrected over the table (:func:`apply_holm`); ``read`` loads a
+    metrics file by path (another commit's, for ``compare``)."""
     rows: list[Row] = []
     for d in plan.linear_svm_datasets:
         rows += linear_svm_rows(d, read(paths.metrics(f"linear_svm_{d}")))
@@ -234,6 +289,7 @@ def build_rows(plan: Plan, read: Callable[[str], dict[str, Any]] = read_metrics)
         rows += fewshot_rows(read(paths.metrics(f"fewshot_{d}")), d, plan.fewshot_settings)
     if plan.partseg_dataset is not None:
         rows += partseg_rows([read(paths.partseg_metrics(s)) for s in plan.seeds], plan.partseg_dataset)
+    apply_holm(rows)
     return rows
 
 

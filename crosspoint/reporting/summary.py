@@ -5,12 +5,13 @@ stage reads their metrics JSON files and writes ``paths.tables("summary.csv")`` 
 ``summary.md``: one row per evaluation and metric, columns
 
     evaluation, dataset, metric, pretrained, pretrained_std, random_init, random_init_std, gain,
-    p_value, significant, seeds, paper, paper_std, paper_random_init, paper_reference, note
+    p_value, p_holm, significant, seeds, paper, paper_std, paper_random_init, paper_reference, note
 
 ``pretrained`` / ``random_init`` are means over the pretraining seeds (``pretrain.seeds``), ``*_std``
 the sample std over seeds, ``gain`` = pretrained - random_init (percentage points), ``p_value`` of
-Welch's two-sided t-test over seeds and ``significant`` = ``better`` / ``worse`` when p < 0.05, else
-``no`` (:func:`crosspoint.metrics.compare_over_seeds`). Few-shot rows compare each seed's mean over
+Welch's two-sided t-test over seeds (:func:`crosspoint.metrics.compare_over_seeds`), ``p_holm`` the same
+after Holm-Bonferroni over the table's tests, and ``significant`` = ``better`` / ``worse`` when
+``p_holm`` < 0.05, else ``no`` (:func:`crosspoint.reporting.tables.apply_holm`). Few-shot rows compare each seed's mean over
 its episodes. Paper numbers (CrossPoint, DGCNN) go in
 ``paper`` / ``paper_std`` / ``paper_random_init`` only when the dataset IS the paper's dataset
 (``modelnet40``, ``scanobjectnn``, ``shapenetpart``) and the metric is the paper's. The default
@@ -36,8 +37,8 @@ from crosspoint.reporting.figures import (
     pretrain_curves_figure,
     tsne_figure,
 )
-from crosspoint.reporting.rows import HEADLINE, Params, Plan, Row, build_rows
-from crosspoint.reporting.tables import headline, write_tables
+from crosspoint.reporting.rows import HEADLINE, PRIMARY, Params, Plan, Row, build_rows
+from crosspoint.reporting.tables import headline, merge_balanced, primary, write_tables
 from crosspoint.store import write_json
 
 log = logging.getLogger("crosspoint.reporting.summary")
@@ -50,10 +51,12 @@ def run(prm: Params, plan: Plan) -> list[Row]:
 
     matplotlib.use("Agg")
     rows = build_rows(plan)
+    tests = sum(r.p_value is not None for r in merge_balanced(rows)[0])
     write_tables(rows, paths.tables("summary.csv"), paths.tables("summary.md"))
     write_json(HEADLINE, headline(rows))
-    log.info("report: %d rows -> %s, %s, %s", len(rows), paths.tables("summary.csv"), paths.tables("summary.md"),
-             HEADLINE)
+    write_json(PRIMARY, primary(rows))
+    log.info("report: %d rows (%d tests, Holm-Bonferroni) -> %s, %s, %s, %s", len(rows), tests,
+             paths.tables("summary.csv"), paths.tables("summary.md"), HEADLINE, PRIMARY)
     tsne_figure(prm.tsne_dataset, prm, paths.figures(f"tsne_{prm.tsne_dataset}.png"), plan.seeds[0])
     confusion_figure(prm.tsne_dataset, paths.figures(f"confusion_{prm.tsne_dataset}.png"))
     pretrain_curves_figure(plan.seeds, paths.figures("pretrain_curves.png"))
@@ -62,7 +65,7 @@ def run(prm: Params, plan: Plan) -> list[Row]:
              prm.tsne_dataset, prm.tsne_dataset)
     for r in rows:
         if r.gain is not None and not math.isnan(r.gain):
-            log.info("%s %s %s: pretrained %.1f ± %s, random %.1f ± %s, gain %+.1f (p=%s, %s)", r.evaluation,
+            log.info("%s %s %s: pretrained %.1f ± %s, random %.1f ± %s, gain %+.1f (p=%s, Holm %s, %s)", r.evaluation,
                      r.dataset, r.metric, r.pretrained, r.pretrained_std, r.random_init, r.random_init_std, r.gain,
-                     r.p_value, r.significant or "-")
+                     r.p_value, r.p_holm, r.significant or "-")
     return rows

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from crosspoint.reporting.rows import COLUMNS, Row
+from crosspoint.reporting.rows import COLUMNS, Row, balanced_duplicates, split_metric
 from crosspoint.store import atomic_path, write_text
 
 # Tables
@@ -23,12 +23,13 @@ def _cell(x: Any) -> str:
 
 
 def write_csv(dest: str | Path, rows: list[Row]) -> None:
+    formatted = {"p_value", "p_holm"}
     with atomic_path(dest) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for r in rows:
-            writer.writerow([f"{r.p_value:.4g}" if c == "p_value" and r.p_value is not None else _cell(getattr(r, c))
-                             for c in COLUMNS])
+            writer.writerow([f"{getattr(r, c):.4g}" if c in formatted and getattr(r, c) is not None
+                             else _cell(getattr(r, c)) for c in COLUMNS])
 
 
 def _pm(mean: float | None, std: float | None) -> str:
@@ -38,23 +39,14 @@ def _pm(mean: float | None, std: float | None) -> str:
 
 
 PAPER_DATASETS = ("modelnet40", "scanobjectnn", "shapenetpart")
-# measure -> the measure that equals it on a class-balanced test split (per-class mean of the same scores)
-BALANCED_PAIRS = {"overall_accuracy": "mean_class_accuracy", "instance_miou": "class_miou"}
 MERGED_NAME = {"overall_accuracy": "accuracy", "instance_miou": "mIoU"}
 BALANCED_MARK = "¹"
 VERDICT_MARK = {"better": "▲ **better**", "worse": "▼ **worse**"}
-
-
-def _measure(metric: str) -> tuple[str, str]:
-    """``overall_accuracy (C=val)`` -> (``overall_accuracy``, `` (C=val)``); ``class_miou`` -> (``class_miou``, "")."""
-    name, _, rest = metric.partition(" ")
-    return name, f" {rest}" if rest else ""
-
-
-def _agree(a: Row, b: Row) -> bool:
-    """Both encoders score the same on the two rows, seed by seed (only decidable with per-seed values)."""
-    return (bool(a.pretrained_values) and a.pretrained_values == b.pretrained_values
-            and bool(a.random_values) and a.random_values == b.random_values)
+PROTOCOLS = (
+    "**Primary protocol: C=val** (the linear SVM's C chosen by 5-fold cross-validation on the train split, "
+    "for each encoder). *C=paper* is the paper's protocol (the fixed C=0.01 on raw features), kept to compare "
+    "with the paper: at a fixed small C an untrained encoder's smaller features under-fit, so its gains are "
+    "not evidence on their own. *C=val_std*: C by cross-validation on standardised features.")
 
 
 def merge_balanced(rows: list[Row]) -> tuple[list[Row], list[str]]:
@@ -63,31 +55,26 @@ def merge_balanced(rows: list[Row]) -> tuple[list[Row], list[str]]:
     class-balanced -- one row per protocol, named ``accuracy`` (``mIoU``) and marked with
     :data:`BALANCED_MARK`, instead of two identical ones. Returns the rows and the merged
     ``evaluation dataset`` names (for the footnote). The CSV and headline keep every row."""
-    by_metric = {(r.evaluation, r.dataset, r.metric): r for r in rows}
-    partner: dict[tuple[str, str, str], Row] = {}  # overall row's key -> its mean-class row
-    for r in rows:
-        measure, protocol = _measure(r.metric)
-        other = by_metric.get((r.evaluation, r.dataset, BALANCED_PAIRS.get(measure, "") + protocol))
-        if other is not None:
-            partner[(r.evaluation, r.dataset, r.metric)] = other
-    groups: dict[tuple[str, str], list[bool]] = {}
-    for (evaluation, dataset, metric), other in partner.items():
-        groups.setdefault((evaluation, dataset), []).append(_agree(by_metric[(evaluation, dataset, metric)], other))
-    merged = {g for g, agree in groups.items() if all(agree)}
-    dropped = {id(partner[k]) for k in partner if k[:2] in merged}
+    duplicate_of, merged = balanced_duplicates(rows)
+    dropped = set(duplicate_of)
+    kept = {id(r) for r in duplicate_of.values()}
     out = []
     for r in rows:
         if id(r) in dropped:
             continue
-        if (r.evaluation, r.dataset) in merged and (r.evaluation, r.dataset, r.metric) in partner:
-            measure, protocol = _measure(r.metric)
+        if id(r) in kept:
+            measure, protocol = split_metric(r.metric)
             r = replace(r, metric=f"{MERGED_NAME[measure]}{BALANCED_MARK}{protocol}")
         out.append(r)
-    return out, [f"{e} {d}" for e, d in groups if (e, d) in merged]
+    return out, [f"{e} {d}" for e, d in merged]
 
 
 def _p(p: float | None) -> str:
     return "" if p is None else "<0.001" if p < 0.0005 else f"{p:.3f}"
+
+
+def _p_text(p: float | None) -> str:
+    return "< 0.001" if _p(p) == "<0.001" else f"= {_p(p)}"
 
 
 def markdown(rows: list[Row]) -> str:
@@ -97,16 +84,18 @@ def markdown(rows: list[Row]) -> str:
     own, and the pipeline's datasets (synthetic, CAPOD) in a second."""
     seeds = max((r.seeds or 0 for r in rows), default=0)
     shown, merged = merge_balanced(rows)
+    tests = sum(r.p_value is not None for r in shown)
     lines = [
         "# CrossPoint evaluation summary",
         "",
+        PROTOCOLS,
+        "",
         f"Accuracies and mIoU in percent, mean ± std over {seeds} pretraining seeds; gain = pretrained − random "
-        "init (percentage points); p: Welch's two-sided t-test over seeds; verdict: ▲ **better** / ▼ **worse** "
-        "when p < 0.05, else no (the significant rows are listed under the table). "
+        "init (percentage points); p: Welch's two-sided t-test over seeds, uncorrected; p (Holm): "
+        f"Holm-Bonferroni over the {tests} tests of this table; verdict: ▲ **better** / ▼ **worse** when "
+        "p (Holm) < 0.05, else no (the significant rows are listed under the table). "
         "*paper* is the CrossPoint (DGCNN) number where the dataset is the paper's; a number in parentheses "
-        "is the paper's result on the dataset this one stands in for (orientation only, different data). "
-        "C=paper: the paper's fixed C; C=val: C chosen by cross-validation on train; C=val_std: the same on "
-        "standardised features.",
+        "is the paper's result on the dataset this one stands in for (orientation only, different data).",
         "",
     ]
     paper_rows = [r for r in shown if r.dataset in PAPER_DATASETS]
@@ -132,14 +121,16 @@ def markdown(rows: list[Row]) -> str:
             lines.append(f"{VERDICT_MARK[verdict]} than random init ({len(picked)}):")
             lines.append("")
             lines += [f"- {r.evaluation} {r.dataset}, {r.metric}: {_pm(r.pretrained, r.pretrained_std)} vs "
-                      f"{_pm(r.random_init, r.random_init_std)}, gain {r.gain:+.1f} (p {'< 0.001' if _p(r.p_value) == '<0.001' else '= ' + _p(r.p_value)})"
+                      f"{_pm(r.random_init, r.random_init_std)}, gain {r.gain:+.1f} (p (Holm) {_p_text(r.p_holm)}, "
+                      f"uncorrected {_p_text(r.p_value)})"
                       for r in picked]
             lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _table(rows: list[Row]) -> list[str]:
-    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "p", "verdict", "paper", "note"]
+    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "p", "p (Holm)", "verdict",
+            "paper", "note"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         if r.paper is not None:
@@ -151,7 +142,8 @@ def _table(rows: list[Row]) -> list[str]:
         gain = "" if r.gain is None else f"{r.gain:+.1f}"
         verdict = VERDICT_MARK.get(r.significant, r.significant)
         cells = [r.evaluation, r.dataset, r.metric, _pm(r.pretrained, r.pretrained_std),
-                 _pm(r.random_init, r.random_init_std), gain, _p(r.p_value), verdict, paper, r.note.replace("|", "/")]
+                 _pm(r.random_init, r.random_init_std), gain, _p(r.p_value), _p(r.p_holm), verdict, paper,
+                 r.note.replace("|", "/")]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -164,16 +156,17 @@ def write_tables(rows: list[Row], csv_path: str | Path, md_path: str | Path) -> 
 def headline(rows: list[Row]) -> dict[str, Any]:
     """One entry per summary row, nested by its :attr:`Row.key` (``svm`` -> ``synth_scan`` ->
     ``oa_val``): ``pre`` / ``pre_sd`` (pretrained mean and std over seeds), ``rand`` / ``rand_sd``
-    (random init), ``gain`` and ``sig`` (1 better, -1 worse, 0 no significant difference). Skipped
-    rows are left out. This is the run's DVC metrics file: ``dvc exp show`` and ``dvc metrics diff``
-    read it; the detailed per-evaluation JSON files stay beside it as plain outputs."""
+    (random init), ``gain``, ``p`` (Welch, uncorrected), ``p_holm`` (:func:`~crosspoint.reporting.rows.apply_holm`)
+    and ``sig`` (1 better, -1 worse, 0 no significant difference, after the correction). Skipped rows are
+    left out. ``dvc metrics show results/headline.json`` (and ``diff ... --targets``) reads it; the run's
+    declared metrics file is the shorter :func:`primary`."""
     out: dict[str, Any] = {}
     for r in rows:
         if r.pretrained is None or r.random_init is None:
             continue
         evaluation, dataset, metric = r.key.split(".", 2)
         entry = {"pre": r.pretrained, "pre_sd": r.pretrained_std, "rand": r.random_init,
-                 "rand_sd": r.random_init_std, "gain": r.gain,
+                 "rand_sd": r.random_init_std, "gain": r.gain, "p": r.p_value, "p_holm": r.p_holm,
                  "sig": {"better": 1, "worse": -1}.get(r.significant, 0)}
         out.setdefault(evaluation, {}).setdefault(dataset, {})[metric] = {
             k: v for k, v in entry.items() if v is not None}
@@ -181,3 +174,19 @@ def headline(rows: list[Row]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def is_primary(row: Row) -> bool:
+    """A row of the primary protocol: the linear SVM at C=val (overall accuracy), every few-shot setting, part
+    segmentation's instance mIoU."""
+    return (row.evaluation == "linear_svm" and row.metric == "overall_accuracy (C=val)") or \
+        row.evaluation == "fewshot" or (row.evaluation == "partseg" and row.metric == "instance_miou")
+
+
+def primary(rows: list[Row]) -> dict[str, Any]:
+    """The run's DVC metrics file: for each primary row (:func:`is_primary`), nested by its key, the ``gain``
+    and the corrected verdict ``sig``. Small on purpose: ``dvc exp show`` shows it whole, and a change to
+    pretraining, which moves every number, still fits a terminal. The full set is :func:`headline`."""
+    full = headline([r for r in rows if is_primary(r)])
+    return {ev: {ds: {m: {"gain": e["gain"], "sig": e["sig"]} for m, e in ms.items()} for ds, ms in by_ds.items()}
+            for ev, by_ds in full.items()}

@@ -101,8 +101,9 @@ def rows_of(read: Reader, params: dict[str, Any], evaluations: list[str]) -> dic
 class Cell:
     mean: float
     std: float | None
-    p_value: float | None = None  # Welch over seeds against the baseline variant
-    verdict: str = ""  # better / worse / "" (no significant difference, or the baseline itself)
+    p_value: float | None = None  # Welch over seeds against the baseline variant, uncorrected
+    p_holm: float | None = None  # Holm-Bonferroni over every test of the table
+    verdict: str = ""  # better / worse when p_holm < 0.05; "" (no significant difference, or the baseline itself)
     status: str = ""  # not rerun / stale / partly rerun: the value is (partly) the baseline's (stage_status)
 
 
@@ -119,16 +120,24 @@ STATUS_LEGEND = (
     "(a dataset it does not evaluate), and *random init* is then this run's. No test against HEAD on these cells.")
 
 
+def _test_of(key: str) -> str:
+    """The row whose test a row repeats when its scores equal it seed by seed: a mean-class accuracy (class
+    mIoU) row its overall accuracy (instance mIoU) row, on a class-balanced test split."""
+    return key.replace(".mca_", ".oa_").replace(".class_miou", ".instance_miou")
+
+
 def compare_cells(rows: dict[str, dict[str, Any]], baseline: str,
                   status: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, Cell]]:
     """row key -> variant -> cell; each variant's per-seed pretrained scores tested against the baseline's,
-    unless ``status[variant][key]`` says the variant did not recompute the row (then the cell says so). A row
+    unless ``status[variant][key]`` says the variant did not recompute the row (then the cell says so), the
+    verdicts corrected by Holm-Bonferroni over every test of the table. A row
     the baseline does not have (a dataset only a variant evaluates) is kept, untested, its cells marked, and
     its random init is that variant's."""
-    from crosspoint.metrics import compare_over_seeds
+    from crosspoint.metrics import SIGNIFICANCE_LEVEL, compare_over_seeds, holm
 
     keys = list(rows[baseline]) + [k for by_key in rows.values() for k in by_key if k not in rows[baseline]]
     table: dict[str, dict[str, Cell]] = {}
+    tested: list[tuple[tuple, Cell]] = []  # (what was compared, its cell)
     for key in dict.fromkeys(keys):
         base_row = rows[baseline].get(key)
         table[key] = {}
@@ -145,10 +154,20 @@ def compare_cells(rows: dict[str, dict[str, Any]], baseline: str,
             elif variant != baseline and row.pretrained_values and base_row.pretrained_values:
                 cmp = compare_over_seeds(row.pretrained_values, base_row.pretrained_values)
                 cell.p_value = cmp["p_value"]
-                cell.verdict = cmp["verdict"] if cmp["verdict"] in ("better", "worse") else ""
+                cell.verdict = "better" if cmp["gain"] > 0 else "worse"  # kept only if it survives the correction
+                tested.append(((variant, _test_of(key), row.pretrained_values, base_row.pretrained_values), cell))
             table[key][variant] = cell
         source = base_row or next(by_key[key] for by_key in rows.values() if key in by_key)
         table[key]["random init"] = Cell(source.random_init, source.random_init_std)
+    # a mean-class row equal to its overall row seed by seed (a balanced test split) is the same test, not a
+    # second one
+    tests: dict[tuple, list[Cell]] = {}
+    for sig, cell in tested:
+        tests.setdefault(sig, []).append(cell)
+    for cells, adjusted in zip(tests.values(), holm([cells[0].p_value for cells in tests.values()])):
+        for cell in cells:
+            cell.p_holm = round(adjusted, 4)
+            cell.verdict = cell.verdict if adjusted < SIGNIFICANCE_LEVEL else ""
     return table
 
 
@@ -156,13 +175,15 @@ def markdown(table: dict[str, dict[str, Cell]], variants: list[str], baseline: s
              seeds: int, title: str = "Ablation: which pretraining terms and backbone matter",
              what: str = "variant of the grid (`crosspoint ablate`)") -> str:
     cols = [*variants, "random init"]
+    tests = len({(v, _test_of(key), c.mean, c.std) for key, cells in table.items() for v, c in cells.items()
+                 if c.p_value is not None})
     lines = [
         f"# {title}",
         "",
         f"Pretrained-encoder score per evaluation (percent), mean ± std over {seeds} pretraining seeds, for each "
-        f"{what}; **better** / **worse**: Welch's two-sided t-test over seeds "
-        f"against *{baseline}* at p < 0.05 (p in parentheses when significant). *random init* is the baseline's "
-        "random-init encoder, for scale.",
+        f"{what}; **better** / **worse**: Welch's two-sided t-test over seeds against *{baseline}*, "
+        f"significant after Holm-Bonferroni over the {tests} tests of this table (p (Holm) < 0.05; in parentheses: "
+        "the corrected p, then the uncorrected one). *random init* is the baseline's random-init encoder, for scale.",
         "",
         "Variants: " + "; ".join(
             f"*{v}*: " + (", ".join(f"`{k}={json.dumps(x)}`" for k, x in overrides[v].items()) or "the committed run")
@@ -180,7 +201,7 @@ def markdown(table: dict[str, dict[str, Cell]], variants: list[str], baseline: s
                 continue
             text = f"{cell.mean:.1f}" + (f" ± {cell.std:.1f}" if cell.std is not None else "")
             if cell.verdict:
-                text += f" **{cell.verdict}** ({cell.p_value:.3f})"
+                text += f" **{cell.verdict}** ({cell.p_holm:.3f}; {cell.p_value:.3f})"
             if cell.status:
                 text += f" *{STATUS_MARK[cell.status]}*"
             out.append(text)
@@ -193,13 +214,14 @@ def markdown(table: dict[str, dict[str, Cell]], variants: list[str], baseline: s
 def write_csv(dest: str | Path, table: dict[str, dict[str, Cell]], variants: list[str]) -> None:
     with atomic_path(dest) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["row", "variant", "mean", "std", "p_value_vs_baseline", "verdict"])
+        w.writerow(["row", "variant", "mean", "std", "p_value_vs_baseline", "p_holm", "verdict"])
         for key, cells in table.items():
             for v in [*variants, "random init"]:
                 c = cells.get(v)
                 if c is not None:
                     w.writerow([key, v, f"{c.mean:.2f}", "" if c.std is None else f"{c.std:.2f}",
-                                "" if c.p_value is None else f"{c.p_value:.4g}", c.status or c.verdict])
+                                "" if c.p_value is None else f"{c.p_value:.4g}",
+                                "" if c.p_holm is None else f"{c.p_holm:.4g}", c.status or c.verdict])
 
 
 def figure(table: dict[str, dict[str, Cell]], variants: list[str], dest: str | Path) -> None:

@@ -30,6 +30,7 @@ rule report:
         report("results/tables/summary.csv", caption="../report/summary.rst", category="0 summary"),
         "results/tables/summary.md",
         "results/headline.json",
+        "results/primary.json",
         report(f"results/figures/tsne_{P('report.tsne_dataset')}.png", caption="../report/tsne.rst", category="3 features"),
         report(f"results/figures/confusion_{P('report.tsne_dataset')}.png", caption="../report/confusion.rst", category="4 linear_svm"),
         report("results/figures/pretrain_curves.png", caption="../report/pretrain_curves.rst", category="2 pretrain"),
