@@ -3,18 +3,23 @@ the Snakemake rules, derived from the imports instead of written by hand.
 
 A module's imports are every ``import crosspoint...`` / ``from crosspoint... import ...`` anywhere in its
 file (function bodies too, since the stages import lazily) and every string that is exactly the dotted
-name of a project module (the registries that ``importlib`` loads from: the dataset sources). Importing
+name of a project module (a registry that ``importlib`` loads from). Importing
 ``a.b.c`` runs ``a/__init__.py`` and ``a/b/__init__.py`` first, so those count too. The entry point
 (``crosspoint/__init__.py``, ``__main__.py``, ``cli.py``: argument parsing and the version string) is
 followed but not listed: it changes no output, and listing it would make every stage stale on a new
 subcommand. Its function bodies are not followed either: ``crosspoint.load_encoder`` imports the model
 code only when a user calls it, and every stage process imports ``crosspoint/__init__.py``.
+
+A stage may also run, per instance, one package of several chosen by name at run time (``prepare``: the
+package of its dataset's source, :func:`package_files`); those packages are left out of its own imports
+(the registry names them by a computed string) and each is checked to stay within its folder.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -84,3 +89,23 @@ def code_deps(module: str, root: Path = ROOT) -> tuple[str, ...]:
     """``closure(module)`` as sorted repository-relative paths, without the entry point."""
     rel = {p.relative_to(root).as_posix() for p in closure(module, root)}
     return tuple(sorted(rel - ENTRY))
+
+
+class CodeDepsError(Exception):
+    """A package's imports reach files its instances' deps would not list."""
+
+
+def package_files(package: str, common: Iterable[str], root: Path = ROOT) -> tuple[str, ...]:
+    """Every ``.py`` file in the folder of ``package`` (repository-relative, sorted): what a stage instance
+    running it depends on besides the stage's ``common`` files. Raises :class:`CodeDepsError` when the
+    package's imports reach a project file that is in neither (another source's package, say)."""
+    folder = "/".join(package.split(".")) + "/"
+    common = set(common)
+    outside = [f for f in code_deps(package, root) if not f.startswith(folder) and f not in common]
+    if outside:
+        raise CodeDepsError(
+            f"{package} imports {', '.join(outside)}: outside {folder} and not among the modules every instance "
+            f"depends on, so an edit to them would not rerun the instances that run {package}; import only "
+            f"shared modules (move what several packages need out of their folders)")
+    files = (root / folder).rglob("*.py")
+    return tuple(sorted(p.relative_to(root).as_posix() for p in files))

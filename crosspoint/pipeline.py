@@ -11,6 +11,10 @@ Template language used in the stage list (rendered for each engine):
   ``{p:a.b}``      the value of parameter ``a.b`` from params.yaml;
   ``{each:a.b}``   one path per element of the list parameter ``a.b`` (Snakemake ``expand``; DVC, which
                    cannot expand lists into deps, depends on the folder that holds them).
+
+A stage over the ``datasets`` mapping may depend, per instance, on the code of its dataset's source only
+(``Stage.source_code``: ``prepare``): DVC depends on the folder ``crosspoint/sources/${item.source}``, Snakemake
+on the files of that folder, looked up from the wildcard (:func:`source_code`).
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from pathlib import Path
 import yaml
 
 from crosspoint import paths
-from crosspoint.code_deps import code_deps
+from crosspoint.code_deps import CodeDepsError, code_deps, package_files
 from crosspoint.reporting.rows import HEADLINE, PRIMARY
+from crosspoint.sources.registry import SOURCES
 
 DVC_YAML = Path("dvc.yaml")
 RULES_DIR = Path("workflow/rules")
+SOURCES_DIR = "crosspoint/sources"  # one package per source name: crosspoint/sources/<source>/
 
 @dataclass(frozen=True)
 class Axis:
@@ -59,6 +65,9 @@ class Stage:
     report: dict[str, tuple[str, str]] = field(default_factory=dict)
     over: tuple[Axis, ...] = ()  # one axis: DVC foreach; several: DVC matrix
     persist: bool = False  # DVC keeps the outs while the stage runs (resumable training)
+    # per instance, the code of the instance's dataset's source too (crosspoint/sources/<source>/; the stage's
+    # own imports reach no source package); only for a stage over the datasets mapping (prepare)
+    source_code: bool = False
     # Snakemake scheduling hints (ignored by DVC).
     threads: int = 1
     mem_mb: int = 2000
@@ -85,8 +94,31 @@ def command_module(stage: Stage) -> str:
 
 
 def all_deps(stage: Stage) -> list[str]:
-    """The stage's data dependencies, then every project file its process imports (:mod:`crosspoint.code_deps`)."""
-    return [*stage.deps, *code_deps(command_module(stage))]
+    """The stage's data dependencies, then every project file its process imports (:mod:`crosspoint.code_deps`):
+    what every instance depends on (for a ``source_code`` stage, less its source's package: :func:`source_code`)."""
+    code = set(code_deps(command_module(stage)))
+    if stage.source_code:
+        packages = tuple(f"{SOURCES_DIR}/{s}/" for s in SOURCES)
+        reached = sorted(f for f in code if f.startswith(packages))
+        if reached:
+            raise CodeDepsError(
+                f"stage {stage.name} imports {', '.join(reached)} for every instance: its instances would depend "
+                f"on sources their datasets do not use; load sources through crosspoint.sources.registry only")
+        # what the sources share (crosspoint/sources/*.py, the store, ...): every instance runs some of it
+        for s in SOURCES:
+            code |= {f for f in code_deps(f"crosspoint.sources.{s}") if not f.startswith(packages)}
+    return [*stage.deps, *sorted(code)]
+
+
+def source_code(stage: Stage) -> dict[str, tuple[str, ...]]:
+    """Source name -> the files of its package: what an instance of a ``source_code`` stage whose dataset has
+    that source depends on besides :func:`all_deps`. Raises :class:`~crosspoint.code_deps.CodeDepsError`
+    when a source's package imports anything outside its folder but the stage's common code."""
+    axis = stage.over[0] if len(stage.over) == 1 else None
+    if axis is None or not axis.mapping:
+        raise ValueError(f"stage {stage.name}: source_code needs one axis over a mapping of datasets")
+    common = all_deps(stage)
+    return {s: package_files(f"crosspoint.sources.{s}", common) for s in SOURCES}
 
 
 def _section_keys(section: str, module: str, but: tuple[str, ...] = ("datasets",)) -> list[str]:
@@ -106,6 +138,7 @@ STAGES: list[Stage] = [
         params=["datasets.{dataset}"],
         outs=[paths.prepared("{dataset}"), paths.prepared_rejects("{dataset}")],
         over=(Axis("dataset", param="datasets", mapping=True),),
+        source_code=True,  # prepare@synth runs crosspoint/sources/synthetic/ and no other source
         runtime=120,
     ),
     Stage(
@@ -304,6 +337,9 @@ def to_dvc(stages: list[Stage]) -> dict:
                 deps.append(_dvc_text(str(Path(*parts[:first])), st))
             else:
                 deps.append(_dvc_text(d, st))
+        if st.source_code:
+            source_code(st)  # checks every source's package
+            deps.append(f"{SOURCES_DIR}/${{item.source}}")
         folders = [d + "/" for d in deps if not Path(d).suffix]
         deps = [d for d in deps if not any(d.startswith(f) for f in folders)]  # covered by a folder dep
         body: dict = {"cmd": _dvc_text(st.cmd, st), "deps": _dedupe(deps),
@@ -392,6 +428,9 @@ def to_smk(stage: Stage) -> str:
             lines.append(f"        {axis.name}=one_of({values}),")
     lines.append("    input:")
     lines += [f"        {_smk_path(d, stage)}," for d in _dedupe(all_deps(stage))]
+    if stage.source_code:
+        axis = stage.over[0]
+        lines.append(f'        lambda wildcards: SOURCE_CODE[P("{axis.param}")[wildcards.{axis.name}]["source"]],')
     lines.append("    output:")
     for o in [*stage.outs, *stage.committed, *stage.metrics, *stage.plots]:
         expr = _smk_path(o, stage)
@@ -424,9 +463,22 @@ def to_smk(stage: Stage) -> str:
 RULE_HEADER = "# Generated from crosspoint/pipeline.py by `crosspoint dag --write`; do not edit by hand.\n\n"
 
 
+def _smk_source_code(stage: Stage) -> str:
+    """The table a ``source_code`` stage's rule reads its per-source inputs from."""
+    if not stage.source_code:
+        return ""
+    lines = ["# source -> the files of its package (crosspoint/sources/<source>/): what an instance runs for its",
+             "# dataset's source, besides the inputs every instance has", "SOURCE_CODE = {"]
+    for source, files in source_code(stage).items():
+        lines.append(f'    "{source}": [')
+        lines += [f'        "{f}",' for f in files]
+        lines.append("    ],")
+    return "\n".join([*lines, "}"]) + "\n\n\n"
+
+
 def render_smk_rules(stages: list[Stage] = STAGES) -> dict[str, str]:
     """Rule files by name, one per stage."""
-    return {f"{st.name}.smk": RULE_HEADER + to_smk(st) for st in stages}
+    return {f"{st.name}.smk": RULE_HEADER + _smk_source_code(st) + to_smk(st) for st in stages}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -443,24 +495,34 @@ RERUNS_END = "<!-- /edit-reruns -->"
 
 def code_groups() -> dict[str, list[str]]:
     """The package's files grouped as a reader edits them: a top-level module alone, a package whole (the
-    stages one by one: each is its own stage's entry point)."""
+    stages one by one: each is its own stage's entry point; in ``crosspoint/sources/`` the shared modules
+    together and each source's package on its own)."""
     root = Path(__file__).resolve().parents[1]
     groups: dict[str, list[str]] = {}
     for path in sorted((root / "crosspoint").rglob("*.py")):
         rel = path.relative_to(root).as_posix()
         parts = rel.split("/")
-        whole = len(parts) > 2 and parts[1] != "stages"
-        groups.setdefault("/".join(parts[:2]) + "/" if whole else rel, []).append(rel)
+        if rel.startswith(SOURCES_DIR + "/"):
+            group = "/".join(parts[:3]) + "/" if len(parts) > 3 else SOURCES_DIR + "/*.py"
+        elif len(parts) > 2 and parts[1] != "stages":
+            group = "/".join(parts[:2]) + "/"
+        else:
+            group = rel
+        groups.setdefault(group, []).append(rel)
     return groups
 
 
 def edit_reruns_table(stages: list[Stage] = STAGES) -> str:
-    """Markdown: for each module or package, the stages whose code deps it is in (every instance of each)."""
+    """Markdown: for each module or package, the stages whose code deps it is in (every instance of each), or
+    the instances of a ``source_code`` stage whose dataset's source it is."""
     deps = {st.name: set(all_deps(st)) for st in stages}
+    per_source = {st.name: source_code(st) for st in stages if st.source_code}
     lines = ["| an edit to | reruns |", "|---|---|"]
     for group, files in code_groups().items():
         hit = [name for name, d in deps.items() if d & set(files)]
-        shown = ", ".join(f"`{n}`" for n in hit) if hit else "nothing (not run by any stage)"
+        some = [f"the `{name}` instances whose dataset has `source: {source}`"
+                for name, code in per_source.items() for source, f in code.items() if set(f) & set(files)]
+        shown = ", ".join([*(f"`{n}`" for n in hit), *some]) or "nothing (not run by any stage)"
         lines.append(f"| `{group}` | {'every stage' if len(hit) == len(stages) else shown} |")
     return "\n".join(lines) + "\n"
 

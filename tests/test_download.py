@@ -18,9 +18,9 @@ import pytest
 
 from crosspoint import paths
 from crosspoint.sources import download as download_module
-from crosspoint.sources import make_source, parse_dataset
 from crosspoint.sources.base import MeshItem
 from crosspoint.sources.download import SUMS_FILE, DownloadError, download, extract
+from crosspoint.sources.registry import make_source, parse_dataset
 from crosspoint.store import StageError
 
 TETRA = "0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 2\n3 0 1 3\n3 0 2 3\n3 1 2 3\n"
@@ -101,7 +101,7 @@ def url_of(httpd, name: str = "ModelNet40.zip") -> str:
 
 def test_download_extract_and_modelnet_source(server, tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(tmp_path)
-    params = parse_dataset("mn", {"source": "modelnet40", "url": url_of(server)})
+    params = parse_dataset("mn", {"source": "modelnet", "url": url_of(server)})
     source = make_source(params, "mn")
     assert source.ensure_available() is None
     folder = Path(paths.download_dir("modelnet40"))
@@ -129,7 +129,7 @@ def test_download_extract_and_modelnet_source(server, tmp_path, monkeypatch, cap
     assert make_source(params, "mn").ensure_available() is None
     assert len(server.state.ranges) == requests
     # max_per_class keeps the first objects of each class and split
-    small = make_source(parse_dataset("mn", {"source": "modelnet40", "url": url_of(server), "max_per_class": 1}))
+    small = make_source(parse_dataset("mn", {"source": "modelnet", "url": url_of(server), "max_per_class": 1}))
     assert len(small.entries()) == 4
 
 
@@ -175,13 +175,13 @@ def test_wrong_checksum_is_refused_and_set_aside(server, tmp_path, monkeypatch):
     assert (tmp_path / "a.zip.bad").read_bytes() == server.state.data
     # through the source, the message names the param to fix
     monkeypatch.chdir(tmp_path)
-    params = parse_dataset("mn", {"source": "modelnet40", "url": url_of(server), "sha256": "ab" * 32})
+    params = parse_dataset("mn", {"source": "modelnet", "url": url_of(server), "sha256": "ab" * 32})
     with pytest.raises(StageError, match=r"update datasets\.mn\.sha256"):
         make_source(params, "mn").ensure_available()
     assert not (Path(paths.download_dir("modelnet40")) / "ModelNet40").exists()
     # the right digest is accepted
     good = hashlib.sha256(server.state.data).hexdigest()
-    ok = parse_dataset("mn", {"source": "modelnet40", "url": url_of(server), "sha256": good,
+    ok = parse_dataset("mn", {"source": "modelnet", "url": url_of(server), "sha256": good,
                               "size": len(server.state.data)})
     assert make_source(ok, "mn").ensure_available() is None
 
@@ -191,7 +191,7 @@ def test_http_error_is_not_retried_and_optional_dataset_is_skipped(server, tmp_p
     missing = url_of(server, "ModelNet10.zip")
     with pytest.raises(DownloadError, match="HTTP 404"):
         download(missing, tmp_path / "m.zip", retries=3, backoff=5.0)  # would take 35 s if it retried
-    optional = parse_dataset("mn10", {"source": "modelnet10", "url": missing, "required": False})
+    optional = parse_dataset("mn10", {"source": "modelnet", "version": 10, "url": missing, "required": False})
     assert "HTTP 404" in make_source(optional, "mn10").ensure_available()
 
 

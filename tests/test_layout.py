@@ -60,15 +60,42 @@ def covered(path: Path, deps: list[str]) -> bool:
 
 
 def test_declared_code_deps_cover_every_imported_module():
+    """Per stage; for prepare per source: an instance runs its stage's module and its dataset's source (loaded
+    by name from the registry), and depends on the stage's code deps and that source's folder."""
+    from crosspoint.sources.registry import SOURCES
+
     missing = {}
     for stage in pipeline.STAGES:
         command = stage.cmd.split()[1]
         module = cli.COMMANDS[command][0]
         code_deps = [d for d in pipeline.all_deps(stage) if d.startswith("crosspoint")]
-        gaps = sorted(p.relative_to(REPO).as_posix() for p in closure(module) if not covered(p, code_deps))
-        if gaps:
-            missing[stage.name] = gaps
+        runs = {stage.name: ([module], code_deps)}
+        if stage.source_code:
+            runs = {f"{stage.name} of a {s} dataset": ([module, f"crosspoint.sources.{s}"],
+                                                       [*code_deps, f"{pipeline.SOURCES_DIR}/{s}"]) for s in SOURCES}
+        for name, (modules, deps) in runs.items():
+            files = set().union(*(closure(m) for m in modules))
+            gaps = sorted(p.relative_to(REPO).as_posix() for p in files if not covered(p, deps))
+            if gaps:
+                missing[name] = gaps
     assert not missing, f"stages importing modules their deps do not list: {missing}"
+
+
+def test_no_source_imports_another_source_and_prepare_imports_none():
+    """Each source's package stays within its folder and the shared modules (so prepare@synth depends on no
+    ModelNet code); the prepare stage reaches the packages only through the registry's names."""
+    from crosspoint.sources.registry import SOURCES
+
+    prepare = next(st for st in pipeline.STAGES if st.name == "prepare")
+    packages = tuple(f"crosspoint/sources/{s}/" for s in SOURCES)
+    common = [d for d in pipeline.all_deps(prepare) if d.startswith("crosspoint")]
+    assert "crosspoint/sources/registry.py" in common
+    assert not [d for d in common if d.startswith(packages)]
+    for source in SOURCES:
+        files = {p.relative_to(REPO).as_posix() for p in closure(f"crosspoint.sources.{source}")}
+        others = sorted(f for f in files if f.startswith(packages) and not f.startswith(f"crosspoint/sources/{source}/"))
+        assert not others, f"{source} imports {others}"
+    assert set(pipeline.source_code(prepare)) == set(SOURCES)
 
 
 STAGE_PACKAGE = "crosspoint.stages"
@@ -165,3 +192,28 @@ def test_code_deps_follow_lazy_imports_registries_and_parent_packages(tmp_path):
     assert code_deps("crosspoint.stage", tmp_path) == (
         "crosspoint/base.py", "crosspoint/lazy.py", "crosspoint/registered.py", "crosspoint/stage.py",
         "crosspoint/sub/__init__.py")  # crosspoint/__init__.py is the entry point: followed, not listed
+
+
+def test_a_package_reaching_another_package_fails_the_generation(tmp_path):
+    """package_files (prepare's per-source deps) lists a package's folder, and raises when the package imports
+    a file that is neither in its folder nor among the common ones (here another source's package)."""
+    import pytest
+
+    from crosspoint.code_deps import CodeDepsError, package_files
+
+    src = tmp_path / "crosspoint" / "sources"
+    for folder in (src / "a", src / "b"):
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text("")
+    (tmp_path / "crosspoint" / "__init__.py").write_text("")
+    (src / "__init__.py").write_text("")
+    (src / "shared.py").write_text("")
+    (src / "a" / "reader.py").write_text("from crosspoint.sources import shared\n")
+    (src / "b" / "reader.py").write_text("from crosspoint.sources.a.reader import x\n")
+    common = ["crosspoint/sources/__init__.py", "crosspoint/sources/shared.py"]
+    assert package_files("crosspoint.sources.a", common, tmp_path) == (
+        "crosspoint/sources/a/__init__.py", "crosspoint/sources/a/reader.py")
+    (src / "a" / "__init__.py").write_text("from crosspoint.sources.a import reader\n")
+    (src / "b" / "__init__.py").write_text("from crosspoint.sources.b import reader\n")
+    with pytest.raises(CodeDepsError, match=r"crosspoint\.sources\.b imports crosspoint/sources/a/"):
+        package_files("crosspoint.sources.b", common, tmp_path)

@@ -14,7 +14,7 @@ import yaml
 
 from crosspoint import cli, paths
 from crosspoint.evaluate import FeatureSet, write_features
-from crosspoint.sources.mesh_folder import scan_folder
+from crosspoint.sources.mesh_folder.reader import scan_folder
 from crosspoint.sources.prepare import prepare
 from crosspoint.store import DatasetMeta, MeshStore, StageError, get_meta, read_strings
 

@@ -21,9 +21,10 @@ from PIL import Image
 from crosspoint import paths
 from crosspoint.cli import main as cli
 from crosspoint.config import ParamsError
-from crosspoint.sources import make_source, normalize_unit_sphere, parse_dataset, to_y_up
+from crosspoint.sources.helpers import normalize_unit_sphere, to_y_up
 from crosspoint.sources.ply import PlyError, parse_ply_points, read_ply_points
-from crosspoint.sources.shapenet_render import R2N2_NAMES, R2N2_SYNSETS
+from crosspoint.sources.registry import make_source, parse_dataset
+from crosspoint.sources.shapenet_render.reader import R2N2_NAMES, R2N2_SYNSETS
 from crosspoint.store import MeshStore, StageError, get_meta, read_point_store, read_strings
 from crosspoint.tools.params_check import validate_all
 
@@ -498,7 +499,7 @@ def test_modelnet_meshes_come_out_y_up(tmp_path, monkeypatch):
     (tmp_path / "folder" / "spike").mkdir(parents=True)
     (tmp_path / "folder" / "spike" / "s.off").write_text(pyramid_off())
     write_params({
-        "mn10": {"source": "modelnet10", "path": "ModelNet10.zip"},  # up_axis defaults to z
+        "mn10": {"source": "modelnet", "version": 10, "path": "ModelNet10.zip"},  # up_axis defaults to z
         "asis": {"source": "mesh_dir", "path": "folder"},  # y: left as it is
         "turned": {"source": "mesh_dir", "path": "folder", "up_axis": "z"},
     })

@@ -81,6 +81,10 @@ def snakemake_jobs() -> dict[str, dict]:
 
 
 def test_both_engines_have_the_same_stages_commands_inputs_and_outputs():
+    import yaml
+
+    from crosspoint.sources.registry import SOURCES
+
     dvc = dvc_stages()
     smk = snakemake_jobs()
     assert set(dvc) == set(smk), f"only in DVC: {set(dvc) - set(smk)}; only in Snakemake: {set(smk) - set(dvc)}"
@@ -97,6 +101,20 @@ def test_both_engines_have_the_same_stages_commands_inputs_and_outputs():
         assert smk_deps - inside == d["deps"] - folders, (cmd, (smk_deps - inside) ^ (d["deps"] - folders))
         for f in folders:
             assert any(p == f or p.startswith(f + "/") for p in smk_deps), (cmd, f)
+    # prepare: per instance, the code of its dataset's source alone (DVC its folder, Snakemake its files)
+    datasets = yaml.safe_load((REPO / "params.yaml").read_text())["datasets"]
+    code = pipeline.source_code(next(st for st in pipeline.STAGES if st.name == "prepare"))
+    assert datasets and set(code) == set(SOURCES)
+
+    def in_a_package(path: str) -> bool:  # crosspoint/sources/<source> or a file in it
+        return path.startswith(pipeline.SOURCES_DIR + "/") and path.split("/")[2] in SOURCES
+
+    for name, entry in datasets.items():
+        cmd = f"crosspoint prepare --dataset {name}"
+        in_packages = [d for d in dvc[cmd]["deps"] if in_a_package(d)]
+        assert in_packages == [f"{pipeline.SOURCES_DIR}/{entry['source']}"], (name, in_packages)
+        inputs = {p for p in smk[cmd]["deps"] if in_a_package(p)}
+        assert inputs == set(code[entry["source"]]), (name, inputs)
 
 
 def test_snakemake_lint_passes():
@@ -139,6 +157,10 @@ def test_an_edit_makes_stale_exactly_the_stages_the_table_says(tmp_path):
     import json
     import shutil
 
+    import yaml
+
+    from crosspoint.sources.registry import SOURCES
+
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout
     for rel in filter(None, files.split("\0")):
@@ -148,15 +170,14 @@ def test_an_edit_makes_stale_exactly_the_stages_the_table_says(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)  # DVC wants a repository
 
     def changed() -> dict[str, set[str]]:
-        """Stage instance -> the code files dvc status reports as changed deps."""
+        """Stage instance (``prepare@synth``) -> the code files and folders dvc status reports as changed deps."""
         proc = subprocess.run(["dvc", "status", "--json"], cwd=tmp_path, env=_env(), capture_output=True,
                               text=True, check=True)
         out: dict[str, set[str]] = {}
         for stage, entries in json.loads(proc.stdout or "{}").items():
             for entry in entries:
                 deps = entry.get("changed deps", {}) if isinstance(entry, dict) else {}
-                out.setdefault(stage.split("@")[0].split(":")[-1], set()).update(
-                    d for d in deps if d.startswith("crosspoint/"))
+                out.setdefault(stage.split(":")[-1], set()).update(d for d in deps if d.startswith("crosspoint/"))
         return out
 
     deps = {st.name: set(pipeline.all_deps(st)) for st in pipeline.STAGES}
@@ -166,7 +187,19 @@ def test_an_edit_makes_stale_exactly_the_stages_the_table_says(tmp_path):
         with open(tmp_path / edited[group], "a") as fh:
             fh.write("# an edit\n")
     after = changed()
+    # a source's package (crosspoint/sources/<source>/): the prepare instances of the datasets of that source
+    datasets = yaml.safe_load((REPO / "params.yaml").read_text())["datasets"]
+    source_groups = {f"{pipeline.SOURCES_DIR}/{s}/": s for s in SOURCES}
+    assert set(source_groups) <= set(edited)
     for group, module in edited.items():
-        stale = {stage for stage, files in after.items() if module in files}
-        expected = {name for name, d in deps.items() if module in d}
-        assert stale == expected, (group, module, stale ^ expected)
+        stale = {inst for inst, files in after.items() if any(module == f or module.startswith(f + "/") for f in files)}
+        if group in source_groups:
+            expected = {f"prepare@{name}" for name, e in datasets.items() if e["source"] == source_groups[group]}
+            assert stale == expected, (group, module, stale ^ expected)
+        else:
+            expected = {name for name, d in deps.items() if module in d}
+            assert {inst.split("@")[0] for inst in stale} == expected, (group, module, stale, expected)
+    # with the default datasets (synth: synthetic, capod: mesh_dir): ModelNet's reader reruns nothing
+    assert datasets["synth"]["source"] == "synthetic" and datasets["capod"]["source"] == "mesh_dir"
+    assert not {inst for inst, files in after.items() if f"{pipeline.SOURCES_DIR}/modelnet" in files}
+    assert {inst for inst, files in after.items() if f"{pipeline.SOURCES_DIR}/synthetic" in files} == {"prepare@synth"}

@@ -157,7 +157,7 @@ def test_prepare_modelnet_from_local_archive(tmp_path, monkeypatch):
             for split, k in (("train", 1), ("train", 2), ("test", 3)):
                 zf.writestr(f"ModelNet10/{cls}/{split}/{cls}_{k:04d}.off", off_tetra(k, (k, 0, 0)))
     (tmp_path / "ModelNet10.zip").write_bytes(buf.getvalue())
-    write_params({"mn10": {"source": "modelnet10", "path": "ModelNet10.zip"}})
+    write_params({"mn10": {"source": "modelnet", "version": 10, "path": "ModelNet10.zip"}})
     assert cli(["prepare", "--dataset", "mn10", "--params", "params.yaml"]) == 0
     store = MeshStore(paths.prepared("mn10"))
     assert store.meta.class_names == ["chair", "desk"] and len(store) == 6
@@ -276,9 +276,9 @@ def test_max_faces_rejects_larger_meshes_and_lying_headers(tmp_path, monkeypatch
 
 def test_max_faces_null_and_invalid(tmp_path):
     from crosspoint.config import ParamsError
-    from crosspoint.sources import parse_dataset
+    from crosspoint.sources.registry import parse_dataset
 
     assert parse_dataset("m", {"source": "mesh_dir", "path": "x"}).max_faces == 5_000_000
     assert parse_dataset("m", {"source": "mesh_dir", "path": "x", "max_faces": None}).max_faces is None
     with pytest.raises(ParamsError, match="max_faces must be at least 1"):
-        parse_dataset("m", {"source": "modelnet40", "max_faces": 0})
+        parse_dataset("m", {"source": "modelnet", "max_faces": 0})

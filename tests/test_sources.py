@@ -13,10 +13,11 @@ import trimesh
 import yaml
 
 from crosspoint.config import ParamsError
-from crosspoint.sources import make_source, parse_dataset, parse_datasets, stratified_split
 from crosspoint.sources.base import MeshItem, Reject
-from crosspoint.sources.mesh_dir import load_mesh_file
+from crosspoint.sources.helpers import stratified_split
+from crosspoint.sources.mesh_files import load_mesh_file
 from crosspoint.sources.off import OffError, parse_off, read_off
+from crosspoint.sources.registry import make_source, parse_dataset, parse_datasets
 from crosspoint.store import StageError
 
 TETRA_V = "0 0 0\n1 0 0\n0 1 0\n0 0 1\n"
@@ -175,7 +176,7 @@ def test_modelnet_folder_rejects_a_folder_named_like_a_mesh(tmp_path):
     root = tmp_path / "ModelNet10"
     write(root / "chair" / "train" / "chair_0001.off", tetra_off())
     (root / "chair" / "test" / "chair_0002.off").mkdir(parents=True)
-    source = make_source(parse_dataset("mn", {"source": "modelnet10", "path": str(root)}))
+    source = make_source(parse_dataset("mn", {"source": "modelnet", "version": 10, "path": str(root)}))
     items, rejects = items_and_rejects(source)
     assert [i.object_id for i in items] == ["chair_0001"]
     assert [(Path(r.path).name, r.reason) for r in rejects] == [("chair_0002.off", "not a regular file (a directory)")]
@@ -233,7 +234,28 @@ def test_parse_datasets_errors_name_the_dataset():
     with pytest.raises(ParamsError, match=r"datasets\.baz: missing key 'source'"):
         parse_datasets({"baz": {"path": "x"}})
     with pytest.raises(ParamsError, match="sha256 must be 64"):
-        parse_datasets({"mn": {"source": "modelnet40", "sha256": "abc"}})
+        parse_datasets({"mn": {"source": "modelnet", "sha256": "abc"}})
+
+
+
+def test_modelnet_is_one_source_with_a_version():
+    """``source: modelnet`` with ``version: 40`` (default) or ``10``: its archive and its download folder; the
+    old source names say what replaces them."""
+    from crosspoint import paths
+
+    mn40 = parse_dataset("mn", {"source": "modelnet"})
+    mn10 = parse_dataset("mn", {"source": "modelnet", "version": 10})
+    assert (mn40.version, mn40.up_axis) == (40, "z")
+    assert mn40.archive_url == "http://modelnet.cs.princeton.edu/ModelNet40.zip"
+    assert mn10.archive_url == "http://3dvision.princeton.edu/projects/2014/3DShapeNets/ModelNet10.zip"
+    assert (mn40.benchmark, mn10.benchmark) == ("modelnet40", "modelnet10")  # paths.download_dir(...) as before
+    assert paths.download_dir(mn10.benchmark).endswith("downloads/modelnet10")
+    assert make_source(mn10).name == "modelnet10" and make_source(mn10, "mine").name == "mine"
+    with pytest.raises(ParamsError, match=r"datasets\.mn\.version: expected one of 40, 10, got 20"):
+        parse_dataset("mn", {"source": "modelnet", "version": 20})
+    for old, version in (("modelnet40", 40), ("modelnet10", 10)):
+        with pytest.raises(ParamsError, match=rf"source '{old}' is replaced by source: modelnet with version: {version}"):
+            parse_dataset("mn", {"source": old})
 
 
 # ---------------------------------------------------------------------------------------------

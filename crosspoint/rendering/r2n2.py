@@ -2,7 +2,7 @@
 
 The dataset's point store records where its renders are (attr ``stored_renders``: the
 ``ShapeNetRendering`` folder, the views each object is checked to have, ``alpha``, ``background``;
-written by :meth:`crosspoint.sources.shapenet_render.ShapeNetRenderSource.store_attrs`), so the render
+written by :meth:`crosspoint.sources.shapenet_render.reader.ShapeNetRenderSource.store_attrs`), so the render
 stage reads them without the dataset readers. Views ``NN.png`` of object ``<synset>/<id>`` are in
 ``<renders>/<synset>/<id>/rendering/``, 137 x 137 RGBA, with an optional ``rendering_metadata.txt``
 (azimuth, elevation, in-plane rotation, distance ratio, field of view per view).

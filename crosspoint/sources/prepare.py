@@ -5,7 +5,7 @@ normalised to the unit sphere (bounding-box centre at the origin, farthest verte
 its part names mapped to the dataset's global part ids (``"class/part"``), given a split when the
 source has none and a grey colour when it has no face colours, and written to the mesh store in a
 stable order (class, then object id). A mesh source whose ``up_axis`` param is ``z`` has its
-meshes turned y-up first (:func:`crosspoint.sources.to_y_up`). Point sources are written to a point
+meshes turned y-up first (:func:`crosspoint.sources.helpers.to_y_up`). Point sources are written to a point
 store at the same path (marked ``coordinates: raw`` when the source keeps the files' coordinates:
 ``normalize: false``), with the inputs they left out in the rejects table (a point source that
 comes with images, ``shapenet_render``, leaves them to the render stage, which decodes them instead
@@ -26,17 +26,15 @@ import numpy as np
 from crosspoint import paths
 from crosspoint.config import ParamsError, load_params
 from crosspoint.progress import progress
-from crosspoint.sources import (
+from crosspoint.sources.base import MeshItem, Reject
+from crosspoint.sources.helpers import (
     check_mesh,
-    ensure_available,
-    make_source,
     natural_key,
     normalize_unit_sphere,
-    parse_dataset,
     stratified_split,
     to_y_up,
 )
-from crosspoint.sources.base import MeshItem, Reject
+from crosspoint.sources.registry import ensure_available, make_source, parse_dataset
 from crosspoint.store import (
     DatasetMeta,
     Mesh,

@@ -3,7 +3,7 @@
 INPUT: mesh files (.off .obj .ply .stl .glb .gltf), point-cloud files (.xyz/.txt: ``x y z`` per line,
 whitespace or comma separated, extra columns ignored; .npy ``[N, 3+]``; a .ply whose header declares no
 faces), or folders of them (recursive, in the natural order of the files' paths without extension:
-a ``mesh_folder`` dataset's store order, :func:`crosspoint.sources.mesh_folder.scan_folder`); or
+a ``mesh_folder`` dataset's store order, :func:`crosspoint.sources.mesh_folder.reader.scan_folder`); or
 ``--store data/points/NAME.h5``, a point store the DAG made.
 
 Each object goes through what the DAG does to it, with the same functions, so that the features are
@@ -50,8 +50,8 @@ from crosspoint.progress import progress
 from crosspoint.shards import shard_block
 from crosspoint.sources import ply
 from crosspoint.sources.base import MeshItem, Reject
-from crosspoint.sources.mesh_dir import MAX_FACES, MESH_EXTENSIONS, Entry, file_problem, load_entries
-from crosspoint.sources.mesh_folder import UNLABELLED, scan_folder
+from crosspoint.sources.mesh_files import MAX_FACES, MESH_EXTENSIONS, Entry, file_problem, load_entries
+from crosspoint.sources.mesh_folder.reader import UNLABELLED, scan_folder
 from crosspoint.sources.prepare import clean_mesh, face_colors, global_face_parts
 from crosspoint.store import (
     DatasetMeta,

@@ -29,7 +29,7 @@ SECTIONS: dict[str, str] = {
 
 def validate_all(params: dict[str, Any]) -> dict[str, Any]:
     """Validate the whole params mapping; returns the parsed sections. Raises ParamsError."""
-    from crosspoint.sources import parse_datasets
+    from crosspoint.sources.registry import parse_datasets
 
     known = {"datasets", *SECTIONS}
     unknown = sorted(set(params) - known)

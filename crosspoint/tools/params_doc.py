@@ -1,7 +1,7 @@
 """``crosspoint params-doc``: the key tables of ``config/README.md``, generated.
 
 Every params key is a field of a stage's ``Params`` dataclass (``params_check.SECTIONS``) or of a
-dataset source's (``sources.SOURCES``). This module walks those dataclasses (nested ones as dotted
+dataset source's (``sources.registry.SOURCES``). This module walks those dataclasses (nested ones as dotted
 keys) and writes one markdown table per section: the key, its type, the dataclass default, the value
 ``params.yaml`` sets, and a description: the comment beside the key in ``params.yaml``, or else the
 comment beside the field in the dataclass. The hand-written text of ``config/README.md`` above
@@ -219,7 +219,7 @@ def table(header: list[str], body: list[tuple[str, ...]]) -> str:
 
 def generated(params_path: str | Path = "params.yaml") -> str:
     """The generated part of config/README.md (the marker line and everything after it)."""
-    from crosspoint.sources import SOURCES
+    from crosspoint.sources.registry import SOURCES, source_module
 
     text = Path(params_path).read_text()
     params = load_params(params_path)
@@ -234,17 +234,14 @@ def generated(params_path: str | Path = "params.yaml") -> str:
               "(the committed params.yaml declares "
               + ", ".join(f"`{name}` ({(entry or {}).get('source')})" for name, entry in params["datasets"].items())
               + ").", ""]
-    by_module: dict[str, list[str]] = {}
-    for source, (module, _) in SOURCES.items():
-        by_module.setdefault(module, []).append(source)
-    for module, sources in by_module.items():
-        cls = importlib.import_module(module).Params
+    for source in SOURCES:
+        module = source_module(source)
         fallback: dict[str, str] = {}  # params.yaml's comments on an entry of this source, where the class has none
         for name, entry in params["datasets"].items():
-            if (entry or {}).get("source") in sources and not fallback:
+            if (entry or {}).get("source") == source and not fallback:
                 fallback = {k.replace(f"datasets.{name}.", "datasets.*.", 1): v for k, v in comments.items()}
-        body = rows(cls, None, ["datasets.*"], None, fallback, prefer_yaml=False)
-        parts += [f"#### source: {', '.join(f'`{s}`' for s in sources)} (`{module}`)", "",
+        body = rows(module.Params, None, ["datasets.*"], None, fallback, prefer_yaml=False)
+        parts += [f"#### source: `{source}` (`{module.__name__}`)", "",
                   table(["key", "type", "default", "description"], body), ""]
     for section, module in SECTIONS.items():
         cls = importlib.import_module(module).Params

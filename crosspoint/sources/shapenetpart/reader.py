@@ -17,9 +17,9 @@ from typing import Literal
 
 import numpy as np
 
-from crosspoint.sources import natural_key, normalize_unit_sphere
 from crosspoint.sources.base import PointSource, data_missing
-from crosspoint.sources.scanobjectnn import read_h5_points
+from crosspoint.sources.h5_points import read_h5_points
+from crosspoint.sources.helpers import natural_key, normalize_unit_sphere
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
 log = logging.getLogger("crosspoint.sources.prepare")

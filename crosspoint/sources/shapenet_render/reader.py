@@ -50,10 +50,10 @@ from typing import Any, Literal
 import numpy as np
 
 from crosspoint.progress import progress
-from crosspoint.sources import natural_key, normalize_unit_sphere, stratified_split
 from crosspoint.sources.base import PointSource, Reject, data_missing
+from crosspoint.sources.helpers import natural_key, normalize_unit_sphere, stratified_split
 from crosspoint.sources.ply import PlyError, read_ply_points
-from crosspoint.sources.shapenetcore import SYNSETS
+from crosspoint.sources.synsets import SYNSETS
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
 log = logging.getLogger("crosspoint.sources.prepare")

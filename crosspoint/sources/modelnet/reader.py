@@ -1,11 +1,12 @@
-"""``modelnet40`` / ``modelnet10``: the Princeton ModelNet archives, with the official split.
+"""``modelnet``: the Princeton ModelNet40 or ModelNet10 archive (``version: 40`` or ``10``), with the
+official split.
 
-The archive is downloaded (resumable, verified) into ``paths.download_dir(<source>)``, shared by
-every dataset of the same source, and extracted there; ``path`` points at a local copy instead
+The archive is downloaded (resumable, verified) into ``paths.download_dir("modelnet<version>")``, shared
+by every dataset of the same version, and extracted there; ``path`` points at a local copy instead
 (the extracted folder or the archive). Meshes are read from ``<class>/{train,test}/*.off``; the
 object id is the file name (``airplane_0001``). The Princeton OFF files are z-up, while every other
 store here is y-up, so ``up_axis`` defaults to ``z``: prepare turns the meshes y-up (+z becomes +y,
-+y becomes -z; :func:`crosspoint.sources.to_y_up`) before normalising them.
++y becomes -z; :func:`crosspoint.sources.helpers.to_y_up`) before normalising them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Literal
 from crosspoint import paths
 from crosspoint.sources import download
 from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
-from crosspoint.sources.mesh_dir import (
+from crosspoint.sources.mesh_files import (
     MAX_FACES,
     Entry,
     check_max_faces,
@@ -33,15 +34,16 @@ from crosspoint.store import StageError
 log = logging.getLogger("crosspoint.sources.prepare")
 
 OFFICIAL_URLS = {
-    "modelnet40": "http://modelnet.cs.princeton.edu/ModelNet40.zip",
-    "modelnet10": "http://3dvision.princeton.edu/projects/2014/3DShapeNets/ModelNet10.zip",
+    40: "http://modelnet.cs.princeton.edu/ModelNet40.zip",
+    10: "http://3dvision.princeton.edu/projects/2014/3DShapeNets/ModelNet10.zip",
 }
 
 
 @dataclass(frozen=True)
 class Params:
-    source: Literal["modelnet40", "modelnet10"]
-    url: str | None = None  # None: the official Princeton archive of this source
+    source: Literal["modelnet"]
+    version: Literal[40, 10] = 40  # ModelNet40 or ModelNet10 (its archive, classes and download folder)
+    url: str | None = None  # None: the official Princeton archive of this version
     sha256: str | None = None  # pin the archive's digest (printed and saved in SHA256SUMS after a first download)
     size: int | None = None  # expected archive size in bytes
     path: str | None = None  # a local extracted folder or archive instead of downloading
@@ -62,7 +64,12 @@ class Params:
 
     @property
     def archive_url(self) -> str:
-        return self.url or OFFICIAL_URLS[self.source]
+        return self.url or OFFICIAL_URLS[self.version]
+
+    @property
+    def benchmark(self) -> str:
+        """``modelnet40`` or ``modelnet10``: the download folder's name, and the name in messages."""
+        return f"modelnet{self.version}"
 
 
 def find_modelnet_root(folder: Path, max_depth: int = 3) -> Path | None:
@@ -84,7 +91,7 @@ class ModelNetSource(MeshSource):
 
     def __init__(self, params: Params, name: str | None = None):
         self.params = params
-        self.name = name or params.source
+        self.name = name or params.benchmark
         self.class_names: list[str] | None = None
         self._root: Path | None = None
         self._skip: str | None = None
@@ -98,7 +105,7 @@ class ModelNetSource(MeshSource):
         except download.DownloadError as err:
             if self.params.required:
                 raise
-            self._skip = f"{self.params.source} unavailable: {err}"
+            self._skip = f"{self.params.benchmark} unavailable: {err}"
             log.warning("%s: %s; skipping (required: false)", self.name, self._skip)
             return self._skip
         if tree is None:  # optional and absent
@@ -119,7 +126,7 @@ class ModelNetSource(MeshSource):
         path = Path(self.params.path)
         if not path.exists():
             self._skip = data_missing(
-                self.name, self.params.required, f"{self.params.source} not found at {path} (cwd {Path.cwd()})",
+                self.name, self.params.required, f"{self.params.benchmark} not found at {path} (cwd {Path.cwd()})",
                 f"set datasets.{self.name}.path to the extracted folder or the archive, or remove path to "
                 f"download {self.params.archive_url}",
             )
@@ -128,10 +135,10 @@ class ModelNetSource(MeshSource):
             return path
         if not download.is_archive(path):
             raise StageError(f"{path}: neither a folder nor a zip/tar archive; fix datasets.{self.name}.path")
-        return download.extract(path, Path(paths.download_dir(self.params.source)) / f"{_stem(path.name)}-local")
+        return download.extract(path, Path(paths.download_dir(self.params.benchmark)) / f"{_stem(path.name)}-local")
 
     def _downloaded_tree(self) -> Path:
-        folder = Path(paths.download_dir(self.params.source))
+        folder = Path(paths.download_dir(self.params.benchmark))
         url = self.params.archive_url
         archive = folder / download.filename_from_url(url)
         extracted = folder / _stem(archive.name)

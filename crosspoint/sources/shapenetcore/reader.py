@@ -2,7 +2,7 @@
 
 ShapeNet's terms of use forbid redistribution, so the data is never downloaded automatically: a
 user who has accepted the terms points ``path`` at their copy. Classes are the 55 synsets, named
-from the table below and ordered by synset id. The split is read from a split CSV when given
+as in :data:`crosspoint.sources.synsets.SYNSETS` and ordered by synset id. The split is read from a split CSV when given
 (ShapeNet's ``all.csv`` columns ``synsetId``, ``modelId``, ``split``; ``val`` counts as train),
 otherwise it is a deterministic stratified one.
 """
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from crosspoint.sources import natural_key
 from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
-from crosspoint.sources.mesh_dir import (
+from crosspoint.sources.helpers import natural_key
+from crosspoint.sources.mesh_files import (
     MAX_FACES,
     Entry,
     assign_missing_splits,
@@ -26,68 +26,11 @@ from crosspoint.sources.mesh_dir import (
     file_problem,
     load_entries,
 )
+from crosspoint.sources.synsets import SYNSETS
 from crosspoint.store import StageError
 
 log = logging.getLogger("crosspoint.sources.prepare")
 
-# The 55 ShapeNetCore v2 synsets (WordNet offsets) and short category names.
-SYNSETS: dict[str, str] = {
-    "02691156": "airplane",
-    "02747177": "trash_bin",
-    "02773838": "bag",
-    "02801938": "basket",
-    "02808440": "bathtub",
-    "02818832": "bed",
-    "02828884": "bench",
-    "02843684": "birdhouse",
-    "02871439": "bookshelf",
-    "02876657": "bottle",
-    "02880940": "bowl",
-    "02924116": "bus",
-    "02933112": "cabinet",
-    "02942699": "camera",
-    "02946921": "can",
-    "02954340": "cap",
-    "02958343": "car",
-    "02992529": "cellphone",
-    "03001627": "chair",
-    "03046257": "clock",
-    "03085013": "keyboard",
-    "03207941": "dishwasher",
-    "03211117": "display",
-    "03261776": "earphone",
-    "03325088": "faucet",
-    "03337140": "file_cabinet",
-    "03467517": "guitar",
-    "03513137": "helmet",
-    "03593526": "jar",
-    "03624134": "knife",
-    "03636649": "lamp",
-    "03642806": "laptop",
-    "03691459": "loudspeaker",
-    "03710193": "mailbox",
-    "03759954": "microphone",
-    "03761084": "microwave",
-    "03790512": "motorbike",
-    "03797390": "mug",
-    "03928116": "piano",
-    "03938244": "pillow",
-    "03948459": "pistol",
-    "03991062": "flowerpot",
-    "04004475": "printer",
-    "04074963": "remote_control",
-    "04090263": "rifle",
-    "04099429": "rocket",
-    "04225987": "skateboard",
-    "04256520": "sofa",
-    "04330267": "stove",
-    "04379243": "table",
-    "04401088": "telephone",
-    "04460130": "tower",
-    "04468005": "train",
-    "04530566": "watercraft",
-    "04554684": "washer",
-}
 NAME_TO_SYNSET = {name: sid for sid, name in SYNSETS.items()}
 MODEL_FILE = Path("models") / "model_normalized.obj"
 DOWNLOAD_HELP = (

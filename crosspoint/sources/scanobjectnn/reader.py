@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import h5py
 import numpy as np
 
-from crosspoint.sources import normalize_unit_sphere
 from crosspoint.sources.base import PointSource, data_missing
+from crosspoint.sources.h5_points import read_h5_points
+from crosspoint.sources.helpers import normalize_unit_sphere
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
 log = logging.getLogger("crosspoint.sources.prepare")
@@ -51,18 +51,6 @@ class Params:
     variant: Literal["obj_only", "obj_bg", "pb_t50_rs"] = "obj_bg"
     normalize: bool = True  # each cloud to the unit sphere; false: the files' coordinates (upstream)
     required: bool = True  # false: missing files give an empty, skipped dataset
-
-
-def read_h5_points(path: Path, datasets: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The named datasets of an HDF5 file, with a clear error for an unreadable or incomplete file."""
-    try:
-        with h5py.File(path, "r") as h5:
-            missing = [d for d in datasets if d not in h5]
-            if missing:
-                raise StageError(f"{path}: no dataset(s) {', '.join(missing)} (found {', '.join(h5)}); is this the right file?")
-            return {d: h5[d][()] for d in datasets}
-    except OSError as err:
-        raise StageError(f"{path}: not a readable HDF5 file ({err}); replace it with a fresh copy") from err
 
 
 class ScanObjectNNSource(PointSource):

@@ -1,7 +1,7 @@
 """``mesh_folder``: any folder tree of meshes, without labels, for pretraining on your own shapes.
 
 Every file below ``path`` (recursively; hidden files and folders skipped) whose extension is one of
-:data:`~crosspoint.sources.mesh_dir.MESH_EXTENSIONS` is an object; its id is its path relative to the
+:data:`~crosspoint.sources.mesh_files.MESH_EXTENSIONS` is an object; its id is its path relative to the
 folder without the extension (``chairs/a12``). The folder names mean nothing: there are no classes, the
 store is marked ``labelled = False`` (labels -1, no class names) and every object is in the ``train``
 split, so pretraining uses all of them and every evaluation stage refuses the dataset with a one-line
@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from crosspoint.sources import natural_key
 from crosspoint.sources.base import Reject
-from crosspoint.sources.mesh_dir import (
+from crosspoint.sources.helpers import natural_key
+from crosspoint.sources.mesh_files import (
     MAX_FACES,
     MESH_EXTENSIONS,
     Entry,
-    MeshDirSource,
-    _is_hidden,
+    MeshFilesSource,
     check_max_faces,
     file_problem,
+    is_hidden,
 )
 from crosspoint.store import StageError
 
@@ -59,10 +59,10 @@ def scan_folder(root: str | Path, extensions: tuple[str, ...] = MESH_EXTENSIONS)
     found: dict[str, Path] = {}
     rejects: list[Reject] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
+        dirnames[:] = sorted(d for d in dirnames if not is_hidden(d))
         for name in sorted({*filenames, *dirnames}):
             f = Path(dirpath) / name
-            if f.suffix.lower() not in extensions or _is_hidden(name):
+            if f.suffix.lower() not in extensions or is_hidden(name):
                 continue
             problem = file_problem(f)
             if problem is not None:
@@ -78,14 +78,15 @@ def scan_folder(root: str | Path, extensions: tuple[str, ...] = MESH_EXTENSIONS)
     return entries, rejects
 
 
-class MeshFolderSource(MeshDirSource):
+class MeshFolderSource(MeshFilesSource):
     """Unlabelled meshes from a folder tree (see the module docstring); reading, bounds and rejects are
-    ``mesh_dir``'s, only the finding of the files differs."""
+    ``mesh_dir``'s (:class:`~crosspoint.sources.mesh_files.MeshFilesSource`), only the finding of the files
+    differs."""
 
     labelled = False
 
     def __init__(self, params: Params, name: str = "mesh_folder"):
-        super().__init__(params, name)  # type: ignore[arg-type]  (the same path, required, max_faces)
+        super().__init__(params, name)
         self.class_names: list[str] = [UNLABELLED]
 
     def entries(self) -> list[Entry]:

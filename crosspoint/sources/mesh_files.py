@@ -1,16 +1,7 @@
-"""``mesh_dir``: any local folder of labelled meshes.
+"""Reading and finding mesh files, shared by the sources that read them (``mesh_dir``, ``mesh_folder``,
+``modelnet``, ``shapenetcore``) and by ``crosspoint embed``.
 
-Two layouts are understood:
-
-- class folders: ``<class>/<name>.<ext>`` or ``<class>/{train,test}/<name>.<ext>`` (ModelNet style);
-  the split comes from the ``train``/``test`` folders when present;
-- Princeton Shape Benchmark classification files: a ``.cla`` file in the folder lists class blocks
-  (``name parent count`` followed by ``count`` model ids); each model is found anywhere below the
-  folder as ``m<id>.<ext>`` or ``<id>.<ext>``. Files named ``*train*.cla`` and ``*test*.cla`` give
-  the official split; a single ``.cla`` file gives none.
-
-Objects without a split get a deterministic stratified one (``test_fraction``, ``seed``). Formats:
-``.off`` (read by :mod:`crosspoint.sources.off`), ``.obj``, ``.ply``, ``.stl``, ``.glb``/``.gltf``
+Formats: ``.off`` (read by :mod:`crosspoint.sources.off`), ``.obj``, ``.ply``, ``.stl``, ``.glb``/``.gltf``
 (trimesh); a file holding a scene has its geometry concatenated.
 
 ``max_faces`` bounds the memory one mesh may take: a file whose header declares more faces (OFF,
@@ -20,24 +11,19 @@ loaded; a header whose counts disagree with the body is rejected too (see docs/r
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from crosspoint import exact
-from crosspoint.sources import check_mesh, natural_key, ply, stratified_split
+from crosspoint.sources import ply
 from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
+from crosspoint.sources.helpers import check_mesh, natural_key, stratified_split
 from crosspoint.sources.off import OffError, read_off
-from crosspoint.store import StageError
-
-log = logging.getLogger("crosspoint.sources.prepare")
 
 MESH_EXTENSIONS = (".off", ".obj", ".ply", ".stl", ".glb", ".gltf")
 SPLITS = ("train", "test")
@@ -51,26 +37,6 @@ def check_max_faces(value: int | None) -> list[str]:
     if value is not None and value < 1:
         return [f"max_faces must be at least 1 (or null: no bound), got {value}"]
     return []
-
-
-@dataclass(frozen=True)
-class Params:
-    source: Literal["mesh_dir"]
-    path: str
-    test_fraction: float = 0.2  # share of each class put in the test split when the folder has none
-    seed: int = 0
-    max_per_class: int | None = None  # at most this many objects per class and split (quick runs)
-    required: bool = True  # false: a missing folder gives an empty, skipped dataset
-    up_axis: Literal["y", "z"] = "y"  # the files' up axis; z: turned y-up at prepare (+z -> +y)
-    max_faces: int | None = MAX_FACES  # meshes with more faces are rejected (from the header when it states them)
-
-    def check(self) -> list[str]:
-        problems = check_max_faces(self.max_faces)
-        if not 0.0 <= self.test_fraction < 1.0:
-            problems.append(f"test_fraction must be in [0, 1), got {self.test_fraction}")
-        if self.max_per_class is not None and self.max_per_class < 1:
-            problems.append(f"max_per_class must be at least 1, got {self.max_per_class}")
-        return problems
 
 
 class MeshReadError(ValueError):
@@ -236,7 +202,7 @@ def _face_colors(geom) -> np.ndarray | None:
 # Finding the meshes
 
 
-def _is_hidden(name: str) -> bool:
+def is_hidden(name: str) -> bool:
     return name.startswith(".") or name.startswith("__MACOSX")
 
 
@@ -246,13 +212,13 @@ def scan_class_folders(
     """Entries of the ``<class>/[train|test/]<name>.<ext>`` layout, sorted, and rejects for names
     with a mesh extension that are not regular files (a folder ``x.obj``, a named pipe, ...)."""
     entries, rejects = [], []
-    for class_dir in sorted((d for d in root.iterdir() if d.is_dir() and not _is_hidden(d.name)), key=lambda d: d.name):
+    for class_dir in sorted((d for d in root.iterdir() if d.is_dir() and not is_hidden(d.name)), key=lambda d: d.name):
         for split in (None, *SPLITS):
             folder = class_dir if split is None else class_dir / split
             if not folder.is_dir():
                 continue
             for f in sorted(folder.iterdir(), key=lambda p: natural_key(p.name)):
-                if f.suffix.lower() not in extensions or _is_hidden(f.name):
+                if f.suffix.lower() not in extensions or is_hidden(f.name):
                     continue
                 problem = file_problem(f)
                 if problem is not None:
@@ -262,97 +228,6 @@ def scan_class_folders(
                 entries.append(Entry(object_id=rel, class_name=class_dir.name, split=split, path=f))
     return entries, rejects
 
-
-def parse_cla(path: Path) -> list[tuple[str, list[str]]]:
-    """Class blocks of a Princeton Shape Benchmark ``.cla`` file: [(class name, [model ids])].
-
-    Classes listed with zero models (inner nodes of the hierarchy) are left out.
-    """
-    try:
-        tokens_per_line = [line.split() for line in path.read_text(errors="replace").splitlines()]
-    except OSError as err:
-        raise StageError(f"{path}: cannot read the classification file ({err})") from err
-    lines = [t for t in tokens_per_line if t]
-    if len(lines) < 2 or lines[0][0] != "PSB":
-        raise StageError(f"{path}: not a Princeton Shape Benchmark .cla file (expected a 'PSB 1' first line)")
-    classes: list[tuple[str, list[str]]] = []
-    i = 2
-    while i < len(lines):
-        head = lines[i]
-        if len(head) != 3 or not head[2].isdigit():
-            raise StageError(f"{path}: expected a class line 'name parent count', got {' '.join(head)!r}")
-        name, count = head[0], int(head[2])
-        ids = [ln[0] for ln in lines[i + 1:i + 1 + count]]
-        if len(ids) < count:
-            raise StageError(f"{path}: class {name} announces {count} models, the file ends after {len(ids)}")
-        if count:
-            classes.append((name, ids))
-        i += 1 + count
-    return classes
-
-
-def _index_models(root: Path) -> dict[str, Path]:
-    """Model id -> file, for files named ``m<id>.<ext>`` or ``<id>.<ext>`` anywhere below ``root``."""
-    index: dict[str, Path] = {}
-    rank = {ext: k for k, ext in enumerate(MESH_EXTENSIONS)}
-    odd: dict[str, Path] = {}  # ids whose only candidates are not regular files (kept to be rejected)
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
-        for fname in sorted({*filenames, *dirnames}):
-            f = Path(dirpath) / fname
-            ext = f.suffix.lower()
-            if ext not in rank or _is_hidden(fname):
-                continue
-            m = re.fullmatch(r"m?(\d+)", f.stem)
-            key = m.group(1) if m else f.stem
-            if file_problem(f) is not None:
-                odd.setdefault(key, f)
-                continue
-            old = index.get(key)
-            if old is None or rank[ext] < rank[old.suffix.lower()]:
-                index[key] = f
-    return {**{k: f for k, f in odd.items() if k not in index}, **index}
-
-
-def scan_cla(root: Path, cla_files: list[Path]) -> tuple[list[Entry], list[Reject], list[str]]:
-    """Entries listed by the ``.cla`` file(s), rejects for ids without a file, and the class order."""
-    if len(cla_files) == 1:
-        plan = [(cla_files[0], None)]
-    else:
-        plan = []
-        for f in cla_files:
-            stem = f.stem.lower()
-            split = "test" if "test" in stem else "train" if "train" in stem else None
-            if split is None:
-                names = ", ".join(p.name for p in cla_files)
-                raise StageError(
-                    f"{root}: several .cla files ({names}) and {f.name} is neither a train nor a test list; "
-                    f"keep one classification file, or name them *train*.cla and *test*.cla"
-                )
-            plan.append((f, split))
-    index = _index_models(root)
-    entries, rejects, class_names = [], [], []
-    seen: set[str] = set()
-    for cla, split in plan:
-        for name, ids in parse_cla(cla):
-            if name not in class_names:
-                class_names.append(name)
-            for model_id in ids:
-                key = model_id.lstrip("m") if re.fullmatch(r"m?\d+", model_id) else model_id
-                f = index.get(key)
-                if f is None:
-                    rejects.append(Reject(f"{cla}:{model_id}", f"model {model_id} of class {name} not found below {root}"))
-                    continue
-                problem = file_problem(f)
-                if problem is not None:
-                    rejects.append(Reject(str(f), f"model {model_id} of class {name}: {problem}"))
-                    continue
-                if f.stem in seen:
-                    rejects.append(Reject(str(f), f"model {model_id} listed twice in the .cla file(s)"))
-                    continue
-                seen.add(f.stem)
-                entries.append(Entry(object_id=f.stem, class_name=name, split=split, path=f))
-    return entries, rejects, class_names
 
 
 def limit_per_class(entries: list[Entry], max_per_class: int | None) -> list[Entry]:
@@ -397,10 +272,11 @@ def load_entries(entries: list[Entry], max_faces: int | None = None) -> Iterator
         )
 
 
-class MeshDirSource(MeshSource):
-    """Meshes from a local folder (class folders or a Princeton Shape Benchmark ``.cla`` file)."""
+class MeshFilesSource(MeshSource):
+    """A source of the mesh files below a local folder (``params.path``); a subclass finds them
+    (:meth:`entries`), this class loads them, bounded by ``params.max_faces``."""
 
-    def __init__(self, params: Params, name: str = "mesh_dir"):
+    def __init__(self, params, name: str):
         self.params = params
         self.name = name
         self.class_names: list[str] | None = None
@@ -424,26 +300,7 @@ class MeshDirSource(MeshSource):
 
     def entries(self) -> list[Entry]:
         """The mesh files found (with their class and split), before loading."""
-        if self._entries is not None:
-            return self._entries
-        root = self.root
-        cla_files = sorted(p for p in root.glob("*.cla") if not _is_hidden(p.name))
-        if cla_files:
-            entries, self._rejects, class_names = scan_cla(root, cla_files)
-        else:
-            entries, self._rejects = scan_class_folders(root)
-            class_names = sorted({e.class_name for e in entries})
-        if not entries:
-            odd = "".join(f"; {r.path}: {r.reason}" for r in self._rejects[:3])
-            raise StageError(
-                f"{root}: no meshes found; expected <class>/[train|test/]<name>.{{off,obj,ply,stl,glb}} "
-                f"or a Princeton Shape Benchmark .cla file with m<id>.<ext> models{odd}"
-            )
-        entries = limit_per_class(entries, self.params.max_per_class)
-        assign_missing_splits(entries, self.params.test_fraction, self.params.seed)
-        self.class_names = class_names
-        self._entries = entries
-        return entries
+        raise NotImplementedError
 
     def items(self) -> Iterator[MeshItem | Reject]:
         if self.ensure_available() is not None:

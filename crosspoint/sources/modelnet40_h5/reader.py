@@ -33,8 +33,8 @@ from typing import Literal
 import h5py
 import numpy as np
 
-from crosspoint.sources import natural_key, normalize_unit_sphere
 from crosspoint.sources.base import PointSource, Reject, data_missing
+from crosspoint.sources.helpers import natural_key, normalize_unit_sphere
 from crosspoint.store import DatasetMeta, PointSet, StageError
 
 log = logging.getLogger("crosspoint.sources.prepare")
