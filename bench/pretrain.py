@@ -22,7 +22,9 @@ goes down within a process) belongs to that measurement alone; on GPU the peak i
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -32,6 +34,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from host import cpu_model  # noqa: E402
 
 TARGETS = {
     "device": "one NVIDIA H100",
@@ -202,6 +206,7 @@ def device_description(device_name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    load_at_start = round(os.getloadavg()[0], 2)  # other work on the machine slows every CPU number here
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default 1)")
@@ -282,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         }
     out = {
         "device": device_description(device),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "load_average_1m_at_start": load_at_start,
+                    "date": dt.date.today().isoformat()},
         "torch": torch.__version__,
         "steps": args.steps,
         "warmup": args.warmup,
