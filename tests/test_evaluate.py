@@ -94,6 +94,8 @@ def test_linear_svm_stage_separable_vs_noise(workdir: Path):
         assert s["pretrained"]["mean"] == pytest.approx(np.mean(values), abs=1e-3)
         assert s["pretrained"]["std"] == pytest.approx(np.std(values, ddof=1), abs=1e-3)
         assert s["gain"] > 50 and s["significant"] and s["verdict"] == "better"
+        low, high = s["gain_ci95"]  # over the 200 test objects: around the gain, and well above zero
+        assert 0 < low <= s["gain"] <= high < 100
     first = m["per_seed"]["0"]
     assert first["pretrained"]["c_paper"]["c"] == 0.01
     assert first["pretrained"]["c_val"]["c"] in (0.01, 1.0)

@@ -313,4 +313,27 @@ def test_the_table_corrects_over_its_tests_and_keeps_the_uncorrected_p():
     assert [r.significant for r in rows] == ["better", "no", "no", "no"] and rows[1].p_value == 0.02
     md = T.markdown(rows)
     assert "Holm-Bonferroni over the 4 tests of this table" in md and "**Primary protocol: C=val**" in md
-    assert "| +1.0 | 0.020 | 0.060 | no |" in md
+    assert "| +1.0 |  | 0.020 | 0.060 | no |" in md
+
+
+def test_the_bootstrap_interval_is_paired_over_test_objects_and_exact():
+    from crosspoint.metrics import bootstrap_gain_interval
+
+    # 3 seeds, 200 test objects: the pretrained encoder right on 30 more (object, seed) pairs than random init
+    diff = np.zeros(200, np.int64)
+    diff[:40] = 1
+    diff[40:50] = -1
+    gain = 100 * diff.sum() / (200 * 3)
+    low, high = bootstrap_gain_interval(diff, 3, seed=0)
+    assert low < gain < high and (low, high) == bootstrap_gain_interval(diff, 3, seed=0)
+    # a resampled sum is an integer: both ends are multiples of 100 / (n * seeds)
+    for end in (low, high):
+        assert end * 200 * 3 / 100 == pytest.approx(round(end * 200 * 3 / 100), abs=1e-9)
+    # the normal approximation of the same interval: within a few hundredths of a point
+    sd = 100 * diff.std() / 3 / np.sqrt(200)
+    assert low == pytest.approx(gain - 1.96 * sd, abs=0.6) and high == pytest.approx(gain + 1.96 * sd, abs=0.6)
+    # no difference on any object: a zero-width interval at zero; the table shows it beside the gain
+    assert bootstrap_gain_interval(np.zeros(50, np.int64), 3, seed=1) == (0.0, 0.0)
+    row = RW.Row("linear_svm", "synth", "overall_accuracy (C=val)", 60.0, 1.0, 55.0, 1.0, 5.0, gain_ci_low=1.25,
+                 gain_ci_high=8.5, p_value=0.01, seeds=3)
+    assert "| +5.0 | [+1.2, +8.5] | 0.010 |" in T.markdown([row])

@@ -19,7 +19,9 @@ held 15 objects, on which every C could tie.
 
 This runs once per pretraining seed (``pretrain.seeds``: the features of the encoder pretrained with
 that seed and of its random init), and ``summary`` gives, per protocol and metric, the mean and std
-over seeds of both encoders, the gain, and Welch's t-test (:func:`crosspoint.metrics.compare_over_seeds`).
+over seeds of both encoders, the gain, and Welch's t-test (:func:`crosspoint.metrics.compare_over_seeds`);
+the overall accuracy's gain also a 95 % bootstrap interval over test objects (``gain_ci95``): the spread
+that another draw of the test set would give, beside the spread over seeds.
 
 Outputs: ``paths.metrics("linear_svm_<name>")`` (accuracies in percent: ``summary`` and ``per_seed``)
 and ``paths.plots("confusion_<name>.csv")`` (one row per test object: actual, predicted class names
@@ -46,7 +48,7 @@ from crosspoint.evaluate import (
     rounded,
     scanned_object,
 )
-from crosspoint.metrics import accuracy, compare_over_seeds, mean_class_accuracy
+from crosspoint.metrics import accuracy, bootstrap_gain_interval, compare_over_seeds, mean_class_accuracy
 from crosspoint.settings import LinearSvmParams as Params
 from crosspoint.store import StageError, atomic_path, require_labels, write_json
 
@@ -148,9 +150,11 @@ def evaluate_at(
     return scores(y_test, pred, c), pred
 
 
-def evaluate_features(fs: FeatureSet, prm: Params, name: str = "") -> tuple[dict[str, Any], np.ndarray]:
+def evaluate_features(fs: FeatureSet, prm: Params, name: str = "",
+                      predictions: dict[tuple[str, str], np.ndarray] | None = None) -> tuple[dict[str, Any], np.ndarray]:
     """Metrics of both inits by each protocol (:data:`PROTOCOLS`); also returns the pretrained test
-    predictions at the paper's C (for the confusion plot)."""
+    predictions at the paper's C (for the confusion plot). ``predictions``, when given, receives every fit's
+    test predictions by (init, protocol)."""
     train, test = fs.split_mask("train"), fs.split_mask("test")
     if train.sum() == 0 or test.sum() == 0:
         raise StageError(f"linear_svm: need train and test objects, got {train.sum()} and {test.sum()}")
@@ -184,6 +188,8 @@ def evaluate_features(fs: FeatureSet, prm: Params, name: str = "") -> tuple[dict
     fits = parallel_map(fit, jobs)
     confusion_pred = np.zeros(0)
     for (init, proto, _, _), (metrics, pred) in zip(jobs, fits, strict=True):
+        if predictions is not None:
+            predictions[init, proto] = pred
         if proto == "c_paper":
             out[init] = {}
             if init == "pretrained":
@@ -214,8 +220,12 @@ PROTOCOLS = ("c_paper", "c_val", "c_val_std")
 MEASURES = ("overall_accuracy", "mean_class_accuracy")
 
 
-def summarize(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per protocol and measure: both encoders over seeds, gain and significance."""
+def summarize(per_seed: dict[str, dict[str, Any]], right: dict[str, np.ndarray] | None = None,
+              seed: int = 0) -> dict[str, Any]:
+    """Per protocol and measure: both encoders over seeds, gain and significance. With ``right`` (protocol ->
+    per test object, seeds where the pretrained encoder was right minus seeds where the random init was), the
+    overall accuracy's gain also gets ``gain_ci95``: a bootstrap interval over test objects
+    (:func:`crosspoint.metrics.bootstrap_gain_interval`, seeded by ``seed``)."""
     out: dict[str, Any] = {}
     for proto in PROTOCOLS:
         out[proto] = {}
@@ -223,12 +233,16 @@ def summarize(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
             pre = [m["pretrained"][proto][measure] for m in per_seed.values()]
             rnd = [m["random"][proto][measure] for m in per_seed.values()]
             out[proto][measure] = rounded(compare_over_seeds(pre, rnd))
+        if right is not None:
+            interval = bootstrap_gain_interval(right[proto], len(per_seed), seed)
+            out[proto]["overall_accuracy"]["gain_ci95"] = rounded(list(interval))
     return out
 
 
 def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
     metrics_path, plot_path = paths.metrics(f"linear_svm_{dataset}"), paths.plots(f"confusion_{dataset}.csv")
     per_seed: dict[str, dict[str, Any]] = {}
+    right: dict[str, np.ndarray] = {}  # protocol -> per test object: seeds pretrained right - seeds random right
     confusion: tuple[list[str], list[str]] = ([], [])
     common: dict[str, Any] = {}
     for seed in seeds:
@@ -239,13 +253,19 @@ def run(dataset: str, prm: Params, seeds: list[int]) -> dict[str, Any]:
             write_json(metrics_path, {"skipped": fs.skipped})
             write_confusion_csv(plot_path, [], [])
             return {"skipped": fs.skipped}
-        metrics, pred = evaluate_features(fs, prm, f"{dataset} seed {seed}")
+        predictions: dict[tuple[str, str], np.ndarray] = {}
+        metrics, pred = evaluate_features(fs, prm, f"{dataset} seed {seed}", predictions)
+        y_test = fs.labels[fs.split_mask("test")]
+        for proto in PROTOCOLS:
+            seed_diff = (predictions["pretrained", proto] == y_test).astype(np.int64) - \
+                (predictions["random", proto] == y_test).astype(np.int64)
+            right[proto] = right.get(proto, 0) + seed_diff
         common = {k: metrics.pop(k) for k in ("num_train", "num_test", "num_classes", "feature_dim", "unit")}
         per_seed[str(seed)] = metrics
         if not confusion[0]:
             names, test = fs.class_names, fs.split_mask("test")
             confusion = ([names[i] for i in fs.labels[test]], [names[i] for i in pred])
-    out = {"dataset": dataset, **common, "seeds": list(seeds), "summary": summarize(per_seed),
+    out = {"dataset": dataset, **common, "seeds": list(seeds), "summary": summarize(per_seed, right, prm.seed),
            "per_seed": per_seed, "numerics": numerics.record()}
     write_json(metrics_path, out)
     write_confusion_csv(plot_path, *confusion)

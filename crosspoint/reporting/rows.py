@@ -69,6 +69,8 @@ class Row:
     random_init: float | None = None
     random_init_std: float | None = None
     gain: float | None = None
+    gain_ci_low: float | None = None  # 95 % bootstrap interval of the gain over test objects (linear SVM OA)
+    gain_ci_high: float | None = None
     p_value: float | None = None  # Welch's two-sided t-test over seeds, uncorrected
     p_holm: float | None = None  # Holm-Bonferroni over the table's tests (tables.apply_holm)
     significant: str = ""  # better / worse when p_holm < 0.05, else no
@@ -112,9 +114,10 @@ def _row(evaluation: str, dataset: str, metric: str, cmp: dict[str, Any], note: 
     verdict = cmp.get("verdict", "")
     significant = "better" if verdict == "better" else "worse" if verdict == "worse" else (
         "no" if p is not None else "")
+    low, high = cmp.get("gain_ci95", (None, None))
     return Row(evaluation, dataset, metric, _num(cmp["pretrained"]["mean"]), _num(cmp["pretrained"]["std"]),
                _num(cmp["random"]["mean"]), _num(cmp["random"]["std"]), _num(cmp["gain"]),
-               p_value=None if p is None else round(float(p), 4), significant=significant,
+               gain_ci_low=_num(low), gain_ci_high=_num(high), p_value=None if p is None else round(float(p), 4), significant=significant,
                seeds=int(cmp.get("seeds", 0)) or None, note=note,
                pretrained_values=tuple(float(v) for v in cmp["pretrained"].get("values", ())),
                random_values=tuple(float(v) for v in cmp["random"].get("values", ())))

@@ -73,6 +73,10 @@ def _p(p: float | None) -> str:
     return "" if p is None else "<0.001" if p < 0.0005 else f"{p:.3f}"
 
 
+def _ci(r: Row) -> str:
+    return "" if r.gain_ci_low is None else f"[{r.gain_ci_low:+.1f}, {r.gain_ci_high:+.1f}]"
+
+
 def _p_text(p: float | None) -> str:
     return "< 0.001" if _p(p) == "<0.001" else f"= {_p(p)}"
 
@@ -91,7 +95,8 @@ def markdown(rows: list[Row]) -> str:
         PROTOCOLS,
         "",
         f"Accuracies and mIoU in percent, mean ± std over {seeds} pretraining seeds; gain = pretrained − random "
-        "init (percentage points); p: Welch's two-sided t-test over seeds, uncorrected; p (Holm): "
+        "init (percentage points); 95% CI: the gain's bootstrap interval over test objects (the linear SVM's "
+        "overall accuracy; the ± are the spread over seeds); p: Welch's two-sided t-test over seeds, uncorrected; p (Holm): "
         f"Holm-Bonferroni over the {tests} tests of this table; verdict: ▲ **better** / ▼ **worse** when "
         "p (Holm) < 0.05, else no (the significant rows are listed under the table). "
         "*paper* is the CrossPoint (DGCNN) number where the dataset is the paper's; a number in parentheses "
@@ -129,8 +134,8 @@ def markdown(rows: list[Row]) -> str:
 
 
 def _table(rows: list[Row]) -> list[str]:
-    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "p", "p (Holm)", "verdict",
-            "paper", "note"]
+    head = ["evaluation", "dataset", "metric", "pretrained", "random init", "gain", "95% CI", "p", "p (Holm)",
+            "verdict", "paper", "note"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         if r.paper is not None:
@@ -142,7 +147,7 @@ def _table(rows: list[Row]) -> list[str]:
         gain = "" if r.gain is None else f"{r.gain:+.1f}"
         verdict = VERDICT_MARK.get(r.significant, r.significant)
         cells = [r.evaluation, r.dataset, r.metric, _pm(r.pretrained, r.pretrained_std),
-                 _pm(r.random_init, r.random_init_std), gain, _p(r.p_value), _p(r.p_holm), verdict, paper,
+                 _pm(r.random_init, r.random_init_std), gain, _ci(r), _p(r.p_value), _p(r.p_holm), verdict, paper,
                  r.note.replace("|", "/")]
         lines.append("| " + " | ".join(cells) + " |")
     return lines

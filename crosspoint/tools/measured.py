@@ -83,19 +83,20 @@ def readme_results(summary: str) -> str:
     the primary protocol's sentence above it and a shorter legend."""
     lines = summary.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| evaluation |"))
-    table = ["| evaluation | dataset | metric | pretrained | random init | gain | p | p (Holm) | verdict |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    table = ["| evaluation | dataset | metric | pretrained | random init | gain | 95% CI | p | p (Holm) | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
-        cells = [c.strip() for c in line.strip("|").split("|")][:9]  # the paper and note columns left out
+        cells = [c.strip() for c in line.strip("|").split("|")][:10]  # the paper and note columns left out
         cells[2] = cells[2].removeprefix("accuracy ").replace("accuracy¹ ", "").strip("()")
         table.append("| " + " | ".join(cells) + " |")
     primary = next(line for line in lines if line.startswith("**Primary protocol"))
     legend = next(line for line in lines if line.startswith("Accuracies and mIoU"))
     seeds = re.search(r"over (\d+) pretraining seeds", legend).group(1)
     tests = re.search(r"over the (\d+) tests", legend).group(1)
-    short = (f"Percent, mean ± std over {seeds} pretraining seeds; p: Welch's t-test over seeds, uncorrected; "
+    short = (f"Percent, mean ± std over {seeds} pretraining seeds; 95% CI: the gain's bootstrap interval over test "
+             "objects; p: Welch's t-test over seeds, uncorrected; "
              f"p (Holm): Holm-Bonferroni over the table's {tests} tests, which the verdict uses (< 0.05).")
     return f"{primary}\n\n{short}\n\n" + "\n".join(table)
 
