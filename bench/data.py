@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from crosspoint import rendering
+from crosspoint.rendering.backend import import_pyrender
+from crosspoint.rendering.camera import camera_poses
+from crosspoint.rendering.renderer import Renderer
 from crosspoint.store import Mesh
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,10 +96,10 @@ def bench_render(objects: list[Mesh], size: int, views: int, repeats: int) -> di
     from crosspoint.rendering.views import Params
 
     p = Params()
-    with rendering.Renderer(size, p.yfov_deg, p.light_intensity, p.ambient, p.background) as r:
-        r.render_color(objects[0], rendering.camera_poses(1, p.elevation_deg, p.distance, p.camera,
+    with Renderer(size, p.yfov_deg, p.light_intensity, p.ambient, p.background) as r:
+        r.render_color(objects[0], camera_poses(1, p.elevation_deg, p.distance, p.camera,
                                                           np.random.default_rng(0)))  # warm-up (shaders)
-        poses = [rendering.camera_poses(views, p.elevation_deg, p.distance, p.camera, np.random.default_rng(i))
+        poses = [camera_poses(views, p.elevation_deg, p.distance, p.camera, np.random.default_rng(i))
                  for i in range(len(objects))]
         seconds = timed(lambda: [r.render_color(m, q) for m, q in zip(objects, poses, strict=True)], repeats)
         gl = r.gl_renderer()
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
     from crosspoint.rendering.views import Params as RenderParams
 
     sizes = sorted({224, 128, RenderParams().image_size}, reverse=True)  # paper, mid, the default run's
-    rendering.import_pyrender()  # choose the GL platform before anything imports OpenGL
+    import_pyrender()  # choose the GL platform before anything imports OpenGL
     info = machine()
     objects = make_objects(args.objects)
     faces = np.array([len(m.faces) for m in objects])

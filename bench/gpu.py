@@ -207,12 +207,14 @@ def stage_run(sizes: dict[str, Any], tiny: bool, work: Path) -> dict[str, Any]:
 def partseg_steps(sizes: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from crosspoint import numerics, training
+    from crosspoint import numerics
     from crosspoint.evaluate.partseg import Params
     from crosspoint.evaluate.segmentation import SegData, train_epoch
-    from crosspoint.models import PartSegModel
+    from crosspoint.models.dgcnn import PartSegModel
+    from crosspoint.training.distributed import select_device
+    from crosspoint.training.measure import peak_memory_bytes, reset_peak_memory, synchronize
 
-    device = training.select_device()
+    device = select_device()
     numerics.configure_torch(device)
     rng = np.random.default_rng(0)
     n, p = sizes["seg_shapes"], sizes["seg_points"]
@@ -227,15 +229,15 @@ def partseg_steps(sizes: dict[str, Any]) -> dict[str, Any]:
     opt = torch.optim.SGD(model.parameters(), lr=prm.lr, momentum=prm.momentum, weight_decay=prm.weight_decay)
     train_epoch(model, data.take(np.arange(min(n, 2 * prm.batch_size))), SEG_CATEGORIES, opt, prm,
                 np.random.default_rng(1), device)  # warm-up
-    training.synchronize(device)
-    training.reset_peak_memory(device)
+    synchronize(device)
+    reset_peak_memory(device)
     t0 = time.perf_counter()
     loss, acc = train_epoch(model, data, SEG_CATEGORIES, opt, prm, np.random.default_rng(2), device)
-    training.synchronize(device)
+    synchronize(device)
     seconds = time.perf_counter() - t0
     return {"shapes": n, "points": p, "k": prm.k, "batch_size": prm.batch_size, "steps": n // prm.batch_size,
             "seconds": round(seconds, 3), "shapes_per_s": round(n / seconds, 1), "loss": round(loss, 4),
-            "peak_memory_bytes": training.peak_memory_bytes(device),
+            "peak_memory_bytes": peak_memory_bytes(device),
             "numerics": "stage (deterministic algorithms, TF32 off)"}
 
 

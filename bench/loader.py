@@ -120,13 +120,13 @@ def time_loader(data, workers: int, batch: int, seed: int) -> dict[str, Any]:
     """One epoch of the stage's DataLoader with ``workers`` workers."""
     import torch
 
-    from crosspoint import training
+    from crosspoint.training.distributed import DistInfo
     from crosspoint.training.params import Params
     from crosspoint.training.pretrain import _make_loader
 
     prm = Params(workers=workers)
     gen = torch.Generator().manual_seed(seed)
-    loader, sampler = _make_loader(data, batch, prm, training.DistInfo(), torch.device("cpu"), gen, seed)
+    loader, sampler = _make_loader(data, batch, prm, DistInfo(), torch.device("cpu"), gen, seed)
     sampler.set_epoch(1)
     rss0 = rss_bytes()
     t0 = time.perf_counter()

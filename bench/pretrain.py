@@ -8,7 +8,7 @@ of ``--precisions`` (``pretrain.precision``: row ``stage`` is fp32, ``stage_bf16
 by default both on GPU, fp32 only on the CPU) and each of ``--numerics``: ``stage``, the stage's own
 (``crosspoint.numerics.configure_torch``: on CUDA deterministic algorithms, cuDNN autotuning and TF32 off),
 and, on CUDA, ``fast`` (torch's defaults plus TF32 and cuDNN autotuning: what the same step costs without
-the determinism; rows ``..._fast``). The optimiser is the stage's (``crosspoint.training.make_adam``:
+the determinism; rows ``..._fast``). The optimiser is the stage's (``crosspoint.training.optim.make_adam``:
 fused Adam on CUDA, the portable one on the CPU). Beside it the same step with a naive reference
 of the paper's DGCNN formulation (dense kNN on the full distance matrix, neighbours gathered into a
 ``[B, 2C, N, k]`` edge tensor, then a 1x1 Conv2d; float32 throughout), on the same batch in the same
@@ -129,8 +129,9 @@ def measure(cfg: dict[str, Any], impl: str, steps: int, warmup: int, device_name
             precision: str = "fp32", numerics_name: str = "stage") -> dict[str, Any]:
     import torch
 
-    from crosspoint import training
     from crosspoint.training.augment import make_generator
+    from crosspoint.training.measure import peak_memory_bytes, reset_peak_memory, synchronize
+    from crosspoint.training.optim import make_adam
     from crosspoint.training.params import Params, Variant
     from crosspoint.training.pretrain import CrossPointModel, train_step
 
@@ -147,7 +148,7 @@ def measure(cfg: dict[str, Any], impl: str, steps: int, warmup: int, device_name
         model.point_encoder = _naive_modules()(v.k, v.emb_dims)
     model.to(device).train()
     if impl == "stage":  # the stage's optimiser
-        opt = training.make_adam(model.parameters(), device, lr=1e-3, weight_decay=1e-6)
+        opt = make_adam(model.parameters(), device, lr=1e-3, weight_decay=1e-6)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-6)
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -159,12 +160,12 @@ def measure(cfg: dict[str, Any], impl: str, steps: int, warmup: int, device_name
 
     for _ in range(warmup):
         train_step(model, opt, clouds, images, prm, size, aug)
-    training.synchronize(device)
-    training.reset_peak_memory(device)
+    synchronize(device)
+    reset_peak_memory(device)
     t0 = time.perf_counter()
     for _ in range(steps):
         total, _, _ = train_step(model, opt, clouds, images, prm, size, aug)
-    training.synchronize(device)
+    synchronize(device)
     elapsed = time.perf_counter() - t0
     return {
         "impl": impl,
@@ -173,7 +174,7 @@ def measure(cfg: dict[str, Any], impl: str, steps: int, warmup: int, device_name
         "steps": steps,
         "seconds": round(elapsed, 4),
         "objects_per_s": round(b * steps / elapsed, 2),
-        "peak_memory_bytes": training.peak_memory_bytes(device),
+        "peak_memory_bytes": peak_memory_bytes(device),
         "peak_memory_kind": "cuda max_memory_allocated" if device.type == "cuda" else "process peak RSS",
         "loss": round(float(total), 4),
         "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 3),

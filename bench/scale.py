@@ -192,7 +192,7 @@ except ImportError:
 
 
 def _feature_set(n_rows: int, train_rows: int, seed: int):
-    from crosspoint.evaluate import FeatureSet
+    from crosspoint.feature_files import FeatureSet
 
     x, y = synthetic_features(n_rows, SVM_CLASSES, 2 * _emb_dims(), "pretrained", seed)
     xr, _ = synthetic_features(n_rows, SVM_CLASSES, 2 * _emb_dims(), "random", seed + 1)
@@ -270,9 +270,9 @@ def _data_stage(stage: str, folder: Path) -> float:
     if stage == "features":
         _write_checkpoint()
     if stage in ("render", "scan"):
-        from crosspoint import rendering
+        from crosspoint.rendering.backend import import_pyrender
 
-        rendering.import_pyrender()
+        import_pyrender()
     t0 = time.perf_counter()
     for argv in commands:
         rc = cli.main(argv)
@@ -356,7 +356,7 @@ def _report(n_test: int, folder: Path) -> float:
 
     matplotlib.use("Agg")
     from crosspoint import paths
-    from crosspoint.evaluate import write_features
+    from crosspoint.feature_files import write_features
     from crosspoint.reporting.figures import confusion_figure, tsne_figure
     from crosspoint.reporting.rows import Params
 

@@ -90,8 +90,8 @@ def _cpu_s() -> float:
 
 def child_svm(n_train: int, bound: int, seed: int) -> dict[str, Any]:
     """One seed of the linear_svm stage on synthetic ModelNet40-shaped features."""
-    from crosspoint.evaluate import FeatureSet
     from crosspoint.evaluate.linear_svm import Params, evaluate_features
+    from crosspoint.feature_files import FeatureSet
 
     n_test = round(n_train * PAPER["linear_svm_test"] / PAPER["linear_svm_train"])
     pre, y = synthetic_features(n_train + n_test, SVM_CLASSES, SVM_DIM, "pretrained", seed)
@@ -110,7 +110,7 @@ def child_val(n_fit: int, bound: int, seed: int) -> dict[str, Any]:
     """The pretraining validation classifier on synthetic ShapeNet-shaped features."""
     from sklearn.svm import SVC
 
-    from crosspoint.evaluate import grouped_stratified_subset
+    from crosspoint.subsets import grouped_stratified_subset
 
     x, y = synthetic_features(n_fit + VAL_ROWS, VAL_CLASSES, VAL_DIM, "pretrained", seed)
     x_fit, y_fit, x_val, y_val = x[:n_fit], y[:n_fit], x[n_fit:], y[n_fit:]
@@ -124,7 +124,7 @@ def child_val(n_fit: int, bound: int, seed: int) -> dict[str, Any]:
 
 def child_refit(n_train: int, c: int, standardize: int) -> dict[str, Any]:
     """The refit on all of train at the grid's largest C (the slowest libsvm fit a C search can choose)."""
-    from crosspoint.evaluate import linear_svc_predict
+    from crosspoint.evaluate.svc import linear_svc_predict
 
     x, y = synthetic_features(n_train, SVM_CLASSES, SVM_DIM, "pretrained", 0)
     start, cpu = time.perf_counter(), _cpu_s()
@@ -190,9 +190,10 @@ def same_choice(features_dir: Path, bounds: list[int], folds: int = 5) -> dict[s
     stratified validation split of train) with all fitting rows and with ``bound`` of them."""
     from sklearn.svm import SVC
 
-    from crosspoint.evaluate import INITS, grouped_stratified_subset, read_features, scanned_object
     from crosspoint.evaluate.linear_svm import select_c
+    from crosspoint.feature_files import INITS, read_features
     from crosspoint.store import StageError
+    from crosspoint.subsets import grouped_stratified_subset, scanned_object
     from crosspoint.training.data import carve_validation
 
     out: dict[str, Any] = {}

@@ -1,5 +1,7 @@
-"""Row subsets shared by pretraining (the validation classifier's fitting objects) and the linear-SVM
-stage (the C search): which object a row belongs to, and a seeded, class-stratified bounded subset."""
+"""Row subsets and splits, seeded and class-stratified, shared by pretraining (the validation classifier's
+fitting objects) and the evaluations: which object a row belongs to, a bounded subset (the C search of
+the linear-SVM stage), a round-robin subset, a held-out share of each class (part segmentation's
+validation split) and the validation folds of the C search."""
 
 from __future__ import annotations
 
@@ -70,3 +72,42 @@ def balanced_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
             if idx and len(out) < n:
                 out.append(int(idx.pop()))
     return np.sort(np.array(out, dtype=np.int64))
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (fit, val): ``round(fraction * n_c)`` objects of each class go to val, but every class
+    keeps at least one object for fitting (a class with one object has none in val). Seeded."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rng = np.random.default_rng(seed)
+    fit, val = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_val = min(int(round(fraction * len(idx))), len(idx) - 1)
+        val.append(idx[:n_val])
+        fit.append(idx[n_val:])
+    return np.sort(np.concatenate(fit)), np.sort(np.concatenate(val))
+
+
+def grouped_stratified_folds(labels: np.ndarray, groups: list[str], folds: int, seed: int) -> list[np.ndarray]:
+    """Row indices of ``folds`` validation folds. Groups (the scans of one object) are dealt to folds
+    class by class in a seeded random order, so every class is spread over the folds and every row
+    of a group lands in the same fold: a validation score never rewards recognising an object seen in
+    fitting. Each row is in exactly one fold."""
+    labels = np.asarray(labels)
+    first: dict[str, int] = {}
+    for row, g in enumerate(groups):
+        first.setdefault(g, row)
+    if any(labels[r] != labels[first[g]] for r, g in enumerate(groups)):
+        raise StageError("a group of rows (the scans of one object) carries more than one class label")
+    names = list(first)
+    group_labels = labels[[first[g] for g in names]]
+    fold_of_group = np.zeros(len(names), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    for c in np.unique(group_labels):
+        members = rng.permutation(np.flatnonzero(group_labels == c))
+        fold_of_group[members] = np.arange(len(members)) % folds
+    fold_index = dict(zip(names, fold_of_group.tolist(), strict=True))
+    fold_of_row = np.array([fold_index[g] for g in groups], dtype=np.int64)
+    return [np.flatnonzero(fold_of_row == f) for f in range(folds)]

@@ -54,7 +54,7 @@ if [ ! -f "$stamp" ] || ! .venv/bin/python -c 'import crosspoint, torch, pyrende
 fi
 
 # 3. Headless rendering check (one line of advice if it fails).
-egl_check='from crosspoint.rendering import Renderer
+egl_check='from crosspoint.rendering.renderer import Renderer
 with Renderer(8) as r:
     print(r.gl_renderer())'
 if ! PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}" .venv/bin/python -c "$egl_check" >/dev/null 2>/tmp/crosspoint-egl.err; then

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from crosspoint import training
+from crosspoint.checkpoints import load_checkpoint, save_checkpoint
 from crosspoint.store import StageError
+from crosspoint.training.seeding import rng_state, seed_everything, set_rng_state
 
 
 def _draws() -> tuple:
@@ -24,15 +25,15 @@ def _draws() -> tuple:
 
 
 def test_rng_state_round_trip_is_bit_exact(tmp_path):
-    training.seed_everything(123)
+    seed_everything(123)
     random.gauss(0.0, 1.0)  # leaves a cached Gaussian in Python's generator
     np.random.standard_normal()  # and one in NumPy's
-    training.save_checkpoint(tmp_path / "rng.pt", {"rng": [training.rng_state()], "history": [{"epoch": 1}]})
+    save_checkpoint(tmp_path / "rng.pt", {"rng": [rng_state()], "history": [{"epoch": 1}]})
     expected = _draws()
-    training.seed_everything(999)  # move every generator elsewhere
+    seed_everything(999)  # move every generator elsewhere
     _draws()
-    ckpt = training.load_checkpoint(tmp_path / "rng.pt")
-    training.set_rng_state(ckpt["rng"][0])
+    ckpt = load_checkpoint(tmp_path / "rng.pt")
+    set_rng_state(ckpt["rng"][0])
     assert _draws() == expected
 
 
@@ -52,7 +53,7 @@ def test_pickled_objects_are_refused(tmp_path):
     torch.save({"point_encoder": {}, "payload": _Planted(str(marker))}, bad)
     assert not marker.exists()
     with pytest.raises(StageError, match="not a plain-tensor checkpoint"):
-        training.load_checkpoint(bad)
+        load_checkpoint(bad)
     assert not marker.exists()
 
 
@@ -61,7 +62,7 @@ def test_plain_pickle_file_is_refused(tmp_path):
     bad = tmp_path / "legacy.pt"
     bad.write_bytes(pickle.dumps(_Planted(str(marker)), protocol=2))
     with pytest.raises(StageError, match="refusing to unpickle"):
-        training.load_checkpoint(bad)
+        load_checkpoint(bad)
     assert not marker.exists()
 
 
@@ -73,6 +74,6 @@ def test_equal_states_give_equal_bytes_whatever_objects_they_share(tmp_path):
     copies = {"history": [{"".join(["val/", "accuracy"]): 0.5}, {"".join(["val", "/accuracy"]): 0.75}],
               "best": {"epoch": 1}, "tensor": torch.arange(3)}
     assert list(copies["history"][0])[0] is not list(copies["history"][1])[0]
-    training.save_checkpoint(tmp_path / "a.pt", shared)
-    training.save_checkpoint(tmp_path / "b.pt", copies)
+    save_checkpoint(tmp_path / "a.pt", shared)
+    save_checkpoint(tmp_path / "b.pt", copies)
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()

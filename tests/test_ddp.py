@@ -14,7 +14,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from crosspoint import training
+from crosspoint.training.distributed import all_gather_rows, all_reduce_mean, unwrap
 from crosspoint.training.losses import nt_xent
 from crosspoint.training.params import Params
 from crosspoint.training.pretrain import _loss
@@ -69,7 +69,7 @@ def step(model: nn.Module, x1, x2, img, prm: Params) -> torch.Tensor:
 
 
 def grads(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: p.grad.detach().clone() for name, p in training.unwrap(model).named_parameters()}
+    return {name: p.grad.detach().clone() for name, p in unwrap(model).named_parameters()}
 
 
 def worker(rank: int, port: int, out: str) -> None:
@@ -82,10 +82,10 @@ def worker(rank: int, port: int, out: str) -> None:
         for name, prm in CASES.items():
             model = nn.parallel.DistributedDataParallel(fresh_model(prm))
             loss = step(model, x1, x2, img, prm)
-            result[name] = {"loss": training.all_reduce_mean(float(loss), torch.device("cpu")),
+            result[name] = {"loss": all_reduce_mean(float(loss), torch.device("cpu")),
                             "grads": grads(model)}
         try:  # ranks with different batch sizes: a clear error, on every rank
-            training.all_gather_rows(torch.zeros(2 + rank, 3))
+            all_gather_rows(torch.zeros(2 + rank, 3))
             result["shape_error"] = None
         except RuntimeError as err:
             result["shape_error"] = str(err)
@@ -141,4 +141,4 @@ def test_one_process_computes_exactly_as_before():
     """Without a process group ``global_batch`` changes nothing, bit for bit."""
     x1, x2, _ = batch()
     assert torch.equal(nt_xent(x1, x2, 0.1, global_batch=True), nt_xent(x1, x2, 0.1))
-    assert training.all_gather_rows(x1) is x1
+    assert all_gather_rows(x1) is x1

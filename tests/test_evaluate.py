@@ -13,18 +13,16 @@ import yaml
 
 from crosspoint import paths
 from crosspoint.cli import main as cli_main
-from crosspoint.evaluate import (
-    FeatureSet,
-    grouped_stratified_folds,
-    grouped_stratified_subset,
-    read_features,
-    scanned_object,
-    stratified_split,
-    write_features,
-)
 from crosspoint.evaluate import fewshot as F
 from crosspoint.evaluate import linear_svm as L
+from crosspoint.feature_files import FeatureSet, read_features, write_features
 from crosspoint.store import StageError
+from crosspoint.subsets import (
+    grouped_stratified_folds,
+    grouped_stratified_subset,
+    scanned_object,
+    stratified_holdout,
+)
 
 CLASSES = [f"class{i}" for i in range(8)]
 
@@ -66,13 +64,13 @@ def test_features_file_roundtrip(workdir: Path):
     assert back.skipped is None and back.attrs["points"] == 1024
 
 
-def test_stratified_split_keeps_classes_and_is_seeded():
+def test_stratified_holdout_keeps_classes_and_is_seeded():
     labels = np.array([0] * 10 + [1] * 5 + [2] * 1)
-    fit, val = stratified_split(labels, 0.2, seed=0)
+    fit, val = stratified_holdout(labels, 0.2, seed=0)
     assert sorted(np.concatenate([fit, val])) == list(range(16))
     assert (labels[val] == 0).sum() == 2 and (labels[val] == 1).sum() == 1 and (labels[val] == 2).sum() == 0
     assert set(labels[fit]) == {0, 1, 2}
-    np.testing.assert_array_equal(val, stratified_split(labels, 0.2, seed=0)[1])
+    np.testing.assert_array_equal(val, stratified_holdout(labels, 0.2, seed=0)[1])
 
 
 def test_linear_svm_stage_separable_vs_noise(workdir: Path):
@@ -366,7 +364,7 @@ def test_fewshot_logs_and_records_classes_too_small(workdir: Path, caplog: pytes
 def write_cls_checkpoint(path: Path, emb_dims: int = 16, k: int = 6) -> None:
     import torch
 
-    from crosspoint.models import build_point_encoder
+    from crosspoint.models.registry import build_point_encoder
 
     torch.manual_seed(123)
     encoder = build_point_encoder("dgcnn", k=k, emb_dims=emb_dims)

@@ -13,7 +13,8 @@ import torch
 import yaml
 
 import crosspoint
-from crosspoint import cli, training
+from crosspoint import cli
+from crosspoint.checkpoints import save_checkpoint
 from crosspoint.models.encoders import load_point_encoder
 from crosspoint.models.export import FORMAT, VERSION, read_encoder_file
 from crosspoint.store import StageError
@@ -36,7 +37,7 @@ def tiny_checkpoint(path: Path, seed: int = 7) -> Path:
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 1.5)
-    training.save_checkpoint(path, {
+    save_checkpoint(path, {
         "point_encoder": model.point_encoder.state_dict(), "point_head": model.point_head.state_dict(),
         "image_encoder": None, "image_head": None, "model": model_config(v, False), "epoch": 3,
         "val_accuracy": 0.5, "variant": "cls", "seed": seed, "params": config.to_dict(Params(cls=v)),

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from crosspoint import cli, paths
-from crosspoint.evaluate import read_features
+from crosspoint.feature_files import read_features
 from crosspoint.models.encoders import load_point_encoder
 from crosspoint.store import DatasetMeta, PointSet, StageError, write_point_store
 from crosspoint.tools.import_weights import import_weights
@@ -158,7 +158,7 @@ def test_dgcnn_import_is_strict(tmp_path: Path, edit, message):
 
 def test_seg_import_loads_into_the_part_seg_model(tmp_path: Path):
     from crosspoint.evaluate.segmentation import load_encoder_strict
-    from crosspoint.models import SEG_HEAD_PREFIXES, PartSegModel
+    from crosspoint.models.dgcnn import SEG_HEAD_PREFIXES, PartSegModel
 
     up = upstream_dgcnn_seg()
     src = _save(up, tmp_path / "seg.pth", prefix="module.", wrap="model_state_dict")

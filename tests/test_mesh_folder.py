@@ -13,7 +13,7 @@ import trimesh
 import yaml
 
 from crosspoint import cli, paths
-from crosspoint.evaluate import FeatureSet, write_features
+from crosspoint.feature_files import FeatureSet, write_features
 from crosspoint.sources.mesh_folder.reader import scan_folder
 from crosspoint.sources.prepare import prepare
 from crosspoint.store import DatasetMeta, MeshStore, StageError, get_meta, read_strings

@@ -8,20 +8,19 @@ from itertools import pairwise
 import pytest
 import torch
 
-from crosspoint.models import (
-    IMAGE_MODELS,
-    POINT_MODELS,
+from crosspoint.models import blas
+from crosspoint.models.dgcnn import (
     SEG_HEAD_PREFIXES,
+    EdgeConv,
     PartSegModel,
-    blas,
-    build_image_encoder,
-    build_point_encoder,
-    image_head,
-    point_head,
+    _neighbour_sum,
+    _neighbour_sum_blocked,
+    set_edgeconv_form,
     use_direct_edgeconv,
 )
-from crosspoint.models.dgcnn import EdgeConv, _neighbour_sum, _neighbour_sum_blocked, set_edgeconv_form
+from crosspoint.models.heads import image_head, point_head
 from crosspoint.models.knn import knn, knn_brute_force
+from crosspoint.models.registry import IMAGE_MODELS, POINT_MODELS, build_image_encoder, build_point_encoder
 from crosspoint.training.augment import (
     ImageAugment,
     PointAugment,

@@ -26,8 +26,9 @@ import numpy as np
 import pytest
 import yaml
 
-from crosspoint import numerics, training
+from crosspoint import numerics
 from crosspoint.tools import presets
+from crosspoint.training.optim import PortableAdam
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -109,16 +110,17 @@ TRAIN_SCRIPT = r"""
 import hashlib, sys
 import crosspoint  # pins the numerics first
 import torch
-from crosspoint import numerics, training
+from crosspoint import numerics
 from crosspoint.training import pretrain
 from crosspoint.training.params import Params, Variant
+from crosspoint.training.optim import PortableAdam
 from crosspoint.training.pretrain import CrossPointModel, train_step
 numerics.configure_torch()
 v = Variant(point_model=sys.argv[1], k=8, emb_dims=64, points=96, image_model="resnet18", epochs=1, batch_size=6)
 prm = Params(cls=v)
 torch.manual_seed(0)
 model = CrossPointModel(v, with_images=True)
-opt = training.PortableAdam(model.parameters(), lr=1e-3)
+opt = PortableAdam(model.parameters(), lr=1e-3)
 gen = torch.Generator().manual_seed(1)
 data = torch.Generator().manual_seed(2)
 for _ in range(int(sys.argv[2]) if len(sys.argv) > 2 else 3):
@@ -230,7 +232,7 @@ def test_portable_adam_is_torchs_adam():
     a, b = torch.nn.Linear(30, 20), torch.nn.Linear(30, 20)
     b.load_state_dict(a.state_dict())
     ref = torch.optim.Adam(a.parameters(), lr=1e-2, weight_decay=1e-3)
-    ours = training.PortableAdam(b.parameters(), lr=1e-2, weight_decay=1e-3)
+    ours = PortableAdam(b.parameters(), lr=1e-2, weight_decay=1e-3)
     x = torch.randn(64, 30, generator=torch.Generator().manual_seed(1))
     for _ in range(20):
         for model, opt in ((a, ref), (b, ours)):
@@ -242,7 +244,7 @@ def test_portable_adam_is_torchs_adam():
     theirs, mine = ref.state_dict(), ours.state_dict()
     assert theirs["state"].keys() == mine["state"].keys()
     assert all(theirs["state"][i].keys() == mine["state"][i].keys() for i in theirs["state"])
-    training.PortableAdam(b.parameters(), lr=1e-2).load_state_dict(theirs)  # torch's checkpoints load
+    PortableAdam(b.parameters(), lr=1e-2).load_state_dict(theirs)  # torch's checkpoints load
 
 
 def test_the_record_names_the_pinned_settings():

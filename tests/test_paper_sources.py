@@ -449,7 +449,7 @@ def test_shapenet_render_absent_required_or_optional(tmp_path, monkeypatch):
 
 
 def test_r2n2_cameras_random_azimuth_elevation_band():
-    from crosspoint.rendering import camera_poses
+    from crosspoint.rendering.camera import camera_poses
 
     poses = camera_poses(24, (25.0, 30.0), 4.7, "r2n2", np.random.default_rng(3))
     eyes = poses[:, :3, 3].astype(np.float64)

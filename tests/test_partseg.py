@@ -13,7 +13,8 @@ import torch
 from crosspoint import paths
 from crosspoint.evaluate import partseg as P
 from crosspoint.evaluate import segmentation as SG
-from crosspoint.models import SEG_HEAD_PREFIXES, PartSegModel, build_point_encoder
+from crosspoint.models.dgcnn import SEG_HEAD_PREFIXES, PartSegModel
+from crosspoint.models.registry import build_point_encoder
 from crosspoint.store import DatasetMeta, PointSet, StageError, write_point_store
 
 EMB, K = 32, 8

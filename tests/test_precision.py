@@ -9,10 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from crosspoint import config, training
+from crosspoint import config
 from crosspoint.models.encoders import model_config
 from crosspoint.training.augment import make_generator
 from crosspoint.training.params import Params, Variant
+from crosspoint.training.precision import autocast
 from crosspoint.training.pretrain import CrossPointModel, _checkpoint, _summary, train_step
 
 torch.set_num_threads(2)
@@ -23,16 +24,16 @@ CPU = torch.device("cpu")
 def test_fp32_runs_without_autocast_and_bf16_autocasts():
     layer = nn.Linear(4, 3)
     x = torch.randn(2, 4)
-    with training.autocast(CPU, "fp32"):
+    with autocast(CPU, "fp32"):
         assert not torch.is_autocast_enabled("cpu")
         assert layer(x).dtype == torch.float32
-    with training.autocast(CPU, "bf16"):
+    with autocast(CPU, "bf16"):
         assert layer(x).dtype == torch.bfloat16
 
 
 def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="fp16"):
-        training.autocast(CPU, "fp16")
+        autocast(CPU, "fp16")
     with pytest.raises(config.ParamsError, match="precision"):
         config.parse_section(Params, {"precision": "fp16"}, "pretrain")
     assert config.parse_section(Params, {"precision": "bf16"}, "pretrain").precision == "bf16"

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from crosspoint import paths, training
+from crosspoint import paths
+from crosspoint.checkpoints import load_checkpoint
 from crosspoint.models.encoders import load_point_encoder, random_point_encoder
 from crosspoint.store import (
     DatasetMeta,
@@ -27,9 +28,9 @@ from crosspoint.store import (
     write_point_store,
     write_strings,
 )
-from crosspoint.training import load_checkpoint
 from crosspoint.training.augment import make_generator
 from crosspoint.training.data import PretrainData, carve_validation, load_training_set
+from crosspoint.training.optim import PortableAdam
 from crosspoint.training.params import Params, Variant
 from crosspoint.training.pretrain import CrossPointModel, run, train_step
 from crosspoint.training.validation import retrieval_ranks
@@ -206,7 +207,7 @@ def test_a_few_steps_lower_the_loss(stores, monkeypatch):
     images = torch.stack([im for _, im in items])
     torch.manual_seed(0)
     model = CrossPointModel(TINY, with_images=True)
-    opt = training.PortableAdam(model.parameters(), lr=1e-3, weight_decay=1e-6)
+    opt = PortableAdam(model.parameters(), lr=1e-3, weight_decay=1e-6)
     losses = []
     for _ in range(6):  # the same batch and the same augmentations each step
         total, imid, cmid = train_step(model, opt, clouds, images, PRM, 0, make_generator(0))

@@ -17,7 +17,8 @@ from PIL import Image
 
 from crosspoint import cli, paths
 from crosspoint.config import ParamsError, parse_section
-from crosspoint.rendering import Renderer, backproject, camera_poses, look_at
+from crosspoint.rendering.camera import backproject, camera_poses, look_at
+from crosspoint.rendering.renderer import Renderer
 from crosspoint.rendering.views import Params
 from crosspoint.store import (
     DatasetMeta,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from crosspoint import paths
-from crosspoint.evaluate import FeatureSet, write_features
+from crosspoint.feature_files import FeatureSet, write_features
 from crosspoint.reporting import figures as F
 from crosspoint.reporting import rows as RW
 from crosspoint.reporting import summary as R

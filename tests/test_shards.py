@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from crosspoint import cli, paths, shards
-from crosspoint.evaluate import read_features
+from crosspoint.feature_files import read_features
 from crosspoint.store import (
     DatasetMeta,
     PointSet,

@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from crosspoint import paths
-from crosspoint.evaluate import FeatureSet, write_features
+from crosspoint.feature_files import FeatureSet, write_features
 from crosspoint.models.encoders import frozen_features
 from crosspoint.settings import FeaturesParams as Params
 from crosspoint.shards import check_shard, shard_attrs, shard_block

@@ -33,16 +33,10 @@ from typing import Any
 import numpy as np
 
 from crosspoint import numerics, paths
-from crosspoint.evaluate import (
-    INITS,
-    FeatureSet,
-    linear_svc_predict,
-    parallel_map,
-    percent,
-    read_features,
-    rounded,
-    store_skipped,
-)
+from crosspoint.evaluate.parallel import parallel_map
+from crosspoint.evaluate.rounding import percent, rounded
+from crosspoint.evaluate.svc import linear_svc_predict
+from crosspoint.feature_files import INITS, FeatureSet, read_features, store_skipped
 from crosspoint.metrics import Episode, accuracy, compare_over_seeds, eligible_classes, sample_episode
 from crosspoint.settings import FewshotParams as Params
 from crosspoint.settings import setting_name

@@ -37,20 +37,13 @@ from typing import Any
 import numpy as np
 
 from crosspoint import exact, numerics, paths
-from crosspoint.evaluate import (
-    INITS,
-    FeatureSet,
-    grouped_stratified_folds,
-    grouped_stratified_subset,
-    parallel_map,
-    percent,
-    read_features,
-    rounded,
-    scanned_object,
-)
+from crosspoint.evaluate.parallel import parallel_map
+from crosspoint.evaluate.rounding import percent, rounded
+from crosspoint.feature_files import INITS, FeatureSet, read_features
 from crosspoint.metrics import accuracy, bootstrap_gain_interval, compare_over_seeds, mean_class_accuracy
 from crosspoint.settings import LinearSvmParams as Params
 from crosspoint.store import StageError, atomic_path, require_labels, write_json
+from crosspoint.subsets import grouped_stratified_folds, grouped_stratified_subset, scanned_object
 
 log = logging.getLogger("crosspoint.linear_svm")
 

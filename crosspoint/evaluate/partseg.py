@@ -1,6 +1,6 @@
 """``crosspoint partseg``: part segmentation fine-tuning, from the pretrained encoder and from scratch.
 
-A :class:`~crosspoint.models.PartSegModel` (categories = the dataset's classes, parts = its global
+A :class:`~crosspoint.models.dgcnn.PartSegModel` (categories = the dataset's classes, parts = its global
 part ids, one-hot category input) is trained twice with identical data order and head init: once
 with its encoder loaded strictly from ``paths.pretrain_dir("seg", K)/best.pt`` or ``partseg.checkpoint``
 (e.g. the authors' weights through ``crosspoint import-weights``; a missing or
@@ -44,8 +44,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from crosspoint import config, numerics, paths, training
-from crosspoint.evaluate import balanced_subset, percent, resolve_device, store_skipped, stratified_split
+from crosspoint import config, numerics, paths
+from crosspoint.checkpoints import load_checkpoint, save_checkpoint
+from crosspoint.devices import resolve_device
+from crosspoint.evaluate.rounding import percent
 from crosspoint.evaluate.segmentation import (
     Params,
     SegData,
@@ -57,8 +59,10 @@ from crosspoint.evaluate.segmentation import (
     seg_data,
     train_epoch,
 )
+from crosspoint.feature_files import store_skipped
 from crosspoint.progress import progress
 from crosspoint.store import StageError, atomic_path, read_point_store, require_labels, write_json
+from crosspoint.subsets import balanced_subset, stratified_holdout
 
 log = logging.getLogger("crosspoint.partseg")
 
@@ -88,7 +92,7 @@ class Journal:
         self.runs: dict[str, dict[str, Any]] = {}
         self.saves = 0  # epochs saved by this process (for ``--stop-after``)
         if self.path.exists():
-            saved = training.load_checkpoint(self.path)
+            saved = load_checkpoint(self.path)
             if isinstance(saved, dict) and saved.get("signature") == signature:
                 self.runs = dict(saved["runs"])
                 log.info("partseg: resuming from %s (%s)", self.path, ", ".join(
@@ -103,7 +107,7 @@ class Journal:
     def save(self, name: str, entry: dict[str, Any]) -> None:
         self.runs[name] = entry
         self.saves += 1
-        training.save_checkpoint(self.path, {"signature": self.signature, "runs": self.runs})
+        save_checkpoint(self.path, {"signature": self.signature, "runs": self.runs})
 
 
 def journal_signature(prm: Params, seed: int, ckpt: Path, *data: SegData | None) -> str:
@@ -121,6 +125,10 @@ def journal_signature(prm: Params, seed: int, ckpt: Path, *data: SegData | None)
 
 
 def _rng_states(rng: np.random.Generator, device: torch.device) -> dict[str, Any]:
+    """The generators a fine-tuning epoch draws from, for the journal: the run's own NumPy ``Generator``
+    (its bit generator's state as JSON), torch's CPU generator and, on CUDA, the run's device's. Not
+    :func:`crosspoint.training.seeding.rng_state`, which captures the process's global generators (Python's,
+    NumPy's legacy one, every CUDA device's) for a pretraining checkpoint: other generators, another layout."""
     state = {"numpy": json.dumps(rng.bit_generator.state), "torch": torch.get_rng_state()}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
@@ -128,6 +136,7 @@ def _rng_states(rng: np.random.Generator, device: torch.device) -> dict[str, Any
 
 
 def _set_rng_states(rng: np.random.Generator, device: torch.device, state: dict[str, Any]) -> None:
+    """Restore what :func:`_rng_states` captured."""
     rng.bit_generator.state = json.loads(state["numpy"])
     torch.set_rng_state(state["torch"])
     if device.type == "cuda" and "cuda" in state:
@@ -268,7 +277,7 @@ def write_skipped(reason: str, seed: int) -> dict[str, Any]:
 
 
 def build_model(num_categories: int, num_parts: int, model_cfg: dict[str, Any], prm: Params, seed: int) -> nn.Module:
-    from crosspoint.models import PartSegModel
+    from crosspoint.models.dgcnn import PartSegModel
 
     torch.manual_seed(seed)
     return PartSegModel(
@@ -278,7 +287,7 @@ def build_model(num_categories: int, num_parts: int, model_cfg: dict[str, Any], 
 
 def run(prm: Params, seed: int = 0, stop_after: int | None = None) -> dict[str, Any]:
     """Fine-tune from the seg encoder pretrained with ``seed`` and from scratch; write the outputs."""
-    from crosspoint.models import SEG_HEAD_PREFIXES
+    from crosspoint.models.dgcnn import SEG_HEAD_PREFIXES
     from crosspoint.models.encoders import load_point_encoder
 
     src = Path(paths.points(prm.dataset))
@@ -305,7 +314,7 @@ def run(prm: Params, seed: int = 0, stop_after: int | None = None) -> dict[str, 
     test = fixed_subset(test.take(balanced_subset(test.categories, prm.max_test, prm.seed)), prm.points, prm.seed)
     val = None
     if prm.val_fraction > 0:
-        fit_idx, val_idx = stratified_split(train_all.categories, prm.val_fraction, prm.seed)
+        fit_idx, val_idx = stratified_holdout(train_all.categories, prm.val_fraction, prm.seed)
         if len(val_idx):
             val = fixed_subset(train_all.take(val_idx), prm.points, prm.seed + 1)
             train_all = train_all.take(fit_idx)

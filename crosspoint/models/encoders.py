@@ -21,7 +21,7 @@ from torch import nn
 from crosspoint import numerics
 from crosspoint.checkpoints import load_state_strict
 from crosspoint.devices import resolve_device
-from crosspoint.models import build_point_encoder
+from crosspoint.models.registry import build_point_encoder
 from crosspoint.progress import progress
 from crosspoint.store import StageError
 

@@ -36,15 +36,9 @@ import numpy as np
 
 from crosspoint import exact, paths
 from crosspoint.progress import progress
-from crosspoint.rendering import (
-    Renderer,
-    backproject,
-    look_at,
-    mesh_problem,
-    open_mesh_store,
-    read_skipped,
-    spherical_to_xyz,
-)
+from crosspoint.rendering.camera import backproject, look_at, spherical_to_xyz
+from crosspoint.rendering.meshes import mesh_problem, open_mesh_store, read_skipped
+from crosspoint.rendering.renderer import Renderer
 from crosspoint.store import DatasetMeta, Mesh, PointSet, Rejects, StageError, write_point_store
 
 log = logging.getLogger("crosspoint.points.scans")
@@ -75,7 +69,7 @@ class Params:
     crop_margin: float = 0.15  # the crop box is the object's bounding box grown by this on every side
     max_background: float = 0.3  # at most this fraction of a scan's points from the floor and neighbours
     min_object_points: int = 200  # reject an object seen in fewer depth pixels than this
-    backend: Literal["egl", "osmesa"] = "egl"  # OpenGL platform (see crosspoint/rendering/__init__.py)
+    backend: Literal["egl", "osmesa"] = "egl"  # OpenGL platform (see crosspoint/rendering/backend.py)
     seed: int = 0
 
     def check(self) -> list[str]:

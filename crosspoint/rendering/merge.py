@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from crosspoint import paths
-from crosspoint.rendering import read_skipped
+from crosspoint.rendering.meshes import read_skipped
 from crosspoint.rendering.views import Params, ViewStoreWriter, store_attrs, stored_views
 from crosspoint.shards import shard_block
 from crosspoint.store import DatasetMeta, StageError, atomic_path, file_md5, get_meta, read_strings

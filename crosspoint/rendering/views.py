@@ -27,8 +27,10 @@ import numpy as np
 
 from crosspoint import paths
 from crosspoint.progress import progress
-from crosspoint.rendering import Renderer, camera_poses, mesh_problem, open_mesh_store, read_skipped
+from crosspoint.rendering.camera import camera_poses
+from crosspoint.rendering.meshes import mesh_problem, open_mesh_store, read_skipped
 from crosspoint.rendering.r2n2 import StoredRenders, object_views, view_store_attrs
+from crosspoint.rendering.renderer import Renderer
 from crosspoint.shards import shard_block, shards_problems
 from crosspoint.store import (
     DatasetMeta,

@@ -6,12 +6,12 @@ modules; this maps them, strictly, onto ours and writes DEST in the layout of pr
 
 - ``upstream-dgcnn``: ``DGCNN`` (EdgeConvs ``conv1..conv4``, ``conv5`` the 512 -> emb layer, each a
   (1x1 conv, BN, LeakyReLU) Sequential whose BN is also registered as ``bn1..bn5``; projection
-  head ``inv_head``) -> :class:`~crosspoint.models.DGCNN` + point head;
+  head ``inv_head``) -> :class:`~crosspoint.models.dgcnn.DGCNN` + point head;
 - ``upstream-dgcnn-seg``: ``DGCNN_partseg`` pretraining layout (``transform_net``, ``conv1..conv6``,
-  ``inv_head``) -> :class:`~crosspoint.models.DGCNNSeg` + point head. Its ``bn7..bn10`` belong to the
+  ``inv_head``) -> :class:`~crosspoint.models.dgcnn.DGCNNSeg` + point head. Its ``bn7..bn10`` belong to the
   fine-tuning head (absent from a pretraining checkpoint otherwise) and are skipped;
 - ``upstream-resnet``: the image model ``ResNet`` (torchvision trunk ``resnet.*`` + ``inv_head``) ->
-  :class:`~crosspoint.models.ResNet` + image head (also ``--image`` beside a point format).
+  :class:`~crosspoint.models.resnet.ResNet` + image head (also ``--image`` beside a point format).
 
 Every upstream tensor must find its place and every one of ours must be filled, shapes checked (a
 1x1 conv weight ``[O, I, 1(, 1)]`` becomes a Linear ``[O, I]``); the BN aliases must equal the
@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from crosspoint import training
+from crosspoint.checkpoints import load_checkpoint, save_checkpoint
 from crosspoint.store import StageError
 
 log = logging.getLogger("crosspoint.tools.import_weights")
@@ -118,7 +118,7 @@ def dgcnn_seg_layout(keys: set[str]) -> Layout:
 
 def resnet_layout(encoder: nn.Module) -> Layout:
     """Upstream ``ResNet`` (torchvision trunk as ``resnet.*``, fc removed, ``inv_head``) onto our
-    :class:`~crosspoint.models.ResNet` (built as ``encoder``) + image head."""
+    :class:`~crosspoint.models.resnet.ResNet` (built as ``encoder``) + image head."""
     from crosspoint.models.resnet import Bottleneck
 
     lay = Layout()
@@ -235,10 +235,11 @@ def _sha256(path: Path) -> str:
 def import_point(src_path: Path, fmt: str, k: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """(parts ``point_encoder``/``point_head`` as state dicts, partial model config) of an upstream
     point model file."""
-    from crosspoint.models import build_point_encoder, point_head
+    from crosspoint.models.heads import point_head
+    from crosspoint.models.registry import build_point_encoder
 
     what = f"{src_path} ({fmt})"
-    src = upstream_state(training.load_checkpoint(src_path), what)
+    src = upstream_state(load_checkpoint(src_path), what)
     seg = fmt == "upstream-dgcnn-seg"
     emb_key = "conv6.0.weight" if seg else "conv5.0.weight"
     emb_dims = int(src[emb_key].shape[0]) if emb_key in src and src[emb_key].ndim >= 1 else 1024
@@ -260,10 +261,11 @@ def import_point(src_path: Path, fmt: str, k: int) -> tuple[dict[str, Any], dict
 
 def import_image(src_path: Path) -> tuple[dict[str, Any], str]:
     """(parts ``image_encoder``/``image_head``, image model name) of an upstream image model file."""
-    from crosspoint.models import build_image_encoder, image_head
+    from crosspoint.models.heads import image_head
+    from crosspoint.models.registry import build_image_encoder
 
     what = f"{src_path} (upstream-resnet)"
-    src = upstream_state(training.load_checkpoint(src_path), what)
+    src = upstream_state(load_checkpoint(src_path), what)
     name = "resnet50" if "resnet.layer1.0.conv3.weight" in src else "resnet18"
     encoder = build_image_encoder(name)
     head = image_head(encoder.out_dim)
@@ -306,7 +308,7 @@ def import_weights(src: str | Path, dest: str | Path, fmt: str, *, image: str | 
     variant = {"dgcnn": "cls", "dgcnn_seg": "seg"}.get(model["point_model"])
     ckpt |= {"model": model, "epoch": 0, "val_accuracy": float("nan"), "variant": variant, "params": {},
              "imported": sources}
-    training.save_checkpoint(dest, ckpt)
+    save_checkpoint(dest, ckpt)
     log.info("import-weights: wrote %s (%s)", dest, ", ".join(f"{key}={v}" for key, v in model.items()))
     return ckpt
 

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-from crosspoint import paths, training
+from crosspoint import paths
 from crosspoint.store import StageError, file_md5, get_meta, read_point_store, read_strings
 from crosspoint.subsets import grouped_stratified_subset, scanned_object
+from crosspoint.training.distributed import DistInfo
 from crosspoint.training.params import Params, Variant
 
 log = logging.getLogger("crosspoint.training.data")
@@ -120,7 +121,7 @@ class EpochSampler(Sampler):
     """A DistributedSampler (seeded, reshuffled by ``set_epoch``, sharded per rank) whose items are
     ``(epoch, index)``, so the dataset can key its per-object randomness on the epoch."""
 
-    def __init__(self, dataset: Dataset, info: training.DistInfo, seed: int):
+    def __init__(self, dataset: Dataset, info: DistInfo, seed: int):
         self.inner = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank,
                                         shuffle=True, seed=seed)
         self.epoch = 0

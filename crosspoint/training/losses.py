@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crosspoint import training
+from crosspoint.training.distributed import all_gather_rows, gathering
 
 
 def nt_xent(a: Tensor, b: Tensor, temperature: float = 0.1, *, global_batch: bool = False) -> Tensor:
@@ -40,7 +40,7 @@ def nt_xent(a: Tensor, b: Tensor, temperature: float = 0.1, *, global_batch: boo
         )
     if temperature <= 0:
         raise ValueError(f"nt_xent: temperature must be positive, got {temperature}")
-    if global_batch and training.gathering():
+    if global_batch and gathering():
         return _nt_xent_global(a, b, temperature)
     n = a.shape[0]
     with torch.autocast(device_type=a.device.type, enabled=False):
@@ -61,7 +61,7 @@ def _nt_xent_global(a: Tensor, b: Tensor, temperature: float) -> Tensor:
     n = a.shape[0]
     with torch.autocast(device_type=a.device.type, enabled=False):
         z = F.normalize(torch.cat([a.float(), b.float()]), dim=1)
-        gathered = training.all_gather_rows(z)  # [a_0, b_0, a_1, b_1, ...] -> [a_0, a_1, ..., b_0, b_1, ...]
+        gathered = all_gather_rows(z)  # [a_0, b_0, a_1, b_1, ...] -> [a_0, a_1, ..., b_0, b_1, ...]
         columns = gathered.view(-1, 2, n, z.shape[1]).transpose(0, 1).reshape(-1, z.shape[1])
         total = columns.shape[0] // 2
         start = torch.distributed.get_rank() * n

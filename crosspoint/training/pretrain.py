@@ -58,16 +58,38 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from crosspoint import config, numerics, paths, training
-from crosspoint.models import build_image_encoder, build_point_encoder, image_head, point_head
+from crosspoint import config, numerics, paths
+from crosspoint.checkpoints import load_checkpoint, load_state_strict, save_checkpoint
 from crosspoint.models.encoders import model_config
+from crosspoint.models.heads import image_head, point_head
+from crosspoint.models.registry import build_image_encoder, build_point_encoder
 from crosspoint.progress import Progress
 from crosspoint.store import StageError, write_json
 from crosspoint.training import live_log
 from crosspoint.training.augment import augment_images, augment_points, resize_images
 from crosspoint.training.data import EpochSampler, PretrainData, load_training_set
+from crosspoint.training.distributed import (
+    DistInfo,
+    all_reduce_mean,
+    barrier,
+    cleanup_distributed,
+    dist_info,
+    init_distributed,
+    select_device,
+    unwrap,
+)
 from crosspoint.training.losses import crosspoint_loss, nt_xent
+from crosspoint.training.measure import synchronize
+from crosspoint.training.optim import make_adam
 from crosspoint.training.params import VARIANTS, Params, Variant
+from crosspoint.training.precision import autocast
+from crosspoint.training.seeding import (
+    global_rng_untouched,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    worker_init_fn,
+)
 from crosspoint.training.validation import CRITERION_KEY, validate
 
 log = logging.getLogger("crosspoint.training.pretrain")
@@ -116,12 +138,12 @@ def signature(prm: Params, variant: str, seed: int, fingerprint: str) -> str:
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _make_loader(data: PretrainData, batch: int, prm: Params, info: training.DistInfo,
+def _make_loader(data: PretrainData, batch: int, prm: Params, info: DistInfo,
                  device: torch.device, generator: torch.Generator, seed: int) -> tuple[DataLoader, EpochSampler]:
     sampler = EpochSampler(data, info, seed)
     loader = DataLoader(
         data, batch_size=batch, sampler=sampler, drop_last=True, num_workers=prm.workers,
-        pin_memory=device.type == "cuda", worker_init_fn=training.worker_init_fn, generator=generator,
+        pin_memory=device.type == "cuda", worker_init_fn=worker_init_fn, generator=generator,
         persistent_workers=False,
     )
     return loader, sampler
@@ -129,7 +151,7 @@ def _make_loader(data: PretrainData, batch: int, prm: Params, info: training.Dis
 
 def _checkpoint(model: CrossPointModel, model_cfg: dict[str, Any], epoch: int, val: dict[str, Any],
                 prm: Params, variant: str, seed: int) -> dict[str, Any]:
-    m = training.unwrap(model)
+    m = unwrap(model)
     scores = {f"val_{key.split('/')[1]}": value for key, value in val.items() if key != "val/accuracy"}
     return {
         "point_encoder": m.point_encoder.state_dict(),
@@ -161,7 +183,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, clouds: torch
         imgs = None
         if images is not None:
             imgs = resize_images(augment_images(images, prm.image_augment, aug_gen), image_size)
-    with training.autocast(device, prm.precision):
+    with autocast(device, prm.precision):
         z1, z2, z_img = model(pair, imgs)
     total, imid, cmid = _loss(z1.float(), z2.float(), None if z_img is None else z_img.float(), prm)
     optimizer.zero_grad(set_to_none=True)
@@ -180,33 +202,33 @@ def run(prm: Params, variant: str, seed: int | None = None, *, stop_after: int |
     v = prm.variant(variant)
     seed = prm.seeds[0] if seed is None else int(seed)
     live_dir = Path(paths.pretrain_live(variant, seed))
-    info = training.dist_info()
-    device = training.select_device(info)
+    info = dist_info()
+    device = select_device(info)
     numerics.configure_torch(device)
     if not info.is_main:  # one voice per run: the other ranks report warnings only
         log.setLevel(logging.WARNING)
     if prm.precision == "bf16" and device.type == "cpu":
         log.warning("pretrain: precision bf16 on the CPU (autocast; slow without native bf16 support)")
-    training.init_distributed(info, device)
+    init_distributed(info, device)
     try:
         return _run(prm, variant, seed, v, live_dir, info, device, stop_after, fresh, progress)
     finally:
-        training.cleanup_distributed()
+        cleanup_distributed()
 
 
-def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info: training.DistInfo,
+def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info: DistInfo,
          device: torch.device, stop_after: int | None, fresh: bool, progress: bool) -> dict[str, Any]:
     with_images = prm.w_cmid > 0
     model_cfg = model_config(v, with_images)
     data = load_training_set(prm, v, with_images, seed)
-    training.seed_everything(seed)
+    seed_everything(seed)
     model = CrossPointModel(v, with_images)
 
     if data.skipped is not None:
         if info.is_main:
             ckpt = _checkpoint(model, model_cfg, 0, {}, prm, variant, seed) | {"skipped": data.skipped}
-            training.save_checkpoint(paths.last_checkpoint(variant, seed), ckpt)
-            training.save_checkpoint(paths.best_checkpoint(variant, seed), ckpt)
+            save_checkpoint(paths.last_checkpoint(variant, seed), ckpt)
+            save_checkpoint(paths.best_checkpoint(variant, seed), ckpt)
             write_json(live_dir / "metrics.json", {"skipped": data.skipped})
         log.warning("pretrain %s: skipped (%s); wrote random-init checkpoints", variant, data.skipped)
         return {"skipped": data.skipped}
@@ -221,7 +243,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
                     variant, v.batch_size, n_per_rank, batch)
 
     model.to(device)
-    optimizer = training.make_adam(model.parameters(), device, lr=prm.lr, weight_decay=prm.weight_decay)
+    optimizer = make_adam(model.parameters(), device, lr=prm.lr, weight_decay=prm.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=v.epochs, eta_min=0.0)
     aug_gen = torch.Generator(device=device)
     aug_gen.manual_seed(seed * 1009 + 17 + info.rank)
@@ -249,7 +271,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
 
     dataset = PretrainData(data.train_points, data.views_paths, data.view_rows, data.view_stores, v.points, seed)
     loader, sampler = _make_loader(dataset, batch, prm, info, device, loader_gen, seed)
-    core = training.unwrap(model)
+    core = unwrap(model)
     n_params = sum(p.numel() for p in core.parameters())
     log.info("pretrain %s seed %d: %s (k=%d, %d points) + %s, %.1fM parameters; %d objects of %s (+%d validation, "
              "selection by %s), batch %d x %d process(es)%s, %d epochs, device %s, %s, numerics %s x %d threads",
@@ -261,7 +283,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
     if start == 0:
         scores0: dict[str, Any] = {}
         if info.is_main:
-            with training.global_rng_untouched():
+            with global_rng_untouched():
                 scores0 = validate(core, data, prm, v.image_size, device)
         history = [{"epoch": 0, **scores0}]
         log.info("pretrain %s: random-init encoder: %s", variant, _scores_text(scores0))
@@ -290,17 +312,17 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
             sums += torch.stack([total, imid, cmid]).to(torch.float64)
             if device.type == "cpu" or steps % 50 == 0:  # a postfix reads the device: not every step on CUDA
                 bar.set_postfix(loss=f"{float(sums[0]) / steps:.4f}")
-        training.synchronize(device)
+        synchronize(device)
         elapsed = time.perf_counter() - t0
         scheduler.step()  # after the optimiser, once per epoch
         row: dict[str, Any] = {"epoch": epoch}
         for key, total_value in zip(("loss", "imid", "cmid"), sums.tolist(), strict=True):
-            row[f"train/{key}"] = training.all_reduce_mean(total_value / max(steps, 1), device)
+            row[f"train/{key}"] = all_reduce_mean(total_value / max(steps, 1), device)
         row["train/lr"] = lr
         rate = seen * info.world_size / max(elapsed, 1e-9)  # logged only: wall-clock stays out of the record
         scores: dict[str, Any] = {}
         if info.is_main and (epoch % prm.val_every == 0 or epoch == v.epochs):
-            with training.global_rng_untouched():
+            with global_rng_untouched():
                 scores = validate(core, data, prm, v.image_size, device)
         row |= scores
         history.append(row)
@@ -309,11 +331,11 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
         no_val = len(data.val_labels) == 0
         if improved or no_val:
             best = {"value": value, "epoch": epoch}
-        rng = _gather_rng({"global": training.rng_state(), "augment": aug_gen.get_state(),
+        rng = _gather_rng({"global": rng_state(), "augment": aug_gen.get_state(),
                            "loader": loader_gen.get_state()})
         if info.is_main:
             if improved or no_val:
-                training.save_checkpoint(paths.best_checkpoint(variant, seed),
+                save_checkpoint(paths.best_checkpoint(variant, seed),
                                          _checkpoint(model, model_cfg, epoch, scores, prm, variant, seed))
             state = _checkpoint(model, model_cfg, epoch, scores, prm, variant, seed) | {
                 "optimizer": optimizer.state_dict(),
@@ -323,9 +345,9 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
                 "best": best,
                 "signature": sig,
             }
-            training.save_checkpoint(last_path, state)
+            save_checkpoint(last_path, state)
             live_log.write_live(live_dir, history, _summary(history, best, data.selection, seed, prm.precision))
-        training.barrier()
+        barrier()
         log.info("pretrain %s: epoch %d/%d loss %.4f (imid %.4f, cmid %.4f) lr %.2e, %.1f objects/s, "
                  "validation %s", variant, epoch, v.epochs, row["train/loss"], row["train/imid"],
                  row["train/cmid"], lr, rate, _scores_text(scores))
@@ -344,25 +366,25 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
 
 
 def _resume(path: Path, sig: str, model: CrossPointModel, optimizer: torch.optim.Optimizer,
-            scheduler: Any, aug_gen: torch.Generator, loader_gen: torch.Generator, info: training.DistInfo,
+            scheduler: Any, aug_gen: torch.Generator, loader_gen: torch.Generator, info: DistInfo,
             device: torch.device) -> dict[str, Any] | None:
     """Restore the whole training state from ``path`` when it was written with the same params and
     data (``sig``); returns its epoch, history and best, or None (start afresh)."""
     if not path.exists():
         return None
-    ckpt = training.load_checkpoint(path, map_location="cpu")  # RNG states must stay on the CPU
+    ckpt = load_checkpoint(path, map_location="cpu")  # RNG states must stay on the CPU
     if ckpt.get("signature") != sig or "optimizer" not in ckpt:
         log.info("pretrain: %s was made with other params or data; starting afresh", path)
         return None
     for part in ("point_encoder", "point_head", "image_encoder", "image_head"):
         module = getattr(model, part)
         if module is not None:
-            training.load_state_strict(module, ckpt[part], f"{path} {part}")
+            load_state_strict(module, ckpt[part], f"{path} {part}")
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
     states = ckpt["rng"]
     state = states[info.rank] if info.rank < len(states) else states[0]
-    training.set_rng_state(state["global"])
+    set_rng_state(state["global"])
     aug_gen.set_state(state["augment"])
     loader_gen.set_state(state["loader"])
     return {"epoch": int(ckpt["epoch"]), "history": list(ckpt["history"]), "best": dict(ckpt["best"])}

@@ -10,29 +10,46 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from crosspoint import exact, training
+from crosspoint import exact
 from crosspoint.training.augment import normalize_images, resize_images
 from crosspoint.training.data import TrainingSet
 from crosspoint.training.params import Params
+from crosspoint.training.precision import autocast
 
 log = logging.getLogger("crosspoint.training.validation")
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Put modules in eval mode for the block, then restore each one's previous mode."""
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        yield
+    finally:
+        for m, mode in zip(modules, modes, strict=True):
+            m.train(mode)
+
 
 @torch.no_grad()
 def global_features(encoder: nn.Module, points: np.ndarray, batch_size: int, device: torch.device,
                     precision: str = "fp32") -> np.ndarray:
     """Frozen global features ``[M, D]`` (float32) of clouds ``[M, n, 3]``, encoder in eval mode,
-    under ``precision`` (see :func:`crosspoint.training.autocast`)."""
+    under ``precision`` (see :func:`crosspoint.training.precision.autocast`)."""
     out = []
-    with training.eval_mode(encoder):
+    with eval_mode(encoder):
         for s in range(0, len(points), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(points[s : s + batch_size], np.float32)).to(device)
-            with training.autocast(device, precision):
+            with autocast(device, precision):
                 out.append(encoder(batch).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
@@ -70,12 +87,12 @@ def retrieval_topk(model: nn.Module, data: TrainingSet, prm: Params, image_size:
     parts = (model.point_encoder, model.point_head, model.image_encoder, model.image_head)
     zp, zi = [], []
     bs = prm.val_batch_size
-    with training.eval_mode(*parts):
+    with eval_mode(*parts):
         for s in range(0, len(data.retrieval_points), bs):
             pts = torch.from_numpy(np.ascontiguousarray(data.retrieval_points[s:s + bs], np.float32)).to(device)
             imgs = torch.from_numpy(np.ascontiguousarray(data.retrieval_images[s:s + bs])).to(device)
             imgs = resize_images(normalize_images(imgs, prm.image_augment), image_size)
-            with training.autocast(device, prm.precision):
+            with autocast(device, prm.precision):
                 zp.append(model.point_head(model.point_encoder(pts)).float().cpu().numpy())
                 zi.append(model.image_head(model.image_encoder(imgs)).float().cpu().numpy())
     zp_all, zi_all = np.concatenate(zp), np.concatenate(zi)

@@ -21,9 +21,9 @@ rule features:
         "crosspoint/models/dgcnn.py",
         "crosspoint/models/encoders.py",
         "crosspoint/models/export.py",
-        "crosspoint/models/heads.py",
         "crosspoint/models/knn.py",
         "crosspoint/models/pointnet.py",
+        "crosspoint/models/registry.py",
         "crosspoint/models/resnet.py",
         "crosspoint/numerics.py",
         "crosspoint/paths.py",
@@ -33,7 +33,6 @@ rule features:
         "crosspoint/stages/__init__.py",
         "crosspoint/stages/features.py",
         "crosspoint/store.py",
-        "crosspoint/subsets.py",
     output:
         "data/features/shards/{dataset}/seed-{seed}/shard-{shard}.h5",
     params:

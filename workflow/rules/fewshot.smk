@@ -12,6 +12,9 @@ rule fewshot:
         "crosspoint/devices.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/evaluate/fewshot.py",
+        "crosspoint/evaluate/parallel.py",
+        "crosspoint/evaluate/rounding.py",
+        "crosspoint/evaluate/svc.py",
         "crosspoint/exact.py",
         "crosspoint/feature_files.py",
         "crosspoint/metrics.py",
@@ -20,9 +23,9 @@ rule fewshot:
         "crosspoint/models/dgcnn.py",
         "crosspoint/models/encoders.py",
         "crosspoint/models/export.py",
-        "crosspoint/models/heads.py",
         "crosspoint/models/knn.py",
         "crosspoint/models/pointnet.py",
+        "crosspoint/models/registry.py",
         "crosspoint/models/resnet.py",
         "crosspoint/numerics.py",
         "crosspoint/paths.py",
@@ -32,7 +35,6 @@ rule fewshot:
         "crosspoint/stages/__init__.py",
         "crosspoint/stages/fewshot.py",
         "crosspoint/store.py",
-        "crosspoint/subsets.py",
     output:
         "results/metrics/fewshot_{dataset}.json",
     params:

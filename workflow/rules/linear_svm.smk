@@ -6,9 +6,10 @@ rule linear_svm:
     input:
         expand("data/features/{{dataset}}/seed-{_each}.h5", _each=P("pretrain.seeds")),
         "crosspoint/config.py",
-        "crosspoint/devices.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/evaluate/linear_svm.py",
+        "crosspoint/evaluate/parallel.py",
+        "crosspoint/evaluate/rounding.py",
         "crosspoint/exact.py",
         "crosspoint/feature_files.py",
         "crosspoint/metrics.py",

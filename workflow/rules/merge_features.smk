@@ -8,10 +8,8 @@ rule merge_features:
         expand("data/features/shards/{{dataset}}/seed-{{seed}}/shard-{_each}.h5", _each=P("features.shards")),
         "data/points/{dataset}.h5",
         "crosspoint/config.py",
-        "crosspoint/devices.py",
         "crosspoint/evaluate/__init__.py",
         "crosspoint/evaluate/merge_features.py",
-        "crosspoint/feature_files.py",
         "crosspoint/numerics.py",
         "crosspoint/paths.py",
         "crosspoint/settings.py",
@@ -19,7 +17,6 @@ rule merge_features:
         "crosspoint/stages/__init__.py",
         "crosspoint/stages/merge_features.py",
         "crosspoint/store.py",
-        "crosspoint/subsets.py",
     output:
         "data/features/{dataset}/seed-{seed}.h5",
     params:
