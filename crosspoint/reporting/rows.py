@@ -191,7 +191,7 @@ def apply_holm(rows: list[Row], alpha: float = SIGNIFICANCE_LEVEL) -> int:
     Sets ``p_holm`` and the corrected verdict ``significant`` on each row; returns the number of tests."""
     duplicate_of, _ = balanced_duplicates(rows)
     family = [r for r in rows if r.p_value is not None and id(r) not in duplicate_of]
-    for r, adjusted in zip(family, holm([r.p_value for r in family])):
+    for r, adjusted in zip(family, holm([r.p_value for r in family]), strict=True):
         r.p_holm = round(adjusted, 4)
         r.significant = ("better" if r.gain > 0 else "worse") if adjusted < alpha else "no"
     for r in rows:

@@ -164,7 +164,7 @@ def compare_cells(rows: dict[str, dict[str, Any]], baseline: str,
     tests: dict[tuple, list[Cell]] = {}
     for sig, cell in tested:
         tests.setdefault(sig, []).append(cell)
-    for cells, adjusted in zip(tests.values(), holm([cells[0].p_value for cells in tests.values()])):
+    for cells, adjusted in zip(tests.values(), holm([cells[0].p_value for cells in tests.values()]), strict=True):
         for cell in cells:
             cell.p_holm = round(adjusted, 4)
             cell.verdict = cell.verdict if adjusted < SIGNIFICANCE_LEVEL else ""

@@ -22,8 +22,8 @@ import sys
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from crosspoint.store import StageError, write_text
 
