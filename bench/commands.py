@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from host import cpu_model  # noqa: E402
+from host import cpu_family_model, cpu_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "results/bench/commands.json"
@@ -79,7 +79,7 @@ def main() -> None:
     logs = work  # reproduce.log, tests.log
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "CI")}
     record = json.loads(OUT.read_text()) if OUT.exists() else {}
-    record.update({"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "cpu_family_model": _family_model()},
+    record.update({"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "cpu_family_model": cpu_family_model()},
                    "commit": _git(next(iter(clones.values())), "rev-parse", "HEAD").strip()})
     record.setdefault("runs", {})
     date = dt.date.today().isoformat()
@@ -96,20 +96,6 @@ def main() -> None:
         print(f"clones and logs kept in {work}")
     else:
         subprocess.run(["rm", "-rf", str(work)], check=False)
-
-
-def _family_model() -> str:
-    """'family F model M' from /proc/cpuinfo: what tells a Zen 3 from a Zen 4 (both say 'AMD EPYC')."""
-    fields: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return ""
-    avx512 = "avx512f" in fields.get("flags", "").split()
-    return f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')}, " \
-           f"{'AVX-512' if avx512 else 'no AVX-512'}"
 
 
 if __name__ == "__main__":

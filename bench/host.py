@@ -24,3 +24,17 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def cpu_family_model() -> str:
+    """'family F model M' from /proc/cpuinfo: what tells a Zen 3 from a Zen 4 (both say 'AMD EPYC')."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        return ""
+    avx512 = "avx512f" in fields.get("flags", "").split()
+    return f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')}, " \
+           f"{'AVX-512' if avx512 else 'no AVX-512'}"

@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from host import cpu_model  # noqa: E402
+from host import cpu_family_model, cpu_model  # noqa: E402
 
 TARGETS = {
     "device": "one NVIDIA H100",
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     out = {
         "device": device_description(device),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "load_average_1m_at_start": load_at_start,
+        "machine": {"cpu": cpu_model(), "cpu_family_model": cpu_family_model(), "cores": os.cpu_count(), "load_average_1m_at_start": load_at_start,
                     "date": dt.date.today().isoformat()},
         "torch": torch.__version__,
         "steps": args.steps,
