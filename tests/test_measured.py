@@ -30,7 +30,10 @@ def copy(tmp_path):
     for block in measured.BLOCKS.values():
         for rel in (block.doc, block.source):
             (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(REPO / rel, tmp_path / rel)
+            if (REPO / rel).is_dir():
+                shutil.copytree(REPO / rel, tmp_path / rel, dirs_exist_ok=True, ignore=shutil.ignore_patterns("logs"))
+            else:
+                shutil.copy(REPO / rel, tmp_path / rel)
     return tmp_path
 
 
@@ -47,6 +50,15 @@ def test_a_new_measurement_is_drift_until_written(copy):
     assert measured.drift(copy) == []
     readme = " ".join((copy / "README.md").read_text().split())
     assert "**20 min 34 s**" in readme and "500 passed, 2 failed" in readme
+
+
+def test_a_rerun_benchmark_changes_its_row(copy):
+    pre = json.loads((copy / measured.PRETRAIN_JSON).read_text())
+    pre["presets"]["paper"]["stage"]["objects_per_s"] = 0.5
+    (copy / measured.PRETRAIN_JSON).write_text(json.dumps(pre))
+    assert measured.drift(copy) == ["bench/README.md: block 'bench-table' differs from results/bench"]
+    measured.write(copy)
+    assert "| 0.5 objects/s, " in (copy / "bench/README.md").read_text()
 
 
 def test_a_hand_edited_figure_is_drift(copy):

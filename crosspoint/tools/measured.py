@@ -30,6 +30,7 @@ from crosspoint.store import StageError, write_text
 COMMANDS_JSON = Path("results/bench/commands.json")
 PRETRAIN_JSON = Path("results/bench/pretrain.json")
 SUMMARY_MD = Path("results/tables/summary.md")
+BENCH_DIR = Path("results/bench")
 
 
 def duration(seconds: float) -> str:
@@ -44,7 +45,9 @@ def _machine(record: dict) -> str:
 
 
 def _load(path: Path, root: Path = Path(".")) -> Any:
-    """A JSON source as its object, a markdown one as its text."""
+    """A JSON source as its object, a markdown one as its text, a folder as its JSON files by name."""
+    if (root / path).is_dir():
+        return {p.name: json.loads(p.read_text()) for p in sorted((root / path).glob("*.json"))}
     if not (root / path).is_file():
         raise StageError(f"{path} not found: run what writes it (bench/README.md, or `dvc repro` for results/)")
     text = (root / path).read_text()
@@ -101,6 +104,41 @@ def readme_results(summary: str) -> str:
     return f"{primary}\n\n{short}\n\n" + "\n".join(table)
 
 
+def _when(machine: dict) -> str:
+    cpu = machine.get("cpu", "?") + (f" ({machine['cpu_family_model']})" if machine.get("cpu_family_model") else "")
+    load = machine.get("load_average_1m_at_start")
+    return f"{machine.get('date', '?')[:10]}, {cpu}" + (f", load {load} at start" if load is not None else "")
+
+
+def bench_table(bench: dict) -> str:
+    """bench/README.md's table of committed numbers, from ``data.json``, ``pretrain.json`` and ``loader.json``
+    (each row names the run it comes from)."""
+    data, pre, loader = bench["data.json"], bench["pretrain.json"], bench["loader.json"]
+    views = " / ".join(f"{r['views_per_s']:g}" for r in data["render"])
+    sizes = " / ".join(str(r["image_size"]) for r in data["render"])
+    rows = [
+        (f"render, views/s at {sizes} px ({_when(data['machine'])})", views),
+        (f"surface sampling, {data['sample']['points']} points (same run)",
+         f"{data['sample']['objects_per_s']:g} objects/s"),
+        ("partial scans (same run)", f"{data['scan']['objects_per_s']:g} objects/s"),
+    ]
+    for preset, what in (("default", "default preset"), ("paper", "paper preset (2048 points, ResNet-50 at 224 px)")):
+        r = pre["presets"][preset]
+        stage, naive = r["stage"], r["naive"]
+        when = _when({**pre.get("machine", {}), "cpu": pre.get("machine", {}).get("cpu", pre["device"])}) \
+            if preset == "default" else "same run"
+        rows.append((f"pretraining step, {what} ({when}; {pre['steps']} timed steps)",
+                     f"{stage['objects_per_s']:g} objects/s, {stage['peak_memory_bytes'] / 2**30:.1f} GiB peak RSS "
+                     f"(naive reference: {naive['objects_per_s']:g} objects/s, "
+                     f"{naive['peak_memory_bytes'] / 2**30:.1f} GiB; {r['speedup_vs_naive']:g}x)"))
+    runs = loader["loader"]
+    rows.append((f"pretraining loader alone, {loader['store']['views']} views at {loader['store']['image_size']} px, "
+                 f"batch {runs[0]['batch_size']}, {' / '.join(str(r['workers']) for r in runs)} workers "
+                 f"({_when(loader['machine'])})",
+                 " / ".join(f"{r['objects_per_s_epoch']:,.0f}" for r in runs) + " objects/s per epoch"))
+    return "| benchmark | result |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+
+
 @dataclass(frozen=True)
 class Block:
     doc: Path
@@ -113,6 +151,7 @@ BLOCKS: dict[str, Block] = {
     "suite": Block(Path("tests/README.md"), COMMANDS_JSON, tests_suite),
     "gpu-targets": Block(Path("bench/README.md"), PRETRAIN_JSON, gpu_targets),
     "results": Block(Path("README.md"), SUMMARY_MD, readme_results),
+    "bench-table": Block(Path("bench/README.md"), BENCH_DIR, bench_table),
 }
 
 
@@ -132,8 +171,12 @@ def updated(text: str, name: str, block: Block, root: Path) -> str:
     if found is None:
         raise StageError(f"{block.doc}: no <!-- measured:{name} ... --> block")
     # paragraphs filled to 110 columns, tables as they are
+    try:
+        rendered = block.render(_load(block.source, root))
+    except KeyError as err:  # a source without a field (or a folder without a file) the block quotes
+        raise StageError(f"{block.source}: no {err} for block '{name}' of {block.doc}") from None
     body = "\n\n".join(par if par.startswith("|") else textwrap.fill(par, width=110, break_on_hyphens=False)
-                       for par in block.render(_load(block.source, root)).split("\n\n"))
+                       for par in rendered.split("\n\n"))
     body = body.rstrip("\n") + "\n"
     return text[: found.start()] + header(name, block) + body + found.group(3) + text[found.end():]
 
