@@ -71,6 +71,12 @@ def main() -> None:
     ap.add_argument("--keep", help="clone into this folder and keep it (default: a temporary one, removed)")
     args = ap.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="crosspoint-commands-"))
+    work.mkdir(parents=True, exist_ok=True)
+    # the clones sit in `work`, and the default params read CAPOD from ../shared/data/capod: link the shared
+    # folder beside them as it is beside this repository
+    shared = Path(args.source).resolve().parent / "shared"
+    if shared.is_dir() and not (work / "shared").exists():
+        (work / "shared").symlink_to(shared)
     clones = {}
     for name in ("repro", "tests"):  # each command in its own fresh clone, as CI and a new user have
         if args.only in (None, name):
