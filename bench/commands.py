@@ -85,6 +85,7 @@ def main() -> None:
     logs = work  # reproduce.log, tests.log
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "CI")}
     record = json.loads(OUT.read_text()) if OUT.exists() else {}
+    record.pop("note", None)  # about the runs it replaces
     record.update({"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "cpu_family_model": cpu_family_model()},
                    "commit": _git(next(iter(clones.values())), "rev-parse", "HEAD").strip()})
     record.setdefault("runs", {})

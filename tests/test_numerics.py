@@ -295,7 +295,7 @@ def test_linear_svm_on_the_gram_matches_libsvm_linear_kernel():
     """The linear_svm stage's fits (libsvm given exact.gram's kernel) predict what SVC(kernel="linear") does."""
     from sklearn.svm import SVC
 
-    from crosspoint.evaluate.linear_svm import kernels, svc_predict
+    from crosspoint.evaluate.svc import kernels, svc_predict
 
     rng = np.random.default_rng(4)
     y = np.arange(120) % 4

@@ -1,8 +1,9 @@
 """``crosspoint fewshot --dataset NAME``: N-way K-shot linear SVMs on frozen features (mean ± std over runs).
 
 Per setting ``[way, shot]`` and run: draw ``way`` classes, ``shot`` support objects per class from
-the train split, and ``queries`` query objects per class; fit ``StandardScaler`` on the support,
-``SVC(kernel="linear", C=c)``, score the queries. The same episodes are used for the pretrained and
+the train split, and ``queries`` query objects per class; fit ``StandardScaler`` on the support, a
+linear SVC at C=c (libsvm given :func:`crosspoint.exact.gram`'s kernel, as the linear-SVM stage:
+:mod:`crosspoint.evaluate.svc`), score the queries. The same episodes are used for the pretrained and
 the random-init features (a paired comparison). Queries come from the TEST split by default
 (``query_split: test``); ``train_upstream`` reproduces the upstream script, which drew queries from
 the train split (disjoint from the support). A support object is never a query in either mode.

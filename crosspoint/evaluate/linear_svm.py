@@ -13,7 +13,7 @@ per-dimension std runs over a factor of about 11 (5th to 95th percentile, either
 max-pooled half's about 3x the average-pooled half's, and the random encoder's 25-35x smaller
 than the pretrained one's throughout. The selection function only ever receives train rows; test is touched
 once per final model. Every fit is libsvm's, given the linear kernel's matrix computed once per feature
-matrix (:func:`svc_predict`, :func:`crosspoint.exact.gram`). The scans of one object (``capod_scan``: ``m1#0`` ... ``m1#3``) share a fold.
+matrix (:func:`crosspoint.evaluate.svc.svc_predict`, :func:`crosspoint.exact.gram`). The scans of one object (``capod_scan``: ``m1#0`` ... ``m1#3``) share a fold.
 Cross-validation scores every train object once: a single 20 % split of CAPOD's 90 train meshes
 held 15 objects, on which every C could tie.
 
@@ -39,6 +39,7 @@ import numpy as np
 from crosspoint import exact, numerics, paths
 from crosspoint.evaluate.parallel import parallel_map
 from crosspoint.evaluate.rounding import percent, rounded
+from crosspoint.evaluate.svc import kernels, standardized, svc_predict
 from crosspoint.feature_files import INITS, FeatureSet, read_features
 from crosspoint.metrics import accuracy, bootstrap_gain_interval, compare_over_seeds, mean_class_accuracy
 from crosspoint.settings import LinearSvmParams as Params
@@ -95,34 +96,6 @@ def select_c(
     by_c = {c: sum(right[i * per_c:(i + 1) * per_c]) / len(y_train) for i, c in enumerate(grid)}
     best = max(by_c, key=lambda c: (by_c[c], -c))
     return best, by_c
-
-
-def standardized(x_fit: np.ndarray, x_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both scaled by the per-dimension mean and std of ``x_fit`` (scikit-learn's ``StandardScaler``)."""
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(x_fit)
-    return scaler.transform(x_fit), scaler.transform(x_pred)
-
-
-def kernels(x_fit: np.ndarray, x_pred: np.ndarray, standardize: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The linear kernel of the fitting rows and of the predicted rows against them (:func:`exact.gram`)."""
-    if standardize:
-        x_fit, x_pred = standardized(x_fit, x_pred)
-    return exact.gram(x_fit), exact.gram(x_pred, x_fit)
-
-
-def svc_predict(k_fit: np.ndarray, y_fit: np.ndarray, k_pred: np.ndarray, c: float, max_iter: int = -1) -> np.ndarray:
-    """``SVC(kernel="linear", C=c)`` fit and prediction, given its kernel matrices (:func:`kernels`).
-
-    The same model as libsvm's own linear kernel, with the dot products computed once, by BLAS, and
-    the same on every CPU: libsvm's own evaluates each in scalar code, again in each of the one-vs-one
-    problems that holds the pair (40 classes at ModelNet40's size: most of the stage's time), through a
-    BLAS ``ddot`` whose summation order depends on the BLAS kernel (pinned by ``OPENBLAS_CORETYPE``); the
-    Gram matrix's bits depend on neither."""
-    from sklearn.svm import SVC
-
-    return SVC(kernel="precomputed", C=c, max_iter=max_iter).fit(k_fit, y_fit).predict(k_pred)
 
 
 def scores(y_test: np.ndarray, pred: np.ndarray, c: float) -> dict[str, float]:

@@ -10,6 +10,7 @@ rule linear_svm:
         "crosspoint/evaluate/linear_svm.py",
         "crosspoint/evaluate/parallel.py",
         "crosspoint/evaluate/rounding.py",
+        "crosspoint/evaluate/svc.py",
         "crosspoint/exact.py",
         "crosspoint/feature_files.py",
         "crosspoint/metrics.py",
