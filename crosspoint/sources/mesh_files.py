@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
+from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,9 +299,9 @@ class MeshFilesSource(MeshSource):
         self.entries()
         return None
 
+    @abstractmethod
     def entries(self) -> list[Entry]:
         """The mesh files found (with their class and split), before loading."""
-        raise NotImplementedError
 
     def items(self) -> Iterator[MeshItem | Reject]:
         if self.ensure_available() is not None:
