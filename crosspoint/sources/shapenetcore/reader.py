@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from crosspoint.sources.base import MeshItem, MeshSource, Reject, data_missing
+from crosspoint.sources.base import Reject, data_missing
 from crosspoint.sources.helpers import natural_key
 from crosspoint.sources.mesh_files import (
     MAX_FACES,
     Entry,
+    MeshFilesSource,
     assign_missing_splits,
     check_max_faces,
     file_problem,
-    load_entries,
 )
 from crosspoint.sources.synsets import SYNSETS
 from crosspoint.store import StageError
@@ -85,15 +84,11 @@ def read_split_csv(path: Path) -> dict[tuple[str, str], str]:
     return out
 
 
-class ShapeNetCoreSource(MeshSource):
-    """ShapeNetCore v2 meshes from a local copy."""
+class ShapeNetCoreSource(MeshFilesSource):
+    """ShapeNetCore v2 meshes from a local copy (found here, loaded by :class:`MeshFilesSource`)."""
 
     def __init__(self, params: Params, name: str = "shapenetcore"):
-        self.params = params
-        self.name = name
-        self.class_names: list[str] | None = None
-        self._entries: list[Entry] | None = None
-        self._rejects: list[Reject] = []
+        super().__init__(params, name)
         self._skip: str | None = None
 
     def ensure_available(self) -> str | None:
@@ -144,9 +139,3 @@ class ShapeNetCoreSource(MeshSource):
         self._entries = entries
         return entries
 
-    def items(self) -> Iterator[MeshItem | Reject]:
-        if self.ensure_available() is not None:
-            return
-        entries = self.entries()
-        yield from self._rejects
-        yield from load_entries(entries, self.params.max_faces)
