@@ -49,6 +49,12 @@ def norm(a: np.ndarray) -> np.ndarray:
     return np.sqrt(dot(a, a))
 
 
+def rotation_y(theta: float) -> np.ndarray:
+    """The 3x3 rotation by ``theta`` radians about the up axis y."""
+    c, s = np.cos(theta), np.sin(theta)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
 def rigid(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
     """``points @ pose[:3, :3].T + pose[:3, 3]`` for a 4x4 pose."""
     pose = np.asarray(pose, dtype=np.float64)

@@ -282,3 +282,37 @@ def test_max_faces_null_and_invalid(tmp_path):
     assert parse_dataset("m", {"source": "mesh_dir", "path": "x", "max_faces": None}).max_faces is None
     with pytest.raises(ParamsError, match="max_faces must be at least 1"):
         parse_dataset("m", {"source": "modelnet", "max_faces": 0})
+
+
+# ---------------------------------------------------------------------------------------------
+# heading: random
+
+
+def test_random_heading_turns_each_mesh_about_up_by_its_own_angle(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_folder(tmp_path / "meshes")
+    base = {"source": "mesh_dir", "path": "meshes", "test_fraction": 0.25, "seed": 3}
+    write_params({"posed": base, "turned": base | {"heading": "random"},
+                  "fewer": base | {"heading": "random", "max_per_class": 2}})
+    for name in ("posed", "turned", "fewer"):
+        assert cli(["prepare", "--dataset", name, "--params", "params.yaml"]) == 0
+    posed, turned, fewer = (MeshStore(paths.prepared(n)) for n in ("posed", "turned", "fewer"))
+    assert turned.object_ids == posed.object_ids and turned.split == posed.split
+    angles = set()
+    for i in range(len(posed)):
+        a, b = posed[i].vertices.astype(np.float64), turned[i].vertices.astype(np.float64)
+        # a turn about y keeps heights and distances from the axis; the bounding-box centring in x and z
+        # moves, so compare the shapes after centring the vertices on their mean
+        np.testing.assert_allclose(b[:, 1] - b[:, 1].mean(), (a[:, 1] - a[:, 1].mean()) * (np.ptp(b[:, 1]) / np.ptp(a[:, 1])),
+                                   atol=1e-5)
+        ca, cb = a - a.mean(axis=0), b - b.mean(axis=0)
+        ca *= np.linalg.norm(cb) / np.linalg.norm(ca)
+        angle = np.arctan2(ca[:, 2] @ cb[:, 0] - ca[:, 0] @ cb[:, 2], ca[:, 0] @ cb[:, 0] + ca[:, 2] @ cb[:, 2])
+        c, s = np.cos(angle), np.sin(angle)
+        turned_back = np.stack([c * ca[:, 0] + s * ca[:, 2], ca[:, 1], -s * ca[:, 0] + c * ca[:, 2]], axis=1)
+        np.testing.assert_allclose(turned_back, cb, atol=1e-5)
+        angles.add(round(float(angle) % (2 * np.pi), 3))
+    assert len(angles) == len(posed)  # every object its own angle
+    # an object's angle depends on it alone: the same bytes in a store that holds fewer objects
+    for i, oid in enumerate(fewer.object_ids):
+        np.testing.assert_array_equal(fewer[i].vertices, turned[turned.object_ids.index(oid)].vertices)

@@ -117,11 +117,6 @@ class Scan:
     camera: np.ndarray  # camera-to-world pose [4, 4]
 
 
-def _rot_y(theta: float) -> np.ndarray:
-    c, s = np.cos(theta), np.sin(theta)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-
-
 FLOOR_GAP = 2e-3  # unit-sphere units; far above the depth buffer's resolution at scan distances
 
 
@@ -177,7 +172,7 @@ class Scanner:
             # away from the camera's side, so neighbours clutter the box rather than hide the object
             direction_az = azimuth + rng.uniform(np.pi / 3, 5 * np.pi / 3)
             u = np.array([np.sin(direction_az), 0.0, np.cos(direction_az)])
-            R = _rot_y(rng.uniform(0.0, 2 * np.pi)) * rng.uniform(*p.neighbour_scale)
+            R = exact.rotation_y(rng.uniform(0.0, 2 * np.pi)) * rng.uniform(*p.neighbour_scale)
             ov = exact.transform(other.vertices, R)
             reach = float(exact.dot(tv, u).max()) + float(exact.dot(-ov, u).max()) + rng.uniform(*p.neighbour_gap)
             pose = np.eye(4)
@@ -214,7 +209,7 @@ class Scanner:
         rng.shuffle(idx)
         pts = scan.points[idx]
         if self.params.heading == "random":
-            pts = exact.transform(pts, _rot_y(rng.uniform(0.0, 2 * np.pi)))
+            pts = exact.transform(pts, exact.rotation_y(rng.uniform(0.0, 2 * np.pi)))
         pts = pts - (pts.min(axis=0) + pts.max(axis=0)) / 2
         pts = pts / max(float(exact.norm(pts).max()), 1e-9)
         return pts.astype(np.float32), scan.source[idx]

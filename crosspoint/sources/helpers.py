@@ -83,6 +83,14 @@ def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 UP_AXES = ("y", "z")
+HEADINGS = ("canonical", "random")
+
+
+def heading_angle(object_id: str, seed: int) -> float:
+    """The turn about the up axis of an object prepared with ``heading: random``: drawn from
+    ``numpy.random.default_rng([seed, crc32(object_id)])``, so it depends on the object alone, not on
+    which other objects the store holds or their order."""
+    return float(np.random.default_rng([seed, zlib.crc32(object_id.encode())]).uniform(0.0, 2 * np.pi))
 
 
 def to_y_up(vertices: np.ndarray, up_axis: str) -> np.ndarray:

@@ -5,7 +5,9 @@ normalised to the unit sphere (bounding-box centre at the origin, farthest verte
 its part names mapped to the dataset's global part ids (``"class/part"``), given a split when the
 source has none and a grey colour when it has no face colours, and written to the mesh store in a
 stable order (class, then object id). A mesh source whose ``up_axis`` param is ``z`` has its
-meshes turned y-up first (:func:`crosspoint.sources.helpers.to_y_up`). Point sources are written to a point
+meshes turned y-up first (:func:`crosspoint.sources.helpers.to_y_up`); one whose ``heading`` is ``random``
+has each mesh turned about the up axis by its own seeded angle
+(:func:`crosspoint.sources.helpers.heading_angle`): real meshes, like real scans, are not all posed alike. Point sources are written to a point
 store at the same path (marked ``coordinates: raw`` when the source keeps the files' coordinates:
 ``normalize: false``), with the inputs they left out in the rejects table (a point source that
 comes with images, ``shapenet_render``, leaves them to the render stage, which decodes them instead
@@ -23,12 +25,13 @@ from typing import Any
 import h5py
 import numpy as np
 
-from crosspoint import paths
+from crosspoint import exact, paths
 from crosspoint.config import ParamsError, load_params
 from crosspoint.progress import progress
 from crosspoint.sources.base import MeshItem, Reject
 from crosspoint.sources.helpers import (
     check_mesh,
+    heading_angle,
     natural_key,
     normalize_unit_sphere,
     stratified_split,
@@ -137,6 +140,8 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
     kept: list[tuple[MeshItem, np.ndarray, np.ndarray]] = []
     seen: set[str] = set()
     up_axis = str(getattr(params, "up_axis", "y"))
+    turned = getattr(params, "heading", "canonical") == "random"
+    seed = int(getattr(params, "seed", DEFAULT_SEED))
     entries = getattr(source, "entries", None)
     total = len(entries()) if callable(entries) else None
     for item in progress(source.items(), desc=desc, unit="mesh", total=total, leave=True):
@@ -148,7 +153,7 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
             rejects.add(where, f"duplicate object id {item.object_id!r}")
             continue
         try:
-            result = clean_mesh(item, up_axis)
+            result = clean_mesh(item, up_axis, heading_angle(item.object_id, seed) if turned else None)
         except (ValueError, TypeError) as err:
             rejects.add(where, f"unusable arrays ({err})")
             continue
@@ -201,10 +206,11 @@ def collect_meshes(source: Any, params: Any, rejects: Rejects, desc: str = "prep
     return meshes, meta
 
 
-def clean_mesh(item: MeshItem, up_axis: str = "y") -> tuple[np.ndarray, np.ndarray] | str:
+def clean_mesh(item: MeshItem, up_axis: str = "y", turn: float | None = None) -> tuple[np.ndarray, np.ndarray] | str:
     """Validated, normalised (vertices, faces) with unreferenced vertices dropped, or the reject reason.
 
-    ``up_axis``: the mesh's up axis as the source has it; ``z`` turns it y-up before normalising."""
+    ``up_axis``: the mesh's up axis as the source has it; ``z`` turns it y-up before normalising.
+    ``turn``: an angle (radians) to turn it about the up axis after that (``heading: random``)."""
     vertices = np.asarray(item.vertices, dtype=np.float64)
     faces = np.asarray(item.faces)
     problem = check_mesh(vertices, faces)
@@ -218,7 +224,10 @@ def clean_mesh(item: MeshItem, up_axis: str = "y") -> tuple[np.ndarray, np.ndarr
     used[faces.ravel()] = True
     remap = (np.cumsum(used) - 1).astype(np.int32 if len(vertices) < 2**31 else np.int64)
     faces = remap[faces]
-    vertices = normalize_unit_sphere(to_y_up(vertices[used], up_axis))
+    vertices = to_y_up(vertices[used], up_axis)
+    if turn is not None:
+        vertices = exact.transform(vertices, exact.rotation_y(turn))
+    vertices = normalize_unit_sphere(vertices)
     return vertices, faces
 
 

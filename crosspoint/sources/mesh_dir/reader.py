@@ -49,6 +49,7 @@ class Params:
     max_per_class: int | None = None  # at most this many objects per class and split (quick runs)
     required: bool = True  # false: a missing folder gives an empty, skipped dataset
     up_axis: Literal["y", "z"] = "y"  # the files' up axis; z: turned y-up at prepare (+z -> +y)
+    heading: Literal["canonical", "random"] = "canonical"  # random: each mesh turned about up by a seeded angle
     max_faces: int | None = MAX_FACES  # meshes with more faces are rejected (from the header when it states them)
 
     def check(self) -> list[str]:

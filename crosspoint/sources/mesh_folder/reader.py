@@ -42,6 +42,7 @@ class Params:
     path: str
     required: bool = True  # false: a missing folder gives an empty, skipped dataset
     up_axis: Literal["y", "z"] = "y"  # the files' up axis; z: turned y-up at prepare (+z -> +y)
+    heading: Literal["canonical", "random"] = "canonical"  # random: each mesh turned about up by a seeded angle
     max_faces: int | None = MAX_FACES  # meshes with more faces are rejected (from the header when it states them)
     max_objects: int | None = None  # at most this many files, the first in store order (quick runs)
 

@@ -50,6 +50,7 @@ class Params:
     max_per_class: int | None = None  # at most this many objects per class and split (quick runs)
     required: bool = True  # false: an unavailable dataset gives an empty, skipped store
     up_axis: Literal["y", "z"] = "z"  # Princeton's OFF files are z-up: turned y-up at prepare (+z -> +y)
+    heading: Literal["canonical", "random"] = "canonical"  # random: each mesh turned about up by a seeded angle
     max_faces: int | None = MAX_FACES  # meshes with more faces are rejected, from the OFF header
 
     def check(self) -> list[str]:

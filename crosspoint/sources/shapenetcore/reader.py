@@ -49,6 +49,7 @@ class Params:
     seed: int = 0
     required: bool = True  # false: a missing folder gives an empty, skipped dataset
     up_axis: Literal["y", "z"] = "y"  # ShapeNetCore v2 is y-up
+    heading: Literal["canonical", "random"] = "canonical"  # random: each mesh turned about up by a seeded angle
     max_faces: int | None = MAX_FACES  # meshes with more faces are rejected (OBJ states no count: checked once loaded)
 
     def check(self) -> list[str]:

@@ -69,6 +69,7 @@ class Params:
     deform: float = 0.15  # amplitude of the whole-object taper / twist / bend / stretch
     required: bool = True  # ignored: the generator is always available
     up_axis: Literal["y", "z"] = "y"  # the generator builds y-up objects; z would turn them (+z -> +y)
+    heading: Literal["canonical", "random"] = "canonical"  # random: each mesh turned about up by a seeded angle
 
     def check(self) -> list[str]:
         problems = []
