@@ -74,6 +74,11 @@ def best_checkpoint(variant: str, seed: int | str) -> str:
     return f"{pretrain_dir(variant, seed)}/best.pt"
 
 
+def snapshots(variant: str, seed: int | str) -> str:
+    """The point encoder after each epoch of ``pretrain.<variant>.snapshots`` (empty when none)."""
+    return f"{pretrain_dir(variant, seed)}/snapshots.pt"
+
+
 def last_checkpoint(variant: str, seed: int | str) -> str:
     """The pretraining run's whole state after its last epoch (a killed run resumes from it)."""
     return f"{pretrain_dir(variant, seed)}/last.pt"

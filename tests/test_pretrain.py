@@ -82,7 +82,7 @@ def build_stores(root: Path, n_points: int = 128, size: int = 32, views: int = 2
 
 
 TINY = Variant(point_model="dgcnn", k=8, emb_dims=64, points=96, image_model="resnet18", image_size=0,
-               epochs=2, batch_size=6)
+               epochs=2, batch_size=6, snapshots=[1, 2])
 PRM = Params(datasets=["synth"], seeds=[3], cls=TINY, seg=replace(TINY, point_model="dgcnn_seg"),
              val_fraction=0.25, workers=0, val_batch_size=32)
 
@@ -116,7 +116,8 @@ def straight(stores, tmp_path_factory) -> dict:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(work)
         run(PRM, "cls", progress=False)
-        return load_checkpoint(Path(paths.pretrain_dir("cls", 3)) / "last.pt")
+        last = load_checkpoint(Path(paths.pretrain_dir("cls", 3)) / "last.pt")
+        return last | {"snapshots": load_checkpoint(paths.snapshots("cls", 3))}
 
 
 def _assert_same_weights(a: dict, b: dict) -> None:
@@ -237,6 +238,18 @@ def test_kill_and_resume_gives_identical_weights(stores, straight, tmp_path, mon
     _assert_same_weights(straight, resumed)
     assert [r["epoch"] for r in resumed["history"]] == [0, 1, 2]
     assert resumed["history"][2]["train/loss"] == straight["history"][2]["train/loss"]
+    # the snapshot kept before the kill survives the resume; both equal the uninterrupted run's
+    snaps, want = load_checkpoint(paths.snapshots("cls", 3)), straight["snapshots"]
+    assert list(snaps["encoders"]) == list(want["encoders"]) == ["1", "2"]
+    assert snaps["steps_per_epoch"] == want["steps_per_epoch"] > 0
+    for epoch in ("1", "2"):
+        assert snaps["encoders"][epoch]["steps"] == int(epoch) * want["steps_per_epoch"]
+        for key, value in want["encoders"][epoch]["point_encoder"].items():
+            assert torch.equal(snaps["encoders"][epoch]["point_encoder"][key], value), (epoch, key)
+    for key, value in resumed["point_encoder"].items():  # the last snapshot is the last epoch's encoder
+        assert torch.equal(snaps["encoders"]["2"]["point_encoder"][key], value.cpu())
+    assert not torch.equal(snaps["encoders"]["1"]["point_encoder"]["embed.linear.weight"],
+                           snaps["encoders"]["2"]["point_encoder"]["embed.linear.weight"])
 
 
 def test_same_seed_same_weights_other_seed_differs(stores, straight, tmp_path, monkeypatch):

@@ -27,6 +27,8 @@ class Variant:
     image_size: int = 0  # image side fed to the image encoder; 0 = as rendered
     epochs: int = 10
     batch_size: int = 32  # per process
+    # epochs after which the point encoder is also kept in snapshots.pt (the gain-against-steps curve)
+    snapshots: list[int] = field(default_factory=list)
 
     def check(self) -> list[str]:
         problems = []
@@ -42,6 +44,8 @@ class Variant:
             problems.append("epochs must be at least 1")
         if self.batch_size < 2:
             problems.append("batch_size must be at least 2 (contrastive negatives come from the batch)")
+        if len(set(self.snapshots)) != len(self.snapshots) or any(not 1 <= e <= self.epochs for e in self.snapshots):
+            problems.append(f"snapshots must list distinct epochs in [1, epochs = {self.epochs}]")
         return problems
 
 

@@ -134,6 +134,7 @@ def signature(prm: Params, variant: str, seed: int, fingerprint: str) -> str:
     keys["numerics"] = numerics.record()
     keys = {k: v for k, v in keys.items() if k not in VARIANTS}
     keys["variant"] = {"name": variant, **config.to_dict(prm.variant(variant))}
+    keys["variant"].pop("snapshots")  # which epochs are kept does not change the weights
     keys["data"] = fingerprint
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -229,6 +230,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
             ckpt = _checkpoint(model, model_cfg, 0, {}, prm, variant, seed) | {"skipped": data.skipped}
             save_checkpoint(paths.last_checkpoint(variant, seed), ckpt)
             save_checkpoint(paths.best_checkpoint(variant, seed), ckpt)
+            save_checkpoint(paths.snapshots(variant, seed), _snapshots_file({}, model_cfg, variant, seed, 0))
             write_json(live_dir / "metrics.json", {"skipped": data.skipped})
         log.warning("pretrain %s: skipped (%s); wrote random-init checkpoints", variant, data.skipped)
         return {"skipped": data.skipped}
@@ -262,6 +264,7 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
         log.info("pretrain %s: resuming from %s after epoch %d", variant, last_path, start)
     elif info.is_main:
         Path(paths.best_checkpoint(variant, seed)).unlink(missing_ok=True)  # a previous run's, with other params
+    kept = _kept_snapshots(variant, seed, start, v.snapshots) if info.is_main else {}
 
     if info.distributed:
         if prm.sync_bn and device.type == "cuda":  # SyncBatchNorm exists for GPU modules only
@@ -272,6 +275,9 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
     dataset = PretrainData(data.train_points, data.views_paths, data.view_rows, data.view_stores, v.points, seed)
     loader, sampler = _make_loader(dataset, batch, prm, info, device, loader_gen, seed)
     core = unwrap(model)
+    steps_per_epoch = len(loader)
+    if info.is_main:  # the output exists from the start (a resumed run rewrites what it kept)
+        save_checkpoint(paths.snapshots(variant, seed), _snapshots_file(kept, model_cfg, variant, seed, steps_per_epoch))
     n_params = sum(p.numel() for p in core.parameters())
     log.info("pretrain %s seed %d: %s (k=%d, %d points) + %s, %.1fM parameters; %d objects of %s (+%d validation, "
              "selection by %s), batch %d x %d process(es)%s, %d epochs, device %s, %s, numerics %s x %d threads",
@@ -345,6 +351,11 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
                 "best": best,
                 "signature": sig,
             }
+            if epoch in v.snapshots:
+                weights = {k: t.detach().to("cpu", copy=True) for k, t in core.point_encoder.state_dict().items()}
+                kept[str(epoch)] = {"point_encoder": weights, "steps": epoch * steps_per_epoch}
+                save_checkpoint(paths.snapshots(variant, seed),
+                                _snapshots_file(kept, model_cfg, variant, seed, steps_per_epoch))
             save_checkpoint(last_path, state)
             live_log.write_live(live_dir, history, _summary(history, best, data.selection, seed, prm.precision))
         barrier()
@@ -363,6 +374,28 @@ def _run(prm: Params, variant: str, seed: int, v: Variant, live_dir: Path, info:
         log.info("pretrain %s: done; best validation %s %.4f at epoch %d (random init: %s)",
                  variant, data.selection, best["value"], best["epoch"], _scores_text(history[0]))
     return summary | {"epochs_run": done, "last_epoch": last_epoch}
+
+
+def _snapshots_file(kept: dict[str, Any], model_cfg: dict[str, Any], variant: str, seed: int,
+                    steps_per_epoch: int) -> dict[str, Any]:
+    """snapshots.pt: ``encoders`` maps each kept epoch (as a string) to its point encoder's weights and the
+    optimizer steps taken by then (per process)."""
+    return {"variant": variant, "seed": seed, "model": model_cfg, "steps_per_epoch": steps_per_epoch,
+            "encoders": dict(sorted(kept.items(), key=lambda kv: int(kv[0])))}
+
+
+def _kept_snapshots(variant: str, seed: int, start: int, wanted: list[int]) -> dict[str, Any]:
+    """The snapshots a resumed run already has (epochs up to ``start``); a fresh run has none. A snapshot
+    epoch that a resumed run has passed without its file (deleted since) is lost: warned, not made up."""
+    if start == 0:
+        return {}
+    path = Path(paths.snapshots(variant, seed))
+    kept = dict(load_checkpoint(path)["encoders"]) if path.is_file() else {}
+    missing = [e for e in wanted if e <= start and str(e) not in kept]
+    if missing:
+        log.warning("pretrain %s: %s lacks the snapshots of epochs %s (the run resumes after epoch %d)",
+                    variant, path, missing, start)
+    return kept
 
 
 def _resume(path: Path, sig: str, model: CrossPointModel, optimizer: torch.optim.Optimizer,
