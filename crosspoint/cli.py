@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "features": ("crosspoint.stages.features", "extract frozen global features (pretrained and random init)"),
     "merge-features": ("crosspoint.stages.merge_features", "merge the feature shards of a dataset"),
     "linear-svm": ("crosspoint.stages.linear_svm", "linear SVM classification on frozen features"),
+    "steps": ("crosspoint.stages.steps", "the linear SVM's gain at each pretraining snapshot"),
     "fewshot": ("crosspoint.stages.fewshot", "N-way K-shot linear SVM evaluation"),
     "partseg": ("crosspoint.stages.partseg", "part segmentation fine-tuning, pretrained and from scratch"),
     "import-weights": ("crosspoint.tools.import_weights", "import the authors' released weights as a checkpoint"),

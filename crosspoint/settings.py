@@ -1,4 +1,4 @@
-"""The params dataclasses of the evaluation stages (``features``, ``linear_svm``, ``fewshot``, ``partseg``), in
+"""The params dataclasses of the evaluation stages (``features``, ``linear_svm``, ``steps``, ``fewshot``, ``partseg``), in
 a module that imports nothing heavy: the stages that only read these settings (merge-features, report) then
 depend on no network, training or evaluation code. Each stage module re-exports its section as ``Params``.
 """
@@ -60,6 +60,13 @@ class LinearSvmParams:
         if self.c_search_rows < 0:
             problems.append("c_search_rows must be 0 (all train rows) or positive")
         return problems
+
+
+@dataclass(frozen=True)
+class StepsParams:
+    """The ``steps`` section: datasets scored at every pretraining snapshot (``pretrain.cls.snapshots``)."""
+
+    datasets: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.slow
 DATA_OUTPUTS = ["data/prepared/synth.h5", "data/points/synth.h5", "data/views/synth.h5", "data/points/capod.h5",
                 "data/points/capod_scan.h5"]
 METRIC_OUTPUTS = ["results/metrics/linear_svm_synth.json", "results/metrics/fewshot_synth.json",
+                  "results/metrics/steps_capod.json",
                   "results/metrics/partseg/seed-0.json", "results/metrics/partseg/seed-1.json",
                   "results/tables/summary.csv"]
 # one pretraining run per seed of the tiny preset's pretrain.seeds: [0, 1]
@@ -102,6 +103,16 @@ def test_dvc_repro_makes_every_output_then_does_nothing(dvc_run):
     svm = json.loads((dvc_run / "results/metrics/linear_svm_synth.json").read_text())
     assert svm["seeds"] == [0, 1] and set(svm["per_seed"]) == {"0", "1"}
     assert svm["summary"]["c_val"]["overall_accuracy"]["pretrained"]["std"] is not None
+    # the steps stage scores the snapshot of the last epoch as the linear SVM scores best.pt (the same encoder
+    # when best.pt is that epoch's: the bits of the features path, shared, not copied)
+    steps = json.loads((dvc_run / "results/metrics/steps_capod.json").read_text())
+    capod = json.loads((dvc_run / "results/metrics/linear_svm_capod.json").read_text())
+    assert [s["epoch"] for s in steps["snapshots"]] == [1] and steps["snapshots"][0]["steps"] > 0
+    import torch
+
+    for seed in ("0", "1"):
+        if torch.load(dvc_run / f"models/pretrain_cls/seed-{seed}/best.pt", weights_only=True)["epoch"] == 1:
+            assert steps["snapshots"][0]["per_seed"][seed] == capod["per_seed"][seed]
     again = run(["dvc", "repro"], dvc_run)
     assert "Running stage" not in again.stdout, again.stdout
     status = run(["dvc", "status"], dvc_run)

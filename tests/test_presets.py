@@ -20,7 +20,7 @@ def test_default_params_are_valid():
     validate_all(yaml.safe_load((REPO / "params.yaml").read_text()))
 
 
-@pytest.mark.parametrize("name", ["paper", "tiny"])
+@pytest.mark.parametrize("name", ["paper", "tiny", "demo"])
 def test_each_preset_applies_and_validates(name, tmp_path, monkeypatch):
     shutil.copytree(REPO / "presets", tmp_path / "presets")
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
@@ -76,5 +76,5 @@ def test_set_args_are_compact_and_round_trip(monkeypatch):
 
 def test_unknown_preset_is_a_clear_error(monkeypatch):
     monkeypatch.chdir(REPO)
-    with pytest.raises(ParamsError, match="unknown preset 'nope'; available: paper, r2n2, tiny"):
+    with pytest.raises(ParamsError, match="unknown preset 'nope'; available: demo, paper, r2n2, tiny"):
         presets.load_overlay("nope")

@@ -1,5 +1,5 @@
 """The report's figures: t-SNE of test features, the linear SVM's confusion matrix, pretraining and
-part-segmentation curves (Matplotlib, Agg)."""
+part-segmentation curves, the gain against pretraining steps (Matplotlib, Agg)."""
 
 from __future__ import annotations
 
@@ -177,5 +177,40 @@ def partseg_curves_figure(seeds: list[int], dest: str | Path) -> None:
     ax.set(title="part segmentation: validation instance mIoU", xlabel="epoch", ylabel="mIoU (%)")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, dest)
+
+
+STEPS_PROTOCOLS = (("c_val", "C=val (primary)", "tab:blue"), ("c_val_std", "C=val, standardised", "tab:green"),
+                   ("c_paper", "C=0.01 (paper)", "tab:grey"))
+
+
+def gain_vs_steps_figure(datasets: list[str], dest: str | Path) -> None:
+    """One panel per dataset: the linear SVM's gain over random init (overall accuracy, mean over seeds,
+    bars: std of the per-seed gain) against the optimizer steps of the snapshot it was measured at
+    (``steps_<dataset>.json``; step 0 is the random init itself, gain 0)."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    results = []
+    for d in datasets:
+        data = json.loads(Path(paths.metrics(f"steps_{d}")).read_text())
+        if "skipped" not in data:
+            results.append((d, data))
+    if not results:
+        return _placeholder(dest, "gain against pretraining steps: no dataset evaluated (steps.datasets and "
+                                  "pretrain.cls.snapshots; presets/demo.yaml sets both)")
+    fig, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 3.6), squeeze=False)
+    for ax, (d, data) in zip(axes[0], results, strict=True):
+        steps = [0] + [s["steps"] for s in data["snapshots"]]
+        for proto, label, color in STEPS_PROTOCOLS:
+            oa = [s["summary"][proto]["overall_accuracy"] for s in data["snapshots"]]
+            ax.errorbar(steps, [0.0] + [o["gain"] for o in oa], yerr=[0.0] + [o.get("gain_std") or 0.0 for o in oa],
+                        color=color, marker="o", markersize=3, capsize=2, label=label)
+        ax.axhline(0.0, color="black", linewidth=0.6)
+        ax.set(title=f"{d} ({data['num_test']} test objects, {len(data['seeds'])} seeds)",
+               xlabel="optimizer steps (per process)", ylabel="gain over random init (OA, points)")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, dest)

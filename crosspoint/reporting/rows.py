@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +280,7 @@ class Plan:
     fewshot_settings: list[str]
     partseg_dataset: str | None
     seeds: list[int]
+    steps_datasets: list[str] = field(default_factory=list)  # drawn (gain_vs_steps.png), not tabled
 
 
 def build_rows(plan: Plan, read: Callable[[str], dict[str, Any]] = read_metrics) -> list[Row]:
@@ -300,7 +301,7 @@ def build_rows(plan: Plan, read: Callable[[str], dict[str, Any]] = read_metrics)
 
 
 def plan_from_params(params: dict[str, Any]) -> Plan:
-    from crosspoint.settings import FewshotParams, LinearSvmParams, PartsegParams, setting_name
+    from crosspoint.settings import FewshotParams, LinearSvmParams, PartsegParams, StepsParams, setting_name
 
     svm = config.parse_section(LinearSvmParams, params.get("linear_svm"), "linear_svm")
     few = config.parse_section(FewshotParams, params.get("fewshot"), "fewshot")
@@ -311,4 +312,5 @@ def plan_from_params(params: dict[str, Any]) -> Plan:
         fewshot_settings=[setting_name(w, s) for w, s in few.settings],
         partseg_dataset=seg.dataset if "partseg" in params else None,
         seeds=config.pretrain_seeds(params=params),
+        steps_datasets=list(config.parse_section(StepsParams, params.get("steps"), "steps").datasets),
     )

@@ -33,6 +33,7 @@ import math
 from crosspoint import paths
 from crosspoint.reporting.figures import (
     confusion_figure,
+    gain_vs_steps_figure,
     partseg_curves_figure,
     pretrain_curves_figure,
     tsne_figure,
@@ -61,7 +62,9 @@ def run(prm: Params, plan: Plan) -> list[Row]:
     confusion_figure(prm.tsne_dataset, paths.figures(f"confusion_{prm.tsne_dataset}.png"))
     pretrain_curves_figure(plan.seeds, paths.figures("pretrain_curves.png"))
     partseg_curves_figure(plan.seeds if plan.partseg_dataset is not None else [], paths.figures("partseg_curves.png"))
-    log.info("report: figures tsne_%s.png, confusion_%s.png, pretrain_curves.png, partseg_curves.png written",
+    gain_vs_steps_figure(plan.steps_datasets, paths.figures("gain_vs_steps.png"))
+    log.info("report: figures tsne_%s.png, confusion_%s.png, pretrain_curves.png, partseg_curves.png, "
+             "gain_vs_steps.png written",
              prm.tsne_dataset, prm.tsne_dataset)
     for r in rows:
         if r.gain is not None and not math.isnan(r.gain):

@@ -20,6 +20,7 @@ SECTIONS: dict[str, str] = {
     "pretrain": "crosspoint.training.params",
     "features": "crosspoint.evaluate.extraction",
     "linear_svm": "crosspoint.evaluate.linear_svm",
+    "steps": "crosspoint.evaluate.steps",
     "fewshot": "crosspoint.evaluate.fewshot",
     "partseg": "crosspoint.evaluate.segmentation",
     "report": "crosspoint.reporting.rows",

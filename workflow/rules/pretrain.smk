@@ -43,6 +43,7 @@ rule pretrain:
     output:
         "models/pretrain_{variant}/seed-{seed}/best.pt",
         "models/pretrain_{variant}/seed-{seed}/last.pt",
+        "models/pretrain_{variant}/seed-{seed}/snapshots.pt",
         "results/pretrain_{variant}/seed-{seed}/metrics.json",
         directory("results/pretrain_{variant}/seed-{seed}/plots/metrics"),
     params:

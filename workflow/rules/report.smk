@@ -5,6 +5,7 @@ rule report:
         expand("results/metrics/linear_svm_{_each}.json", _each=P("linear_svm.datasets")),
         expand("results/metrics/fewshot_{_each}.json", _each=P("fewshot.datasets")),
         expand("results/metrics/partseg/seed-{_each}.json", _each=P("pretrain.seeds")),
+        expand("results/metrics/steps_{_each}.json", _each=P("steps.datasets")),
         expand(f"data/features/{P('report.tsne_dataset')}/seed-{{_each}}.h5", _each=P("pretrain.seeds")),
         f"results/plots/confusion_{P('report.tsne_dataset')}.csv",
         expand("results/pretrain_cls/seed-{_each}/plots/metrics", _each=P("pretrain.seeds")),
@@ -35,11 +36,13 @@ rule report:
         report(f"results/figures/confusion_{P('report.tsne_dataset')}.png", caption="../report/confusion.rst", category="4 linear_svm"),
         report("results/figures/pretrain_curves.png", caption="../report/pretrain_curves.rst", category="2 pretrain"),
         report("results/figures/partseg_curves.png", caption="../report/partseg_curves.rst", category="5 partseg"),
+        "results/figures/gain_vs_steps.png",
     params:
         report=P("report"),
         linear_svm=P("linear_svm"),
         fewshot=P("fewshot"),
         partseg=P("partseg"),
+        steps=P("steps"),
         pretrain_seeds=P("pretrain.seeds"),
     log:
         "logs/report.log",
