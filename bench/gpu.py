@@ -151,6 +151,7 @@ def stage_params(sizes: dict[str, Any], tiny: bool) -> dict[str, Any]:
     pre.update(datasets=["gpucheck"], seeds=[0], val_every=1, val_fraction=0.1, workers=sizes["workers"])
     pre["cls"] = dict(TINY_VARIANT) if tiny else dict(pre["cls"])
     pre["cls"]["epochs"] = 2
+    pre["cls"]["snapshots"] = []  # the preset's snapshot epochs lie beyond these two
     return params
 
 

@@ -51,6 +51,7 @@ def paper_copy(dest: Path, data: dict[str, Path]) -> Path:
     params["pretrain"]["val_fraction"] = 0.05  # at least one object per category
     for variant in ("cls", "seg"):
         params["pretrain"][variant]["epochs"] = 1
+    params["pretrain"]["cls"]["snapshots"] = [1]  # the preset's epochs 12-100 lie beyond this one
     params["fewshot"] |= {"settings": [[3, 2]], "queries": 2, "runs": 2}
     params["partseg"] |= {"epochs": 1, "examples": 1}
     params["report"] |= {"tsne_dataset": "modelnet40", "tsne_max_points": 100, "perplexity": 5.0}
