@@ -38,16 +38,23 @@ log = logging.getLogger("crosspoint.evaluate.extraction")
 
 
 
-def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:
-    """Compute and write the features of block ``shard`` of ``dataset`` by the encoder pretrained
-    with ``seed`` and its random init; return the block's number of objects."""
-    check_shard(shard, prm.shards, "features")
+def point_store(dataset: str) -> Path:
+    """The path of ``dataset``'s point store, checked to exist and to hold points."""
     src = Path(paths.points(dataset))
     if not src.exists():
         raise StageError(f"{src}: point store not found (run the stage that makes it: dvc repro)")
     with h5py.File(src, "r") as h5:
         if get_meta(h5, "kind") != "points":
             raise StageError(f"{src}: expected a point store, found kind={get_meta(h5, 'kind')!r}")
+    return src
+
+
+def extract_shard(dataset: str, prm: Params, shard: int, seed: int) -> int:
+    """Compute and write the features of block ``shard`` of ``dataset`` by the encoder pretrained
+    with ``seed`` and its random init; return the block's number of objects."""
+    check_shard(shard, prm.shards, "features")
+    src = point_store(dataset)
+    with h5py.File(src, "r") as h5:
         n_total = len(h5["labels"])
         skipped = get_meta(h5, "skipped")
         meta = DatasetMeta.from_h5(h5)

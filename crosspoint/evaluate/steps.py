@@ -27,6 +27,7 @@ import torch
 from crosspoint import numerics, paths
 from crosspoint.checkpoints import load_checkpoint, load_state_strict
 from crosspoint.devices import resolve_device
+from crosspoint.evaluate.extraction import point_store
 from crosspoint.evaluate.linear_svm import PROTOCOLS, evaluate_features, summarize
 from crosspoint.evaluate.rounding import rounded
 from crosspoint.feature_files import FeatureSet
@@ -40,12 +41,7 @@ log = logging.getLogger("crosspoint.evaluate.steps")
 
 def load_points(dataset: str) -> tuple[np.ndarray, np.ndarray, list[str], list[str], DatasetMeta, str | None]:
     """(points, labels, split, object ids, meta, skipped reason) of a point store."""
-    src = Path(paths.points(dataset))
-    if not src.exists():
-        raise StageError(f"{src}: point store not found (run the stage that makes it: dvc repro)")
-    with h5py.File(src, "r") as h5:
-        if get_meta(h5, "kind") != "points":
-            raise StageError(f"{src}: expected a point store, found kind={get_meta(h5, 'kind')!r}")
+    with h5py.File(point_store(dataset), "r") as h5:
         skipped = get_meta(h5, "skipped")
         meta = DatasetMeta.from_h5(h5)
         return (h5["points"][:], h5["labels"][:].astype(np.int64), [str(v) for v in h5["split"].asstr()[:]],

@@ -83,7 +83,6 @@ def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 UP_AXES = ("y", "z")
-HEADINGS = ("canonical", "random")
 
 
 def heading_angle(object_id: str, seed: int) -> float:
